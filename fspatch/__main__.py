@@ -1,0 +1,3 @@
+from fspatch.cli import main
+
+main()
