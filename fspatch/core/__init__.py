@@ -1,0 +1,1 @@
+"""Core model: workspace files, patches, stacks, markers and exports (no printing, no pygit2)."""

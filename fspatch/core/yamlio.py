@@ -1,0 +1,378 @@
+"""YAML in and out of the workspace, and the one atomic file writer.
+
+Why round-trip YAML: people edit ``upstream.lock``, ``vendor.yaml`` and ``layer.yaml`` by hand and
+comment them; a command that changes one field must keep every comment, the key order and the
+indentation style, and a save with no change must write nothing.  ruamel.yaml's round-trip mode
+keeps comments and order; :func:`load_yaml` also guesses the file's indentation and remembers it on
+the loaded mapping, so :func:`dump_yaml` writes the same style back.
+
+Why so strict on input: YAML anchors and aliases (``&a`` / ``*a``) make "billion laughs" documents
+that expand exponentially, and fspatch's files never need them, so they are refused outright
+(together with custom ``!tags``) while composing, before anything is expanded.  Duplicate keys,
+syntax errors, a top level that is not a mapping and schema violations all become one
+:class:`~fspatch.errors.InputError` naming the file and a 1-based line.
+
+ruamel.yaml and jsonschema are imported inside functions: together they cost ~70 ms at start-up
+and quick commands must stay quick (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fspatch.errors import InputError
+
+__all__ = ["atomic_write", "display_path", "dump_yaml", "load_yaml", "parse_yaml", "save_yaml"]
+
+#: Lines are never folded: a long URL or description stays on one line.
+_WIDTH = 1 << 16
+#: Deeper nesting than this is not a workspace file but an attack or an accident.
+_MAX_DEPTH = 64
+#: Attribute on a loaded top-level mapping recording the file's layout (see :class:`_Style`).
+_STYLE_ATTR = "_fspatch_yaml_style"
+
+
+@dataclass(frozen=True)
+class _Style:
+    """Indentation and document-start of a loaded file, so a save writes them back unchanged."""
+
+    mapping: int = 2
+    sequence: int = 2
+    offset: int = 0
+    explicit_start: bool = False
+    #: Comment lines before an explicit ``---``: ruamel drops them, so they are re-added on dump.
+    preamble: str = ""
+
+
+def display_path(path: Path, root: Path | None = None) -> str:
+    """Name a file the way errors show it: relative to the workspace when possible, with ``/``."""
+    if root is not None:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+# --------------------------------------------------------------------------- writing files
+
+
+def atomic_write(path: Path, data: bytes) -> bool:
+    """Replace ``path`` with ``data`` all at once, or not at all; True when the file was written.
+
+    Why: an interrupted write must never leave a half-written lock or series.  The bytes go to a
+    temporary file in the same directory, are fsynced, then renamed over the target.  Identical
+    bytes leave the file untouched (no mtime change, so make-like tools and editors stay quiet);
+    an existing file keeps its permission bits; a new file gets ``0o666`` minus the umask, as
+    ``open()`` would.  Missing parent directories are created.  A symlink is written through (its
+    target is replaced), so a linked file stays linked.
+    """
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        old_mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        old_mode = None
+    if old_mode is not None:
+        try:
+            if target.read_bytes() == data:
+                return False
+        except OSError:
+            pass  # unreadable: fall through and replace it
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.urandom(6).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if old_mode is not None:
+            os.chmod(tmp, old_mode)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable; best effort (some file systems refuse to open directories)."""
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+# --------------------------------------------------------------------------- reading YAML
+
+
+def _guess_style(text: str) -> _Style:
+    """Guess mapping indent, sequence indent and dash offset from the first nested block of each."""
+    mapping: int | None = None
+    sequence: int | None = None
+    offset: int | None = None
+    explicit_start = False
+    preamble = ""
+    seen_content = False
+    key_only_indent: int | None = None  # indent of the previous line when it was "key:" alone
+    lines = text.split("\n")
+    for number, raw in enumerate(lines):
+        line = raw.rstrip()
+        body = line.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        if not seen_content:
+            seen_content = True
+            explicit_start = body == "---" or body.startswith("--- ")
+            if explicit_start and number:
+                preamble = "".join(f"{comment}\n" for comment in lines[:number])
+        lead = len(line) - len(body)
+        if key_only_indent is not None:
+            if body.startswith("- ") or body == "-":
+                if sequence is None:
+                    dash_offset = lead - key_only_indent
+                    rest = body[1:]
+                    item = len(rest) - len(rest.lstrip(" "))
+                    if dash_offset >= 0 and item >= 1:
+                        offset = dash_offset
+                        sequence = dash_offset + 1 + item
+            elif mapping is None and lead > key_only_indent:
+                mapping = lead - key_only_indent
+        key_only_indent = lead if (body.endswith(":") and not body.startswith("- ")) else None
+        if mapping is not None and sequence is not None:
+            break
+    mapping = mapping or 2
+    if sequence is None or offset is None:
+        sequence, offset = mapping, 0
+    # ruamel needs the dash to fit inside the sequence indent.
+    sequence = max(sequence, offset + 2)
+    return _Style(mapping, sequence, offset, explicit_start, preamble)
+
+
+def _make_yaml(style: _Style | None = None) -> Any:
+    """A round-trip ruamel YAML object that refuses anchors, aliases and explicit tags.
+
+    Why refuse every tag: even ``!!str`` loads as a ``TaggedScalar`` rather than a ``str`` in
+    round-trip mode, and ``!python/...`` tags have no business in a workspace file.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.composer import Composer, ComposerError
+    from ruamel.yaml.events import (
+        AliasEvent,
+        CollectionStartEvent,
+        NodeEvent,
+        ScalarEvent,
+    )
+
+    class _SafeComposer(Composer):
+        """Refuse anchors, aliases and tags before anything is built or expanded."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.parser.peek_event()
+            if isinstance(event, AliasEvent):
+                raise ComposerError(
+                    None,
+                    None,
+                    f"YAML aliases are not allowed (found '*{event.anchor}')",
+                    event.start_mark,
+                )
+            if isinstance(event, NodeEvent) and event.anchor is not None:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"YAML anchors are not allowed (found '&{event.anchor}')",
+                    event.start_mark,
+                )
+            if isinstance(event, (ScalarEvent, CollectionStartEvent)) and event.ctag is not None:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"YAML tags are not allowed (found '{_short_tag(event.ctag)}');"
+                    " quote the value instead",
+                    event.start_mark,
+                )
+            return super().compose_node(parent, index)
+
+    yaml = YAML(typ="rt")
+    yaml.Composer = _SafeComposer
+    yaml.preserve_quotes = True
+    yaml.width = _WIDTH
+    yaml.max_depth = _MAX_DEPTH
+    style = style or _Style()
+    yaml.indent(mapping=style.mapping, sequence=style.sequence, offset=style.offset)
+    yaml.explicit_start = style.explicit_start
+    return yaml
+
+
+def _short_tag(tag: Any) -> str:
+    """``tag:yaml.org,2002:str`` as the user wrote it: ``!!str``."""
+    return str(tag).replace("tag:yaml.org,2002:", "!!")
+
+
+def _mark_line(exc: Exception) -> int | None:
+    """1-based line of a ruamel error: where the problem is, else where its context starts."""
+    for attr in ("problem_mark", "context_mark"):
+        mark = getattr(exc, attr, None)
+        if mark is not None and getattr(mark, "line", None) is not None:
+            return int(mark.line) + 1
+    return None
+
+
+def _yaml_message(exc: Exception) -> str:
+    """One line from a ruamel error: its problem, with the context when that helps."""
+    from ruamel.yaml.composer import MaxDepthExceededError
+    from ruamel.yaml.constructor import DuplicateKeyError
+
+    if isinstance(exc, MaxDepthExceededError):
+        return f"YAML nested too deeply (more than {_MAX_DEPTH} levels)"
+    if isinstance(exc, DuplicateKeyError):
+        found = str(getattr(exc, "problem", None) or "")
+        match = re.match(r'found duplicate key (".*?") with value', found)
+        message = f"duplicate key {match.group(1)}" if match else "duplicate key"
+        start, here = getattr(exc, "context_mark", None), getattr(exc, "problem_mark", None)
+        if start is not None and here is not None and start.line != here.line:
+            message += f" in the mapping that starts at line {start.line + 1}"
+        return message
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if problem and context:
+        return f"{context}: {problem}".replace("\n", " ")
+    if problem or context:
+        return str(problem or context).replace("\n", " ")
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def parse_yaml(text: bytes | str, display: str, schema: str | None = None) -> Any:
+    """Parse YAML text (a file's bytes, or a string) and validate it; errors name ``display``.
+
+    Why separate from :func:`load_yaml`: ``git show`` output and test fixtures are YAML too.
+    """
+    from ruamel.yaml.error import YAMLError
+
+    if isinstance(text, bytes):
+        raw = text
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise InputError("not valid UTF-8", path=display, line=line) from None
+    style = _guess_style(text)
+    try:
+        data = _make_yaml().load(text)
+    except YAMLError as exc:
+        raise InputError(_yaml_message(exc), path=display, line=_mark_line(exc)) from None
+    except RecursionError:
+        raise InputError("YAML nested too deeply", path=display, line=None) from None
+    from ruamel.yaml.comments import CommentedMap
+
+    if not isinstance(data, CommentedMap):
+        kind = "empty" if data is None else f"a {_kind(data)}"
+        raise InputError(
+            f"the top level must be a mapping (key: value lines), not {kind}", path=display, line=1
+        )
+    setattr(data, _STYLE_ATTR, style)
+    if schema is not None:
+        from fspatch.core.schema import validate
+
+        validate(data, schema, display)
+    return data
+
+
+def load_yaml(path: Path, schema: str | None, *, root: Path | None = None) -> Any:
+    """Read and validate one workspace YAML file, keeping comments and order for a later save.
+
+    ``schema`` names a file in ``fspatch/schemas`` (``"lock"``, ``"vendor"``…) or is ``None``.
+    Errors are :class:`InputError` with the path shown relative to ``root`` when given.
+    """
+    display = display_path(path, root)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=display) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=display) from None
+    return parse_yaml(raw, display, schema)
+
+
+def _kind(value: Any) -> str:
+    """The YAML word for a Python value, for messages."""
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+# --------------------------------------------------------------------------- writing YAML
+
+
+def dump_yaml(data: Any) -> bytes:
+    """Serialise ``data`` to UTF-8 YAML bytes, deterministically.
+
+    A mapping returned by :func:`load_yaml` is written back in its own indentation style with its
+    comments; a plain ``dict`` is written in insertion order, 2-space block style.  The same data
+    always gives the same bytes, and lines are never folded.
+    """
+    style = getattr(data, _STYLE_ATTR, None)
+    if not isinstance(style, _Style):
+        style = _Style()
+    out = io.BytesIO()
+    out.write(style.preamble.encode("utf-8"))
+    _make_yaml(style).dump(_plain_to_commented(data), out)
+    return out.getvalue()
+
+
+def _plain_to_commented(value: Any) -> Any:
+    """Turn plain dicts/lists/tuples (also inside loaded data) into ruamel containers, so every
+    dump uses block style whatever the caller put in."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, CommentedMap):
+        for key, item in value.items():
+            if isinstance(item, (dict, list, tuple)):
+                converted = _plain_to_commented(item)
+                if converted is not item:
+                    value[key] = converted  # same key: position and comments stay
+        return value
+    if isinstance(value, CommentedSeq):
+        for index, item in enumerate(value):
+            if isinstance(item, (dict, list, tuple)):
+                converted = _plain_to_commented(item)
+                if converted is not item:
+                    value[index] = converted
+        return value
+    if isinstance(value, dict):
+        out = CommentedMap()
+        for key, item in value.items():
+            out[key] = _plain_to_commented(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return CommentedSeq(_plain_to_commented(item) for item in value)
+    return value
+
+
+def save_yaml(path: Path, data: Any) -> None:
+    """Write ``data`` as YAML to ``path`` atomically; nothing is written when bytes are equal."""
+    atomic_write(path, dump_yaml(data))
