@@ -1,0 +1,568 @@
+"""The one module that talks to pygit2 (DESIGN §3).
+
+Everything above this module sees commits, trees and blobs as hex ids and
+plain values.  The design choice that matters for speed: trees are edited by
+rebuilding only the nodes on the paths that change (``update_tree``), and the
+working tree is touched once, at the end, only for the paths that differ
+between the old and the new commit (``checkout``).  Cost therefore follows the
+number of changed files, not the size of the upstream tree.
+
+Blob bytes are written and read verbatim (no clean/smudge or EOL filters), so
+CRLF files and non-UTF-8 bytes survive every round trip unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+from pygit2.enums import DiffFind, DiffOption, FileMode, FileStatus, ObjectType
+
+from fspatch.errors import DirtyCheckoutError, GitError, UsageError
+
+ZERO_ID = "0" * 40
+MODE_FILE = 0o100644
+MODE_EXEC = 0o100755
+MODE_LINK = 0o120000
+MODE_TREE = 0o040000
+MODE_GITLINK = 0o160000
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A blob in a tree: its id and git file mode."""
+
+    id: str
+    mode: int
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What fspatch needs to know of a commit."""
+
+    id: str
+    tree: str
+    parents: tuple[str, ...]
+    message: str
+    author_name: str
+    author_email: str
+    author_time: int
+    author_offset: int
+    committer_time: int
+    committer_offset: int
+
+
+@dataclass(frozen=True)
+class Person:
+    """Name, e-mail and a fixed time: signatures are deterministic on purpose."""
+
+    name: str
+    email: str
+    time: int = 0
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """Outcome of an in-memory 3-way tree merge."""
+
+    tree: str | None  # None when there are conflicts
+    conflicts: tuple[str, ...]  # paths with conflicts
+
+
+_INDEX_LINE = re.compile(rb"^index ([0-9a-f]+)\.\.([0-9a-f]+)((?: [0-7]+)?)$", re.M)
+
+
+class GitRepo:
+    """A backend repository, opened once per command."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self._repo = repo
+
+    # -- opening -----------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path) -> GitRepo:
+        try:
+            repo = pygit2.Repository(str(path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+        except (pygit2.GitError, KeyError) as exc:
+            raise GitError(f"not a git repository: {exc}", path=str(path)) from None
+        return cls(repo)
+
+    @classmethod
+    def is_repo(cls, path: Path) -> bool:
+        return (path / ".git").exists()
+
+    @classmethod
+    def init(cls, path: Path) -> GitRepo:
+        return cls(pygit2.init_repository(str(path), initial_head="main"))
+
+    @classmethod
+    def clone(cls, url: str, path: Path) -> GitRepo:
+        check_url(url)
+        try:
+            return cls(pygit2.clone_repository(url, str(path)))
+        except (pygit2.GitError, ValueError) as exc:
+            raise GitError(f"cannot clone {url}: {exc}") from None
+
+    @property
+    def workdir(self) -> Path:
+        wd = self._repo.workdir
+        if wd is None:
+            raise GitError("repository has no working tree", path=self._repo.path)
+        return Path(wd)
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self._repo.path)
+
+    # -- refs and objects --------------------------------------------------
+    def resolve(self, rev: str) -> str | None:
+        """Commit id for a tag, branch, remote ref or (abbreviated) id; None if unknown."""
+        try:
+            obj = self._repo.revparse_single(rev)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            return None
+        return str(commit.id)
+
+    def has_commit(self, commit_id: str) -> bool:
+        try:
+            obj = self._repo.get(commit_id)
+        except ValueError:
+            return False
+        return obj is not None and obj.type == ObjectType.COMMIT
+
+    def head(self) -> str | None:
+        if self._repo.head_is_unborn:
+            return None
+        return str(self._repo.head.target) if self._repo.head_is_detached else str(
+            self._repo.head.peel(pygit2.Commit).id
+        )
+
+    def descends_from(self, commit_id: str, ancestor: str) -> bool:
+        return bool(self._repo.descendant_of(commit_id, ancestor))
+
+    def head_ref(self) -> str | None:
+        """The branch HEAD points to, or None when detached."""
+        if self._repo.head_is_detached or self._repo.head_is_unborn:
+            return None
+        return self._repo.head.name
+
+    def read_ref(self, name: str) -> str | None:
+        try:
+            ref = self._repo.references[name]
+        except KeyError:
+            return None
+        return str(ref.target)
+
+    def update_ref(self, name: str, new: str | None, expected_old: str | None, reason: str) -> None:
+        """Move (or delete, when new is None) a ref, but only if it still has the expected value."""
+        current = self.read_ref(name)
+        if current != expected_old:
+            raise GitError(f"ref {name} moved underneath us ({current} != {expected_old})")
+        if new is None:
+            if current is not None:
+                self._repo.references.delete(name)
+            return
+        self._repo.create_reference_direct(name, pygit2.Oid(hex=new), True, message=reason)
+
+    def refs(self, prefix: str) -> dict[str, str]:
+        out = {}
+        for name in self._repo.references:
+            if name.startswith(prefix):
+                out[name] = str(self._repo.references[name].target)
+        return out
+
+    def commit_info(self, commit_id: str) -> CommitInfo:
+        c = self._repo[commit_id]
+        if not isinstance(c, pygit2.Commit):
+            raise GitError(f"{commit_id} is not a commit")
+        return CommitInfo(
+            id=str(c.id),
+            tree=str(c.tree_id),
+            parents=tuple(str(p) for p in c.parent_ids),
+            message=c.message,
+            author_name=c.author.name,
+            author_email=c.author.email,
+            author_time=c.author.time,
+            author_offset=c.author.offset,
+            committer_time=c.committer.time,
+            committer_offset=c.committer.offset,
+        )
+
+    def tree_of(self, commit_id: str) -> str:
+        return self.commit_info(commit_id).tree
+
+    def read_blob(self, blob_id: str) -> bytes:
+        return bytes(self._repo[blob_id].data)
+
+    def write_blob(self, data: bytes) -> str:
+        return str(self._repo.create_blob(data))
+
+    def entry(self, tree_id: str, path: str) -> Entry | None:
+        """The blob entry at path in a tree, or None (also for directories)."""
+        tree = self._repo[tree_id]
+        try:
+            obj = tree[path]
+        except KeyError:
+            return None
+        if obj.filemode == FileMode.TREE:
+            return None
+        return Entry(str(obj.id), int(obj.filemode))
+
+    def is_dir(self, tree_id: str, path: str) -> bool:
+        tree = self._repo[tree_id]
+        try:
+            return tree[path].filemode == FileMode.TREE
+        except KeyError:
+            return False
+
+    def read_file(self, tree_id: str, path: str) -> tuple[bytes, int] | None:
+        e = self.entry(tree_id, path)
+        if e is None:
+            return None
+        return self.read_blob(e.id), e.mode
+
+    def list_files(self, tree_id: str) -> Iterator[tuple[str, Entry]]:
+        """Every blob of a tree, recursively (path order).  Cost follows the tree size."""
+        stack: list[tuple[str, pygit2.Tree]] = [("", self._repo[tree_id])]
+        while stack:
+            prefix, tree = stack.pop()
+            subtrees = []
+            for obj in tree:
+                path = prefix + obj.name
+                if obj.filemode == FileMode.TREE:
+                    subtrees.append((path + "/", obj))
+                else:
+                    yield path, Entry(str(obj.id), int(obj.filemode))
+            stack.extend(reversed(subtrees))
+
+    def update_tree(self, base_tree: str, changes: Mapping[str, Entry | None]) -> str:
+        """A new tree: base_tree with changes applied; only the touched nodes are rebuilt."""
+        if not changes:
+            return base_tree
+        nested: dict[str, object] = {}
+        for path, entry in changes.items():
+            parts = path.split("/")
+            node = nested
+            for part in parts[:-1]:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):  # a file replaced by a directory
+                    child = node[part] = {}
+                node = child
+            leaf = parts[-1]
+            if isinstance(node.get(leaf), dict) and entry is not None:
+                raise GitError(f"{path}: a file cannot replace a directory with other changes inside")
+            node[leaf] = entry
+        return self._build(self._repo[base_tree] if base_tree else None, nested)
+
+    def _build(self, tree: pygit2.Tree | None, node: dict[str, object]) -> str:
+        builder = self._repo.TreeBuilder(tree) if tree is not None else self._repo.TreeBuilder()
+        for name, change in node.items():
+            existing = None
+            if tree is not None:
+                try:
+                    existing = tree[name]
+                except KeyError:
+                    existing = None
+            if isinstance(change, dict):
+                sub = existing if existing is not None and existing.filemode == FileMode.TREE else None
+                new_id = self._build(sub, change)
+                if len(self._repo[new_id]) == 0:
+                    if existing is not None:
+                        builder.remove(name)
+                else:
+                    builder.insert(name, pygit2.Oid(hex=new_id), FileMode.TREE)
+            elif change is None:
+                if existing is not None:
+                    builder.remove(name)
+            else:
+                assert isinstance(change, Entry)
+                builder.insert(name, pygit2.Oid(hex=change.id), change.mode)
+        return str(builder.write())
+
+    def empty_tree(self) -> str:
+        return str(self._repo.TreeBuilder().write())
+
+    def create_commit(
+        self, tree: str, parents: Iterable[str], message: str, author: Person, committer: Person
+    ) -> str:
+        a = pygit2.Signature(author.name, author.email, author.time, author.offset)
+        c = pygit2.Signature(committer.name, committer.email, committer.time, committer.offset)
+        oid = self._repo.create_commit(
+            None, a, c, message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents]
+        )
+        return str(oid)
+
+    def identity(self) -> tuple[str, str]:
+        """user.name / user.email as git would use them (environment, then config)."""
+        name = os.environ.get("GIT_AUTHOR_NAME")
+        email = os.environ.get("GIT_AUTHOR_EMAIL")
+        cfg = self._repo.config
+        if not name:
+            name = cfg["user.name"] if "user.name" in cfg else "fspatch"
+        if not email:
+            email = cfg["user.email"] if "user.email" in cfg else "fspatch@localhost"
+        return str(name), str(email)
+
+    # -- diffs and merges --------------------------------------------------
+    def diff_trees(self, old_tree: str, new_tree: str, *, renames: bool = True) -> bytes:
+        """A git-style patch (full index lines, binary data, 3 lines of context) from old to new."""
+        diff = self._repo.diff(
+            self._repo[old_tree],
+            self._repo[new_tree],
+            flags=DiffOption.SHOW_BINARY | DiffOption.INDENT_HEURISTIC,
+            context_lines=3,
+        )
+        if renames:
+            diff.find_similar(flags=DiffFind.FIND_RENAMES | DiffFind.FIND_COPIES)
+        parts: list[bytes] = []
+        for patch in diff:
+            if patch is None:
+                continue
+            data = patch.data
+            d = patch.delta
+            full = b"index %s..%s" % (str(d.old_file.id).encode(), str(d.new_file.id).encode())
+            data = _INDEX_LINE.sub(lambda m: full + m.group(3), data, count=1)
+            parts.append(data)
+        return b"".join(parts)
+
+    def changed_paths(self, old_tree: str, new_tree: str) -> list[str]:
+        """Paths whose blob or mode differ between two trees (both sides of a change)."""
+        diff = self._repo.diff(self._repo[old_tree], self._repo[new_tree])
+        paths: list[str] = []
+        for d in diff.deltas:
+            paths.append(d.old_file.path)
+            if d.new_file.path != d.old_file.path:
+                paths.append(d.new_file.path)
+        return paths
+
+    def merge_trees(self, ancestor: str, ours: str, theirs: str) -> MergeResult:
+        index = self._repo.merge_trees(ancestor, ours, theirs)
+        if index.conflicts is not None:
+            paths = set()
+            for anc, our, their in index.conflicts:
+                for side in (anc, our, their):
+                    if side is not None:
+                        paths.add(side.path)
+            return MergeResult(None, tuple(sorted(paths)))
+        return MergeResult(str(index.write_tree(self._repo)), ())
+
+    # -- fetching ----------------------------------------------------------
+    def fetch(self, url: str, refspecs: list[str]) -> None:
+        check_url(url)
+        try:
+            remote = self._repo.remotes.create_anonymous(url)
+            remote.fetch(refspecs)
+        except (pygit2.GitError, KeyError, ValueError) as exc:
+            raise GitError(f"cannot fetch {' '.join(refspecs)} from {url}: {exc}") from None
+
+    # -- the working tree --------------------------------------------------
+    def snapshot_worktree(self) -> str:
+        """A tree of what the checkout holds now: HEAD + staged + unstaged + untracked edits.
+
+        Ignored files are left out, as git would.  The index on disk is not touched.
+        """
+        head = self.head()
+        base = self.tree_of(head) if head else self.empty_tree()
+        changes: dict[str, Entry | None] = {}
+        wd = self.workdir
+        for path, flags in self._repo.status(untracked_files="all").items():
+            if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT:
+                continue
+            changes[path] = self._worktree_entry(wd, path)
+        return self.update_tree(base, changes)
+
+    def dirty_paths(self) -> list[str]:
+        """Paths with staged, unstaged or untracked changes (ignored files excluded)."""
+        out = []
+        for path, flags in self._repo.status(untracked_files="all").items():
+            if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT:
+                continue
+            out.append(path)
+        return sorted(out)
+
+    def _worktree_entry(self, wd: Path, path: str) -> Entry | None:
+        full = wd / path
+        try:
+            st = full.lstat()
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            return Entry(self.write_blob(os.fsencode(os.readlink(full))), MODE_LINK)
+        if stat.S_ISDIR(st.st_mode):
+            return None  # a nested repository or submodule: not ours to capture
+        mode = MODE_EXEC if st.st_mode & 0o111 else MODE_FILE
+        return Entry(self.write_blob(full.read_bytes()), mode)
+
+    def _worktree_matches(self, wd: Path, path: str, want: Entry | None) -> bool:
+        full = wd / path
+        try:
+            st = full.lstat()
+        except FileNotFoundError:
+            return want is None
+        if want is None:
+            return False
+        if stat.S_ISLNK(st.st_mode):
+            data = os.fsencode(os.readlink(full))
+            mode = MODE_LINK
+        elif stat.S_ISREG(st.st_mode):
+            data = full.read_bytes()
+            mode = MODE_EXEC if st.st_mode & 0o111 else MODE_FILE
+        else:
+            return False
+        if want.mode in (MODE_FILE, MODE_EXEC) and mode in (MODE_FILE, MODE_EXEC):
+            if (want.mode == MODE_EXEC) != (mode == MODE_EXEC):
+                return False
+        elif want.mode != mode:
+            return False
+        return str(pygit2.hash(data)) == want.id
+
+    def checkout(self, target_commit: str, *, reason: str, force: bool = False) -> list[str]:
+        """Move the checkout from HEAD to target_commit, touching only the paths that differ.
+
+        Refuses (DirtyCheckoutError, nothing changed) when any such path has staged,
+        unstaged or untracked content that would be overwritten.  Edits to other paths
+        are carried along, as ``git checkout`` does.  HEAD ends detached at the target.
+        Returns the paths written or removed.
+        """
+        head = self.head()
+        head_tree = self.tree_of(head) if head else self.empty_tree()
+        target_tree = self.tree_of(target_commit)
+        paths = sorted(set(self.changed_paths(head_tree, target_tree)))
+        wd = self.workdir
+        index = self._repo.index
+        index.read(True)
+        if not force:
+            blocked = []
+            for path in paths:
+                had = self.entry(head_tree, path)
+                want = self.entry(target_tree, path)
+                staged = _index_entry(index, path)
+                if staged != had:
+                    blocked.append(path)
+                elif not self._worktree_matches(wd, path, had) and not self._worktree_matches(wd, path, want):
+                    blocked.append(path)
+            if blocked:
+                more = f" and {len(blocked) - 5} more" if len(blocked) > 5 else ""
+                raise DirtyCheckoutError(
+                    "local changes would be overwritten: "
+                    + ", ".join(blocked[:5])
+                    + more
+                    + "; refresh them into a patch or discard them first",
+                    path=str(wd),
+                )
+        # Deletions first, so a file can become a directory and back.
+        for path in paths:
+            if self.entry(target_tree, path) is None and not self.is_dir(target_tree, path):
+                _remove(wd, path)
+                if path in index:
+                    index.remove(path)
+        for path in paths:
+            want = self.entry(target_tree, path)
+            if want is None:
+                continue
+            if want.mode == MODE_GITLINK:
+                continue
+            _write(wd, path, self.read_blob(want.id), want.mode)
+            index.add(path)
+        index.write()
+        self._repo.set_head(pygit2.Oid(hex=target_commit))
+        del reason
+        return paths
+
+    def reset_index(self, commit_id: str, paths: Iterable[str] | None = None) -> None:
+        """Make the index match a commit's tree (whole, or only the given paths), without touching files."""
+        index = self._repo.index
+        index.read(True)
+        tree_id = self.tree_of(commit_id)
+        wd = self.workdir
+        if paths is None:
+            index.read_tree(self._repo[tree_id])
+            index.write()
+            return
+        for path in paths:
+            e = self.entry(tree_id, path)
+            if e is None:
+                if path in index:
+                    index.remove(path)
+            elif self._worktree_matches(wd, path, e):
+                index.add(path)  # restat so status stays fast and clean
+            else:
+                index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=e.id), e.mode))
+        index.write()
+
+    def set_head(self, commit_id: str) -> None:
+        self._repo.set_head(pygit2.Oid(hex=commit_id))
+
+    def write_tree_to_dir(self, tree_id: str, dest: Path) -> int:
+        """Materialise a tree into a plain directory (no git there). Returns the file count."""
+        n = 0
+        for path, entry in self.list_files(tree_id):
+            if entry.mode == MODE_GITLINK:
+                continue
+            _write(dest, path, self.read_blob(entry.id), entry.mode)
+            n += 1
+        return n
+
+
+def _index_entry(index: pygit2.Index, path: str) -> Entry | None:
+    try:
+        e = index[path]
+    except KeyError:
+        return None
+    return Entry(str(e.id), int(e.mode))
+
+
+def _remove(root: Path, path: str) -> None:
+    full = root / path
+    try:
+        if full.is_symlink() or full.is_file():
+            full.unlink()
+    except FileNotFoundError:
+        return
+    parent = full.parent
+    while parent != root:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
+
+
+def _write(root: Path, path: str, data: bytes, mode: int) -> None:
+    full = root / path
+    parent = full.parent
+    # A file standing where a directory must go is replaced (its deletion was checked).
+    probe = parent
+    while probe != root and not probe.exists():
+        probe = probe.parent
+    if probe != root and (probe.is_file() or probe.is_symlink()):
+        probe.unlink()
+    parent.mkdir(parents=True, exist_ok=True)
+    if full.is_symlink() or (full.exists() and not full.is_dir()):
+        full.unlink()
+    if mode == MODE_LINK:
+        os.symlink(os.fsdecode(data), full)
+        return
+    with open(full, "wb") as fh:
+        fh.write(data)
+    os.chmod(full, 0o755 if mode == MODE_EXEC else 0o644)
+
+
+def check_url(url: str) -> None:
+    """Refuse URLs that git would treat as options or as command transports."""
+    if url.startswith("-"):
+        raise UsageError(f"refusing URL that starts with '-': {url}")
+    if url.lower().startswith(("ext::", "fd::")) or "::" in url.split("/", 1)[0]:
+        raise UsageError(f"refusing URL with a command transport: {url}")
+
+
+def hash_blob(data: bytes) -> str:
+    """The git blob id of some bytes, without writing anything."""
+    return str(pygit2.hash(data))
