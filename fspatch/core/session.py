@@ -1,0 +1,229 @@
+"""A session: one backend's workspace files, checkout and stack state, opened together.
+
+Every stack verb (apply, push, pop, refresh, new, …) starts from a session and
+ends with ``commit``: the one place where the checkout is moved and the state
+ref updated, in that order, after everything was computed in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fspatch.core.patch import Patch, parse_patch
+from fspatch.core.series import SeriesEntry
+from fspatch.core.stack import (
+    AppliedPatch,
+    Builder,
+    LayerState,
+    PatchSource,
+    StackState,
+    load_state,
+    save_state,
+)
+from fspatch.core.workspace import Backend, LayerRef, Workspace
+from fspatch.errors import GitError, UsageError
+from fspatch.git_adapter import GitRepo
+
+
+@dataclass
+class Session:
+    ws: Workspace
+    backend: Backend
+    repo: GitRepo
+    state: StackState | None
+    state_ref: str | None
+
+    # -- opening -----------------------------------------------------------
+    @classmethod
+    def open(cls, ws: Workspace, name: str, *, fetch: bool = True) -> Session:
+        backend = ws.backend(name)
+        path = ws.checkout_path(backend)
+        if not GitRepo.is_repo(path):
+            raise UsageError(
+                f"backend '{backend.name}' has no checkout at {backend.path}; "
+                f"run 'fspatch backend add {backend.name} --url {backend.url} --ref {backend.ref}'"
+            )
+        repo = GitRepo.open(path)
+        if fetch:
+            ensure_commit(repo, backend)
+        state, ref = load_state(repo)
+        return cls(ws, backend, repo, state, ref)
+
+    def layer_ref(self, vendor: str | None) -> LayerRef:
+        if vendor is not None:
+            self.ws.vendor_info(vendor)  # unknown vendor: clear error
+        return LayerRef(self.backend.name, vendor)
+
+    def current_layer(self, vendor: str | None) -> LayerRef:
+        """The layer a stack verb works on: the named vendor's, else the top applied layer."""
+        if vendor is not None:
+            return self.layer_ref(vendor)
+        if self.state is not None and self.state.layers:
+            label = self.state.layers[-1].layer
+            if label.startswith("vendor/"):
+                return LayerRef(self.backend.name, label.split("/", 1)[1])
+        return LayerRef(self.backend.name, None)
+
+    def require_state(self) -> StackState:
+        if self.state is None:
+            raise UsageError(
+                f"nothing applied for backend '{self.backend.name}'; run 'fspatch apply {self.backend.name}' first"
+            )
+        return self.state
+
+    def require_head_at_stack(self, *, allow_descendant: bool = False) -> None:
+        """Refuse to act when someone moved the checkout's HEAD away from the stack."""
+        state = self.require_state()
+        head = self.repo.head()
+        if head == state.head:
+            return
+        if allow_descendant and head is not None and self.repo.descends_from(head, state.head):
+            return
+        raise UsageError(
+            f"{self.backend.path}: HEAD ({(head or 'unborn')[:12]}) is not the top of the fspatch stack "
+            f"({state.head[:12]}); check the stack out again with 'fspatch apply {self.backend.name} --force' "
+            "or move HEAD back"
+        )
+
+    # -- series and patches -----------------------------------------------
+    def entries(self, layer: LayerRef) -> list[SeriesEntry]:
+        return self.ws.read_layer_series(layer)
+
+    def source(self, layer: LayerRef, entry: SeriesEntry) -> PatchSource:
+        path = self.ws.patch_path(layer, entry.name)
+        display = f"{layer.dir}/{entry.name}"
+        return PatchSource(entry.name, display, read_patch(path, display, entry.strip))
+
+    def builder(self) -> Builder:
+        return Builder(self.repo, self.backend.commit)
+
+    def layer_state(self, layer: LayerRef) -> LayerState | None:
+        return self.state.layer(layer.label) if self.state is not None else None
+
+    def check_applied_prefix(self, layer: LayerRef, entries: Sequence[SeriesEntry]) -> LayerState:
+        """The layer's applied patches must be the first names of its series, in order."""
+        state = self.require_state()
+        ls = state.layer(layer.label)
+        if ls is None:
+            raise UsageError(
+                f"layer {layer.label} of '{self.backend.name}' is not applied; "
+                f"run 'fspatch apply {self.backend.name}{' --vendor ' + layer.vendor if layer.vendor else ''}'"
+            )
+        names = [e.name for e in entries]
+        if names[: len(ls.applied)] != ls.names():
+            raise UsageError(
+                f"{layer.dir}/series changed under the applied patches; rebuild the stack with "
+                f"'fspatch apply {self.backend.name}'"
+            )
+        return ls
+
+    def require_top_layer(self, layer: LayerRef) -> None:
+        state = self.require_state()
+        idx = state.index_of(layer.label)
+        above = [ls for ls in state.layers[idx + 1 :] if ls.applied]
+        if above:
+            raise UsageError(
+                f"layer {above[0].layer} is applied on top of {layer.label}; pop it first "
+                f"('fspatch pop -a --vendor {above[0].layer.split('/', 1)[1]}')"
+            )
+
+    # -- the end of every verb ---------------------------------------------
+    def commit(self, new_state: StackState | None, *, reason: str, checkout: bool = True, force: bool = False) -> list[str]:
+        """Move the checkout to the new top (touching changed paths only), then the state ref."""
+        touched: list[str] = []
+        target = new_state.head if new_state is not None else self.backend.commit
+        if checkout and self.repo.head() != target:
+            touched = self.repo.checkout(target, reason=reason, force=force)
+        self.state_ref = save_state(self.repo, new_state, self.state_ref, reason)
+        self.state = new_state
+        return touched
+
+
+def read_patch(path: Path, display: str, strip: int = 1) -> Patch:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError("patch file missing", path=display) from None
+    return parse_patch(data, display, strip)
+
+
+def ensure_commit(repo: GitRepo, backend: Backend) -> None:
+    """Fetch the pinned upstream commit from the lock's URL or mirrors when the checkout lacks it."""
+    if repo.has_commit(backend.commit):
+        return
+    errors = []
+    for url in (backend.url, *backend.mirrors):
+        try:
+            repo.fetch(url, [f"+refs/tags/{backend.ref}:refs/tags/{backend.ref}"])
+        except GitError as exc:
+            errors.append(str(exc))
+            try:
+                repo.fetch(url, [f"+refs/heads/{backend.ref}:refs/fspatch/upstream/{backend.ref}"])
+            except GitError as exc2:
+                errors.append(str(exc2))
+        if repo.has_commit(backend.commit):
+            return
+    raise GitError(
+        f"pinned commit {backend.commit} of '{backend.name}' is not in {backend.path} and could not be fetched"
+        + (f" ({errors[-1]})" if errors else "")
+    )
+
+
+def pick_backend(ws: Workspace, name: str | None, cwd: Path | None = None) -> str:
+    """The backend a verb means when none was named: the only one, the one we stand in, or the one applied."""
+    backends = ws.backends()
+    if name is not None:
+        return ws.backend(name).name
+    if not backends:
+        raise UsageError("no backends in upstream.lock; add one with 'fspatch backend add'")
+    if len(backends) == 1:
+        return next(iter(backends))
+    here = (cwd or Path(os.getcwd())).resolve()
+    for b in backends.values():
+        path = ws.checkout_path(b).resolve()
+        if here == path or path in here.parents:
+            return b.name
+    applied = []
+    for b in backends.values():
+        path = ws.checkout_path(b)
+        if GitRepo.is_repo(path):
+            state, _ = load_state(GitRepo.open(path))
+            if state is not None and any(ls.applied for ls in state.layers):
+                applied.append(b.name)
+    if len(applied) == 1:
+        return applied[0]
+    raise UsageError(
+        "several backends in this workspace (" + ", ".join(sorted(backends)) + "); say which with -b BACKEND"
+    )
+
+
+def resolve_patch(names: Sequence[str], query: str, layer: LayerRef) -> str:
+    """A patch by its file name, its name without '.patch', or a unique prefix (e.g. '0002')."""
+    if query in names:
+        return query
+    if query + ".patch" in names:
+        return query + ".patch"
+    hits = [n for n in names if n.startswith(query)]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise UsageError(f"patch '{query}' is ambiguous in {layer.dir}: " + ", ".join(hits))
+    raise UsageError(f"no patch '{query}' in {layer.dir}/series")
+
+
+def applied_names(ls: LayerState | None) -> list[str]:
+    return ls.names() if ls is not None else []
+
+
+__all__ = [
+    "AppliedPatch",
+    "Session",
+    "applied_names",
+    "ensure_commit",
+    "pick_backend",
+    "read_patch",
+    "resolve_patch",
+]

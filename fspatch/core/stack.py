@@ -1,0 +1,273 @@
+"""Stacks: a layer's patches as commits in the backend repository, built in memory.
+
+On-disk state, format version 1
+-------------------------------
+The state of a backend's stack lives in its own repository, never in ad-hoc
+files of the workspace: ``refs/fspatch/state`` points to a *state commit*
+whose tree holds one blob, ``state.json``::
+
+    {"format": 1, "backend": "vllm", "upstream": "<40-hex>",
+     "layers": [{"layer": "common", "base": "<40-hex>",
+                 "applied": [{"name": "0001-x.patch", "commit": "<40-hex>"}, ...]},
+                {"layer": "vendor/cambricon_mlu", "base": "<top of common>", "applied": [...]}]}
+
+The state commit's only parent is the stack's top commit, so every patch commit
+is reachable from a ref: ``git gc`` cannot lose it and a clone that fetches
+``refs/fspatch/*`` gets it.  The ref's reflog keeps earlier states.
+
+Stack commits are deterministic: author from the patch header, committer
+``fspatch``, both dated at the upstream commit's time.  The same patch on the
+same parent therefore always gives the same commit id, which is what makes a
+no-edit refresh and a repeated ``apply`` true no-ops.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from fspatch.core.hunks import apply_binary, apply_hunks
+from fspatch.core.patch import FileDiff, Patch
+from fspatch.errors import ConflictError, GitError, HunkFailed, PathEscapeError
+from fspatch.git_adapter import MODE_FILE, Entry, GitRepo, Person
+
+STATE_REF = "refs/fspatch/state"
+STATE_FORMAT = 1
+COMMITTER = ("fspatch", "fspatch@localhost")
+_AUTHOR = re.compile(r"^\s*(.*?)\s*<([^<>]*)>\s*$")
+
+
+@dataclass(frozen=True)
+class AppliedPatch:
+    name: str
+    commit: str
+
+
+@dataclass(frozen=True)
+class LayerState:
+    layer: str  # "common" or "vendor/<name>"
+    base: str
+    applied: tuple[AppliedPatch, ...] = ()
+
+    @property
+    def top(self) -> str:
+        return self.applied[-1].commit if self.applied else self.base
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.applied]
+
+
+@dataclass(frozen=True)
+class StackState:
+    backend: str
+    upstream: str
+    layers: tuple[LayerState, ...] = field(default_factory=tuple)
+
+    @property
+    def head(self) -> str:
+        return self.layers[-1].top if self.layers else self.upstream
+
+    def layer(self, label: str) -> LayerState | None:
+        for layer in self.layers:
+            if layer.layer == label:
+                return layer
+        return None
+
+    def index_of(self, label: str) -> int:
+        for i, layer in enumerate(self.layers):
+            if layer.layer == label:
+                return i
+        return -1
+
+    def with_layer(self, new: LayerState) -> StackState:
+        """Replace (or append) a layer; layers above a replaced one are dropped."""
+        i = self.index_of(new.layer)
+        if i < 0:
+            return replace(self, layers=self.layers + (new,))
+        return replace(self, layers=self.layers[:i] + (new,))
+
+    def to_json(self) -> bytes:
+        data = {
+            "format": STATE_FORMAT,
+            "backend": self.backend,
+            "upstream": self.upstream,
+            "layers": [
+                {
+                    "layer": layer.layer,
+                    "base": layer.base,
+                    "applied": [{"name": p.name, "commit": p.commit} for p in layer.applied],
+                }
+                for layer in self.layers
+            ],
+        }
+        return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> StackState:
+        data = json.loads(raw)
+        if data.get("format") != STATE_FORMAT:
+            raise GitError(f"unknown fspatch state format {data.get('format')!r}; upgrade fspatch")
+        return cls(
+            backend=data["backend"],
+            upstream=data["upstream"],
+            layers=tuple(
+                LayerState(
+                    layer=layer["layer"],
+                    base=layer["base"],
+                    applied=tuple(AppliedPatch(p["name"], p["commit"]) for p in layer["applied"]),
+                )
+                for layer in data["layers"]
+            ),
+        )
+
+
+def load_state(repo: GitRepo) -> tuple[StackState | None, str | None]:
+    """The stack state and the state ref's current value (for compare-and-swap)."""
+    ref = repo.read_ref(STATE_REF)
+    if ref is None:
+        return None, None
+    tree = repo.tree_of(ref)
+    entry = repo.entry(tree, "state.json")
+    if entry is None:
+        raise GitError(f"{STATE_REF} holds no state.json")
+    return StackState.from_json(repo.read_blob(entry.id)), ref
+
+
+def save_state(repo: GitRepo, state: StackState | None, expected: str | None, reason: str) -> str | None:
+    """Write the state commit and move the state ref (compare-and-swap)."""
+    if state is None:
+        repo.update_ref(STATE_REF, None, expected, reason)
+        return None
+    blob = repo.write_blob(state.to_json())
+    tree = repo.update_tree(repo.empty_tree(), {"state.json": Entry(blob, MODE_FILE)})
+    info = repo.commit_info(state.head)
+    when = Person(COMMITTER[0], COMMITTER[1], info.committer_time, info.committer_offset)
+    commit = repo.create_commit(tree, [state.head], f"fspatch: {reason}\n", when, when)
+    if commit != expected:
+        repo.update_ref(STATE_REF, commit, expected, f"fspatch: {reason}")
+    return commit
+
+
+def split_author(author: str, fallback: tuple[str, str]) -> tuple[str, str]:
+    m = _AUTHOR.match(author or "")
+    if not m:
+        return fallback
+    return (m.group(1) or fallback[0], m.group(2) or fallback[1])
+
+
+@dataclass(frozen=True)
+class PatchSource:
+    """A parsed patch file and where it came from (for error messages)."""
+
+    name: str
+    display: str  # workspace-relative path, e.g. series/vllm/0002-x.patch
+    patch: Patch
+
+
+class Builder:
+    """Builds stack commits in memory: hunks applied to blobs, changed tree nodes only."""
+
+    def __init__(self, repo: GitRepo, upstream: str) -> None:
+        self.repo = repo
+        info = repo.commit_info(upstream)
+        self.time = info.committer_time
+        self.offset = info.committer_offset
+        self.fallback = repo.identity()
+
+    def person(self, author: str) -> Person:
+        name, email = split_author(author, self.fallback)
+        return Person(name, email, self.time, self.offset)
+
+    def committer(self) -> Person:
+        return Person(COMMITTER[0], COMMITTER[1], self.time, self.offset)
+
+    def commit(self, tree: str, parent: str, patch: Patch) -> str:
+        return self.repo.create_commit(
+            tree, [parent], patch.message(), self.person(patch.author), self.committer()
+        )
+
+    def apply(self, parent: str, src: PatchSource) -> str:
+        """Apply one patch on a commit; the new commit id.  Raises ConflictError naming the hunk."""
+        tree = self.repo.tree_of(parent)
+        try:
+            new_tree = apply_files(self.repo, tree, src.patch.files)
+        except HunkFailed as exc:
+            raise ConflictError(str(exc), path=src.display) from None
+        except ConflictError as exc:
+            raise ConflictError(exc.message, path=src.display) from None
+        except PathEscapeError as exc:
+            raise PathEscapeError(exc.message, path=src.display) from None
+        return self.commit(new_tree, parent, src.patch)
+
+    def build(self, base: str, sources: Sequence[PatchSource]) -> list[AppliedPatch]:
+        out: list[AppliedPatch] = []
+        top = base
+        for src in sources:
+            top = self.apply(top, src)
+            out.append(AppliedPatch(src.name, top))
+        return out
+
+
+def _check_path(path: str) -> None:
+    parts = path.split("/")
+    if not path or path.startswith("/") or ".." in parts or ".git" in parts or "" in parts:
+        raise PathEscapeError(f"{path}: path outside the tree")
+
+
+def apply_files(repo: GitRepo, tree: str, files: Sequence[FileDiff]) -> str:
+    """The tree after applying a patch's file diffs to ``tree`` (no fuzz, line offsets only)."""
+    changes: dict[str, Entry | None] = {}
+
+    def current(path: str) -> Entry | None:
+        if path in changes:
+            return changes[path]
+        return repo.entry(tree, path)
+
+    def content(entry: Entry | None) -> bytes:
+        return repo.read_blob(entry.id) if entry is not None else b""
+
+    for fd in files:
+        for p in (fd.old_path, fd.new_path):
+            if p is not None:
+                _check_path(p)
+        if fd.binary_no_data:
+            raise ConflictError(f"{fd.path}: binary change without data (regenerate the patch with --binary)")
+        old_entry = current(fd.old_path) if fd.old_path is not None else None
+        if fd.status == "A":
+            assert fd.new_path is not None
+            if current(fd.new_path) is not None:
+                raise ConflictError(f"{fd.new_path}: already exists")
+            data = _new_content(b"", fd)
+            changes[fd.new_path] = Entry(repo.write_blob(data), fd.new_mode or MODE_FILE)
+            continue
+        if old_entry is None:
+            raise ConflictError(f"{fd.old_path}: does not exist")
+        if fd.status == "D":
+            remaining = _new_content(content(old_entry), fd) if (fd.hunks or fd.binary) else b""
+            if remaining:
+                raise ConflictError(f"{fd.old_path}: deleted file still has content after the patch")
+            assert fd.old_path is not None
+            changes[fd.old_path] = None
+            continue
+        data = _new_content(content(old_entry), fd) if (fd.hunks or fd.binary) else None
+        new_id = repo.write_blob(data) if data is not None else old_entry.id
+        mode = fd.new_mode or old_entry.mode
+        target = fd.new_path or fd.old_path
+        assert target is not None
+        if fd.status in ("R", "C") and fd.new_path != fd.old_path:
+            if current(target) is not None:
+                raise ConflictError(f"{target}: already exists")
+            if fd.status == "R":
+                assert fd.old_path is not None
+                changes[fd.old_path] = None
+        changes[target] = Entry(new_id, mode)
+    return repo.update_tree(tree, changes)
+
+
+def _new_content(old: bytes, fd: FileDiff) -> bytes:
+    if fd.binary is not None:
+        return apply_binary(old, fd.binary, fd.path)
+    return apply_hunks(old, fd.hunks, fd.path)
+
