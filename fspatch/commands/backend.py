@@ -1,0 +1,61 @@
+"""``fspatch backend add``: pin an upstream and get (or reuse) its checkout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fspatch.core.workspace import Backend, Workspace, normalize_backend, valid_name
+from fspatch.errors import GitError, UsageError
+from fspatch.git_adapter import GitRepo, check_url
+
+
+@dataclass(frozen=True)
+class BackendAddResult:
+    backend: str
+    url: str
+    ref: str
+    commit: str
+    path: str
+    cloned: bool
+
+
+def run_add(ws: Workspace, name: str, *, url: str, ref: str, path: str | None = None) -> BackendAddResult:
+    check_url(url)
+    name = normalize_backend(name)
+    if not valid_name(name):
+        raise UsageError(f"backend name '{name}' must match [a-z0-9_]+")
+    rel = path or f"third_party/{name}"
+    full = (ws.root / rel).resolve()
+    if ws.root.resolve() not in full.parents:
+        raise UsageError(f"checkout path {rel} is outside the workspace")
+    local = Path(url.removeprefix("file://"))
+    if not url.startswith("file://") and "://" not in url and ":" not in url.split("/")[0]:
+        local = (ws.root / url) if not Path(url).is_absolute() else Path(url)
+        url_for_git = str(local.resolve()) if local.exists() else url
+    else:
+        url_for_git = url
+    cloned = False
+    if GitRepo.is_repo(full):
+        repo = GitRepo.open(full)
+    elif full.exists() and any(full.iterdir()):
+        raise UsageError(f"{rel} exists and is not a git checkout; remove it or pick another --path")
+    else:
+        repo = GitRepo.clone(url_for_git, full)
+        cloned = True
+    commit = repo.resolve(ref)
+    if commit is None:
+        for spec in (f"+refs/tags/{ref}:refs/tags/{ref}", f"+refs/heads/{ref}:refs/fspatch/upstream/{ref}"):
+            try:
+                repo.fetch(url_for_git, [spec])
+            except GitError:
+                continue
+        commit = repo.resolve(ref) or repo.resolve(f"refs/fspatch/upstream/{ref}")
+    if commit is None:
+        raise UsageError(f"ref '{ref}' not found in {url}")
+    if cloned:
+        repo.checkout(commit, reason="fspatch backend add", force=False)
+    ws.set_backend(Backend(name=name, url=url, ref=ref, commit=commit, path=rel, mirrors=(), version=None))
+    ws.save_lock()
+    ws.ensure_layer_dir(name)
+    return BackendAddResult(name, url, ref, commit, rel, cloned)

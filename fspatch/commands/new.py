@@ -1,0 +1,75 @@
+"""``fspatch new``: a new, empty patch right above the current top of a layer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fspatch.core.patch import Patch, format_patch
+from fspatch.core.series import SeriesEntry
+from fspatch.core.session import Session
+from fspatch.core.stack import AppliedPatch, LayerState
+from fspatch.core.workspace import Workspace
+from fspatch.core.yamlio import atomic_write
+from fspatch.errors import UsageError
+
+_NUMBERED = re.compile(r"^(\d{4})-")
+
+
+@dataclass(frozen=True)
+class NewResult:
+    backend: str
+    layer: str
+    patch: str
+    path: str
+
+
+def patch_file_name(name: str, existing: list[str]) -> str:
+    """``enable gems`` → ``0004-enable-gems.patch`` (next number of the layer)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    if not slug:
+        raise UsageError(f"'{name}' is not a usable patch name")
+    if not slug.endswith(".patch"):
+        slug += ".patch"
+    if not _NUMBERED.match(slug):
+        numbers = [int(m.group(1)) for n in existing if (m := _NUMBERED.match(n))]
+        slug = f"{(max(numbers) + 1) if numbers else 1:04d}-{slug}"
+    return slug
+
+
+def run(
+    ws: Workspace, backend: str, name: str, *, message: str | None = None, vendor: str | None = None
+) -> NewResult:
+    s = Session.open(ws, backend)
+    state = s.require_state()
+    s.require_head_at_stack()
+    layer = s.current_layer(vendor)
+    entries = s.entries(layer)
+    ls = s.layer_state(layer)
+    if ls is None:
+        if layer.vendor is None:
+            raise UsageError(f"the common layer of '{s.backend.name}' is not applied; run 'fspatch apply'")
+        top_layer = state.layers[-1]
+        common = ws.read_layer_series(s.layer_ref(None))
+        if top_layer.layer != "common" or len(top_layer.applied) != len(common):
+            raise UsageError(
+                f"a vendor layer goes on the whole common layer; run 'fspatch apply {s.backend.name} --vendor {layer.vendor}'"
+            )
+        ls = LayerState(layer.label, top_layer.top, ())
+    else:
+        ls = s.check_applied_prefix(layer, entries)
+        s.require_top_layer(layer)
+    file_name = patch_file_name(name, [e.name for e in entries])
+    path = ws.patch_path(layer, file_name)
+    if file_name in [e.name for e in entries] or path.exists():
+        raise UsageError(f"patch {layer.dir}/{file_name} already exists")
+    author_name, email = s.repo.identity()
+    subject = message or _NUMBERED.sub("", file_name).removesuffix(".patch")
+    patch = Patch(author=f"{author_name} <{email}>", subject=subject)
+    commit = s.builder().commit(s.repo.tree_of(ls.top), ls.top, patch)
+    entries.insert(len(ls.applied), SeriesEntry(file_name))
+    atomic_write(path, format_patch(patch))
+    ws.write_layer_series(layer, entries)
+    new_layer = LayerState(ls.layer, ls.base, ls.applied + (AppliedPatch(file_name, commit),))
+    s.commit(state.with_layer(new_layer), reason=f"new {file_name}")
+    return NewResult(s.backend.name, layer.label, file_name, f"{layer.dir}/{file_name}")
