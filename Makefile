@@ -1,0 +1,35 @@
+# fspatch — the two set-up commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FSPATCH_CACHE ?= $(HOME)/.cache/fspatch
+export FSPATCH_CACHE
+
+.PHONY: install demo test bench demo-real lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+
+install: $(PY)
+
+demo: $(PY)
+	$(PY) scripts/demo.py demo-out
+
+test: $(PY)
+	$(PY) -m pytest
+
+bench: $(PY)
+	$(PY) bench/run.py
+
+demo-real: $(PY)
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash scripts/demo_real.sh
+
+lint: $(PY)
+	$(PY) -m pip install -q ruff mypy
+	$(PY) -m ruff check fspatch tests
+	$(PY) -m mypy fspatch
+
+clean:
+	rm -rf demo-out bench/out .pytest_cache
