@@ -386,3 +386,7 @@ def _backend(ws: Any, name: str | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     main_group.main(args=argv, prog_name="fspatch")
+
+
+# Verbs of later layers register themselves on ``main_group`` (same rules as this module).
+from fspatch import cli_rebase, cli_vendor, cli_check  # noqa: E402,F401
