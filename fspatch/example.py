@@ -230,6 +230,11 @@ def upstream_history() -> list[tuple[str, dict[str, bytes | None], str | None]]:
 
 def git(cwd: Path, *args: str, date: int | None = None, input: bytes | None = None) -> str:
     """Run git with a hermetic identity and a fixed date."""
+    return git_bytes(cwd, *args, date=date, input=input).decode("utf-8", "replace")
+
+
+def git_bytes(cwd: Path, *args: str, date: int | None = None, input: bytes | None = None) -> bytes:
+    """Like ``git`` but returns stdout's raw bytes (diffs of non-UTF-8 files)."""
     env = dict(os.environ)
     env.update(
         GIT_AUTHOR_NAME=AUTHOR[0],
@@ -246,7 +251,7 @@ def git(cwd: Path, *args: str, date: int | None = None, input: bytes | None = No
     )
     if out.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed: {out.stderr.decode(errors='replace')}")
-    return out.stdout.decode("utf-8", "replace")
+    return out.stdout
 
 
 def write_tree(root: Path, files: Mapping[str, bytes | None]) -> None:
@@ -281,11 +286,17 @@ def make_upstream(path: Path, *, history: bool = True) -> dict[str, str]:
 
 
 def patch_text(subject: str, description: str, diff: str) -> str:
-    return (
+    return patch_bytes(subject, description, diff.encode()).decode()
+
+
+def patch_bytes(subject: str, description: str, diff: bytes) -> bytes:
+    """A patch file in the canonical header format around a git diff."""
+    header = (
         "From: FlagScale Team <flagscale@example.org>\n"
         f"Subject: {subject}\n\n{description}\n\n"
-        "Signed-off-by: FlagScale Team <flagscale@example.org>\n---\n" + diff
+        "Signed-off-by: FlagScale Team <flagscale@example.org>\n---\n"
     )
+    return header.encode() + diff
 
 
 def make_series(upstream: Path, ref: str, out_dir: Path, patches: list[tuple[str, str, str, dict[str, bytes | None]]]) -> None:

@@ -11,15 +11,16 @@ when its bytes would stay the same, so a refresh with no edits is a no-op.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from fspatch.core.patch import format_patch, parse_diff
+from fspatch.core.patch import FileDiff, format_patch, parse_diff
 from fspatch.core.session import Session, read_patch, resolve_patch
 from fspatch.core.stack import AppliedPatch, LayerState, StackState
 from fspatch.core.workspace import Workspace
 from fspatch.core.yamlio import atomic_write
 from fspatch.errors import ConflictError, UsageError
-from fspatch.git_adapter import Person
+from fspatch.git_adapter import GitRepo, Person
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,12 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
     path = ws.patch_path(layer, name)
     entry = next(e for e in entries if e.name == name)
     old_patch = read_patch(path, display, entry.strip)
-    new_patch = replace(old_patch, files=parse_diff(repo.diff_trees(repo.tree_of(parent), new_tree), display))
+    target_tree = repo.tree_of(target)
+    if new_tree == target_tree:
+        new_patch = old_patch  # nothing to record: the file keeps every byte, whoever wrote it
+    else:
+        fresh = parse_diff(repo.diff_trees(repo.tree_of(parent), new_tree), display)
+        new_patch = replace(old_patch, files=_keep_unchanged(repo, old_patch.files, fresh, target_tree, new_tree))
     builder = s.builder()
     new_commit = builder.commit(new_tree, parent, new_patch)
 
@@ -107,6 +113,22 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
         repo.reset_index(new_state.head, sorted(touched))
     files = tuple(f.path for f in new_patch.files)
     return RefreshResult(s.backend.name, layer.label, name, display, file_changed, files)
+
+
+def _keep_unchanged(
+    repo: GitRepo, old: Sequence[FileDiff], fresh: Sequence[FileDiff], old_tree: str, new_tree: str
+) -> tuple[FileDiff, ...]:
+    """Fresh file diffs, except that a file whose result did not change keeps its old text."""
+    by_key = {(f.old_path, f.new_path, f.status): f for f in old}
+    out = []
+    for f in fresh:
+        prev = by_key.get((f.old_path, f.new_path, f.status))
+        paths = [p for p in (f.old_path, f.new_path) if p is not None]
+        if prev is not None and all(repo.entry(old_tree, p) == repo.entry(new_tree, p) for p in paths):
+            out.append(prev)
+        else:
+            out.append(f)
+    return tuple(out)
 
 
 def _replay(s: Session, p: AppliedPatch, prev_old: str, prev_new: str) -> tuple[AppliedPatch, str, str]:

@@ -144,7 +144,8 @@ def save_state(repo: GitRepo, state: StackState | None, expected: str | None, re
     tree = repo.update_tree(repo.empty_tree(), {"state.json": Entry(blob, MODE_FILE)})
     info = repo.commit_info(state.head)
     when = Person(COMMITTER[0], COMMITTER[1], info.committer_time, info.committer_offset)
-    commit = repo.create_commit(tree, [state.head], f"fspatch: {reason}\n", when, when)
+    # The message is constant so that the same state is always the same commit (reason goes to the reflog).
+    commit = repo.create_commit(tree, [state.head], "fspatch stack state\n", when, when)
     if commit != expected:
         repo.update_ref(STATE_REF, commit, expected, f"fspatch: {reason}")
     return commit
@@ -234,7 +235,8 @@ def apply_files(repo: GitRepo, tree: str, files: Sequence[FileDiff]) -> str:
                 _check_path(p)
         if fd.binary_no_data:
             raise ConflictError(f"{fd.path}: binary change without data (regenerate the patch with --binary)")
-        old_entry = current(fd.old_path) if fd.old_path is not None else None
+        # A diff is between two trees: its old side always names the tree before the patch.
+        old_entry = repo.entry(tree, fd.old_path) if fd.old_path is not None else None
         if fd.status == "A":
             assert fd.new_path is not None
             if current(fd.new_path) is not None:
