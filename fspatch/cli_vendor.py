@@ -1,3 +1,64 @@
-"""Click wiring for the vendor verbs (registers on fspatch.cli.main_group)."""
+"""Click wiring for the vendor verbs (registers on fspatch.cli.main_group).
+
+``vendor add|layer|list``, ``export``, ``import flagscale`` and the FlagScale-style
+``patch``/``unpatch`` entry points.  Same rules as ``cli.py``: parse, call one command's
+``run``, render.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fspatch.cli import CONTEXT, FspatchGroup, _json, _opts, _say, format_option, main_group
+
+TASK_CHOICE = click.Choice(["train", "inference", "post_train"])
+
+
+@main_group.group(context_settings=CONTEXT, cls=FspatchGroup)
+def vendor() -> None:
+    """Manage vendors (vendors/VENDOR/vendor.yaml) and their layers per backend."""
+
+
+@vendor.command("add", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--device-type", required=True, help="Device the vendor targets, e.g. Cambricon_MLU.")
+@click.option("--contact", help="Who maintains the vendor's layers.")
+@click.option("--description", help="Free text.")
+@click.pass_context
+def vendor_add(ctx: click.Context, name: str, device_type: str, contact: str | None, description: str | None) -> None:
+    """Create (or update) vendor NAME."""
+    from fspatch.commands import vendor as cmd
+
+    r = cmd.run_add(_opts(ctx).workspace(), name, device_type=device_type, contact=contact, description=description)
+    _say(ctx, f"{'Created' if r.created else 'Updated'} {r.path}")
+
+
+@vendor.command("layer", context_settings=CONTEXT)
+@click.argument("name")
+@click.argument("backend_name", metavar="BACKEND")
+@click.option("--task", "tasks", multiple=True, type=TASK_CHOICE, help="Task the layer is for (repeatable).")
+@click.option("--model", "models", multiple=True, help="Model the layer works with (repeatable).")
+@click.pass_context
+def vendor_layer(ctx: click.Context, name: str, backend_name: str, tasks: tuple[str, ...], models: tuple[str, ...]) -> None:
+    """Create vendor NAME's layer for BACKEND (or set its tasks and models)."""
+    from fspatch.commands import vendor as cmd
+
+    r = cmd.run_layer(_opts(ctx).workspace(), name, backend_name, tasks=tasks, models=models or None)
+    _say(ctx, f"{'Created' if r.created else 'Updated'} {r.path} (tasks: {', '.join(r.tasks)})")
+
+
+@vendor.command("list", context_settings=CONTEXT)
+@format_option
+@click.pass_context
+def vendor_list(ctx: click.Context, fmt: str) -> None:
+    """List vendors, their device types and layers."""
+    from fspatch.commands import vendor as cmd
+
+    r = cmd.run_list(_opts(ctx).workspace())
+    if fmt == "json":
+        click.echo(_json(r))
+        return
+    for v in r.vendors:
+        click.echo(f"{v.vendor:<20} {v.device_type:<20} {', '.join(v.backends) or '-'}")

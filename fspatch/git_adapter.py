@@ -222,6 +222,17 @@ class GitRepo:
         except KeyError:
             return False
 
+    def subtree(self, tree_id: str, path: str) -> str | None:
+        """The id of the directory at path in a tree ("" is the tree itself), or None."""
+        if path in ("", "."):
+            return tree_id
+        tree = self._repo[tree_id]
+        try:
+            obj = tree[path]
+        except KeyError:
+            return None
+        return str(obj.id) if obj.filemode == FileMode.TREE else None
+
     def read_file(self, tree_id: str, path: str) -> tuple[bytes, int] | None:
         e = self.entry(tree_id, path)
         if e is None:
@@ -509,6 +520,162 @@ class GitRepo:
             _write(dest, path, self.read_blob(entry.id), entry.mode)
             n += 1
         return n
+
+
+    # -- rebasing (added for pull-upstream / rebase-vendors) -----------------
+    def merge_conflicts(
+        self, ancestor: str, ours: str, theirs: str, labels: tuple[str, str, str]
+    ) -> tuple[str, tuple[FileMerge, ...]]:
+        """A conflicted 3-way tree merge in detail: the merged tree and every conflicted file.
+
+        The returned tree holds the cleanly merged paths and, for each conflicted text file,
+        its content with diff3-style markers named by ``labels`` (ancestor, ours, theirs);
+        a file deleted on one side keeps the other side's content, as git leaves it.
+        """
+        index = self._repo.merge_trees(ancestor, ours, theirs)
+        files: list[FileMerge] = []
+        changes: dict[str, Entry | None] = {}
+        if index.conflicts is None:
+            return str(index.write_tree(self._repo)), ()
+        conflicts = list(index.conflicts)
+        for anc, our, their in conflicts:
+            path = next(e.path for e in (our, their, anc) if e is not None)
+            side = [None if e is None else (e.path, Entry(str(e.id), int(e.mode))) for e in (anc, our, their)]
+            merged: bytes | None = None
+            if our is not None and their is not None:
+                merged = self._merge_file(anc, our, their, labels)
+            if merged is not None:
+                assert our is not None
+                changes[our.path] = Entry(self.write_blob(merged), int(our.mode))
+            elif our is not None:
+                changes[our.path] = Entry(str(our.id), int(our.mode))
+            elif their is not None:
+                changes[their.path] = Entry(str(their.id), int(their.mode))
+            files.append(FileMerge(path, side[0], side[1], side[2], merged))
+        gone = {e.path for trio in conflicts for e in trio if e is not None}
+        for path in sorted(gone):
+            try:
+                del index.conflicts[path]
+            except KeyError:
+                pass
+        tree = str(index.write_tree(self._repo))
+        return self.update_tree(tree, changes), tuple(files)
+
+    def _merge_file(
+        self, anc: pygit2.IndexEntry | None, ours: pygit2.IndexEntry, theirs: pygit2.IndexEntry,
+        labels: tuple[str, str, str],
+    ) -> bytes | None:
+        """diff3-style merge of one file with labelled markers; None for binary files."""
+        from pygit2._libgit2 import ffi, lib as C  # type: ignore[import-not-found]
+
+        opts = ffi.new("git_merge_file_options *")
+        opts.version = 1
+        keep = [ffi.new("char[]", label.encode("utf-8", "surrogateescape")) for label in labels]
+        opts.ancestor_label, opts.our_label, opts.their_label = keep
+        opts.flags = int(pygit2.enums.MergeFileFlag.STYLE_DIFF3)
+        out = ffi.new("git_merge_file_result *")
+        refs = [e._to_c() if e is not None else (ffi.NULL, ffi.NULL) for e in (anc, ours, theirs)]
+        err = C.git_merge_file_from_index(out, self._repo._repo, refs[0][0], refs[1][0], refs[2][0], opts)
+        if err < 0:
+            return None
+        try:
+            if out.ptr == ffi.NULL:
+                return None
+            data = bytes(ffi.buffer(out.ptr, out.len))
+        finally:
+            C.git_merge_file_result_free(out)
+        del keep, refs
+        return data
+
+    def first_parent_range(self, old: str, new: str) -> list[str]:
+        """Commits reachable from new but not from old, first parents only, oldest first."""
+        walker = self._repo.walk(pygit2.Oid(hex=new), pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
+        walker.simplify_first_parent()
+        walker.hide(pygit2.Oid(hex=old))
+        return [str(c.id) for c in walker]
+
+    def line_hunks(self, old: bytes, new: bytes) -> list[tuple[int, int, int, int]]:
+        """Changed line ranges between two texts, 0 lines of context: (old_start, old_count, new_start, new_count).
+
+        Starts are 1-based as in a unified diff (for a count of 0, the line after which the change sits).
+        """
+        patch = pygit2.Patch.create_from(old, new, context_lines=0, flags=DiffOption.FORCE_TEXT)
+        return [(h.old_start, h.old_lines, h.new_start, h.new_lines) for h in patch.hunks]
+
+    def tree_moves(self, old_tree: str, new_tree: str) -> list[tuple[str, str, str]]:
+        """(status, old_path, new_path) of deletions ("D") and renames ("R") between two trees."""
+        diff = self._repo.diff(self._repo[old_tree], self._repo[new_tree])
+        diff.find_similar(flags=DiffFind.FIND_RENAMES)
+        out = []
+        for d in diff.deltas:
+            if d.status == pygit2.enums.DeltaStatus.DELETED:
+                out.append(("D", d.old_file.path, d.old_file.path))
+            elif d.status == pygit2.enums.DeltaStatus.RENAMED:
+                out.append(("R", d.old_file.path, d.new_file.path))
+        return out
+
+    def write_worktree(self, tree_id: str, paths: Iterable[str]) -> None:
+        """Write the given paths of a tree into the working tree (removing absent ones); the index is left alone."""
+        wd = self.workdir
+        for path in paths:
+            e = self.entry(tree_id, path)
+            if e is None:
+                _remove(wd, path)
+            elif e.mode != MODE_GITLINK:
+                _write(wd, path, self.read_blob(e.id), e.mode)
+
+    def reset_hard(self, target_commit: str) -> list[str]:
+        """Make HEAD (detached), index and working tree match a commit, discarding every local edit.
+
+        Only paths that differ (from HEAD's tree, or locally edited) are written; ignored files stay.
+        """
+        head = self.head()
+        head_tree = self.tree_of(head) if head else self.empty_tree()
+        target_tree = self.tree_of(target_commit)
+        paths = sorted(set(self.changed_paths(head_tree, target_tree)) | set(self.dirty_paths()))
+        self.write_worktree(target_tree, paths)
+        index = self._repo.index
+        index.read(True)
+        index.read_tree(self._repo[target_tree])
+        index.write()
+        self._repo.set_head(pygit2.Oid(hex=target_commit))
+        index.read(True)
+        for path in paths:  # restat so status stays fast and clean
+            if path in index:
+                index.add(path)
+        index.write()
+        return paths
+
+    def set_head_ref(self, ref_name: str) -> None:
+        """Point HEAD at a branch (symbolic), e.g. to restore a checkout that was on a branch."""
+        self._repo.set_head(ref_name)
+
+    def direct_refs(self) -> dict[str, str]:
+        """Every direct (non-symbolic) ref and its target."""
+        out = {}
+        for ref in self._repo.references.iterator():
+            if ref.type == pygit2.enums.ReferenceType.DIRECT:
+                out[ref.name] = str(ref.target)
+        return out
+
+    def force_ref(self, name: str, new: str | None) -> None:
+        """Set or delete a ref without a compare (abort restores refs saved before the operation)."""
+        if new is None:
+            if name in self._repo.references:
+                self._repo.references.delete(name)
+            return
+        self._repo.create_reference_direct(name, pygit2.Oid(hex=new), True)
+
+
+@dataclass(frozen=True)
+class FileMerge:
+    """One conflicted file of a tree merge: (path, entry) of each side, and diff3-marked text."""
+
+    path: str
+    ancestor: tuple[str, Entry] | None
+    ours: tuple[str, Entry] | None
+    theirs: tuple[str, Entry] | None
+    merged: bytes | None  # None for binary files or when a side is missing
 
 
 def _index_entry(index: pygit2.Index, path: str) -> Entry | None:
