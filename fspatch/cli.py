@@ -274,7 +274,7 @@ def refresh(ctx: click.Context, patch: str | None, backend: str | None, vendor: 
     ws = _opts(ctx).workspace()
     r = cmd.run(ws, _backend(ws, backend), patch=patch, vendor=vendor)
     if r.file_changed:
-        _say(ctx, f"Refreshed {r.path} ({len(r.files)} files)")
+        _say(ctx, f"Refreshed {r.path} ({len(r.files)} file{'s' if len(r.files) != 1 else ''})")
     else:
         _say(ctx, f"{r.path} unchanged")
 
@@ -335,7 +335,7 @@ def status(ctx: click.Context, backend_name: str | None, fmt: str) -> None:
         if not b.head_at_stack:
             click.echo(f"  HEAD {str(b.head)[:12]} is not the stack top")
         if b.dirty:
-            click.echo(f"  {len(b.dirty)} changed files not refreshed:")
+            click.echo(f"  {len(b.dirty)} changed file{'s' if len(b.dirty) != 1 else ''} not refreshed:")
             for p in b.dirty[:20]:
                 click.echo(f"    {p}")
         else:

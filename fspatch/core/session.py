@@ -24,7 +24,7 @@ from fspatch.core.stack import (
     save_state,
 )
 from fspatch.core.workspace import Backend, LayerRef, Workspace
-from fspatch.errors import GitError, UsageError
+from fspatch.errors import DirtyCheckoutError, GitError, UsageError
 from fspatch.git_adapter import GitRepo
 
 
@@ -136,7 +136,10 @@ class Session:
         touched: list[str] = []
         target = new_state.head if new_state is not None else self.backend.commit
         if checkout and self.repo.head() != target:
-            touched = self.repo.checkout(target, reason=reason, force=force)
+            try:
+                touched = self.repo.checkout(target, reason=reason, force=force)
+            except DirtyCheckoutError as exc:
+                raise DirtyCheckoutError(exc.message, path=self.backend.path) from None
         self.state_ref = save_state(self.repo, new_state, self.state_ref, reason)
         self.state = new_state
         return touched
