@@ -62,3 +62,29 @@ def vendor_list(ctx: click.Context, fmt: str) -> None:
         return
     for v in r.vendors:
         click.echo(f"{v.vendor:<20} {v.device_type:<20} {', '.join(v.backends) or '-'}")
+
+
+@main_group.command("export", context_settings=CONTEXT)
+@click.argument("backend_name", metavar="[BACKEND]", required=False)
+@click.option("--vendor", metavar="VENDOR", help="Export only this vendor (default: every vendor).")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
+              help="Write DIR/VENDOR/BACKEND/diff.* and DIR/patch_history.yaml instead of into the layers.")
+@click.option("--encrypt-to", "encrypt_to", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write diff.patch.encrypted for this RSA public key (PEM) instead of diff.patch.")
+@click.option("--key", "key", type=click.Path(dir_okay=False, path_type=Path),
+              help="RSA private key (PEM) to read encrypted patches, in memory only.")
+@format_option
+@click.pass_context
+def export_cmd(ctx: click.Context, backend_name: str | None, vendor: str | None, out: Path | None,
+               encrypt_to: Path | None, key: Path | None, fmt: str) -> None:
+    """Write each vendor layer as one diff.patch + diff.yaml and refresh vendors/history.yaml."""
+    from fspatch.commands import export as cmd
+
+    r = cmd.run(_opts(ctx).workspace(), backend_name, vendor=vendor, out=out, encrypt_to=encrypt_to, key=key)
+    if fmt == "json":
+        click.echo(_json(r))
+        return
+    for layer in r.layers:
+        state = "written" if layer.written else "unchanged"
+        _say(ctx, f"{layer.vendor}/{layer.backend}: {layer.patch_path} ({layer.files} files, {state})")
+    _say(ctx, f"history: {r.history_path}")

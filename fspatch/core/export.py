@@ -361,7 +361,8 @@ def derive_history(ws: Workspace) -> dict[str, Any]:
             else:
                 layers_prev = {}
             touched: dict[str, list[str]] = {}
-            for (vendor, backend), rel in sorted(set(layers) | set(layers_prev)):
+            for vendor, backend in sorted(set(layers) | set(layers_prev)):
+                rel = f"vendors/{vendor}/{backend}"
                 now = _layer_digest(repo, tree, rel)
                 before = _layer_digest(repo, prev_tree, rel) if prev_tree is not None else ()
                 if now != before and now:

@@ -1,0 +1,144 @@
+"""``fspatch export``: publish each vendor layer as one diff.patch + diff.yaml, refresh history.
+
+Per vendor and backend, ``diff.patch`` is the vendor layer squashed (the tree diff between
+upstream+common and upstream+common+vendor, canonical) and ``diff.yaml`` its metadata, validated
+by ``schemas/diff.schema.json``.  They go to ``vendors/<vendor>/<backend>/`` or, with ``--out
+DIR``, to ``DIR/<vendor>/<backend>/`` with ``DIR/patch_history.yaml`` (FlagScale's ``hardware/``
+layout).  ``vendors/history.yaml`` is re-derived every time (:mod:`fspatch.core.export`).
+Nothing is rewritten when its bytes stay the same, so exporting twice changes no byte.
+
+A layer holding encrypted patches is exported only with ``--encrypt-to`` (and ``--key`` to read
+it): its plaintext is never written where it was not asked for.  An encrypted ``diff.patch``
+already there is kept when ``--key`` shows it decrypts to the same diff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fspatch.core import crypto
+from fspatch.core.export import (
+    HISTORY,
+    FilesReader,
+    build_stack,
+    derive_history,
+    diff_meta,
+    squash,
+    workspace_repo,
+)
+from fspatch.core.schema import validate
+from fspatch.core.session import ensure_commit
+from fspatch.core.workspace import LayerRef, Workspace, normalize_backend
+from fspatch.core.yamlio import atomic_write, dump_yaml, parse_yaml
+from fspatch.errors import InputError, UsageError
+from fspatch.git_adapter import GitRepo
+
+
+@dataclass(frozen=True)
+class ExportedLayer:
+    vendor: str
+    backend: str
+    patch_path: str
+    yaml_path: str
+    files: int
+    written: bool  # False when both files already had these bytes
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    commit: str
+    layers: tuple[ExportedLayer, ...]
+    history_path: str
+    history_written: bool
+
+
+def run(
+    ws: Workspace,
+    backend: str | None = None,
+    *,
+    vendor: str | None = None,
+    out: Path | None = None,
+    encrypt_to: Path | None = None,
+    key: Path | None = None,
+) -> ExportResult:
+    wrepo = workspace_repo(ws)
+    head = wrepo.head()
+    if head is None:
+        raise UsageError(f"{ws.root}: the workspace repository has no commit yet; commit the layers first")
+    private = crypto.load_private_key(key) if key is not None else None
+    public = crypto.load_public_key(encrypt_to) if encrypt_to is not None else None
+    reader = FilesReader(ws, private)
+    vendors = [vendor] if vendor is not None else ws.vendors()
+    if vendor is not None:
+        ws.vendor_info(vendor)
+    backends = [ws.backend(backend).name] if backend is not None else list(ws.backends())
+    repos: dict[str, GitRepo] = {}
+    done: list[ExportedLayer] = []
+    for v in vendors:
+        for b in backends:
+            layer = LayerRef(b, v)
+            if not ws.layer_dir(layer).is_dir():
+                if vendor is not None and backend is not None:
+                    raise UsageError(f"vendor {v!r} has no layer for backend {b!r}")
+                continue
+            encrypted = any(crypto.is_encrypted_name(e.name) for e in ws.read_layer_series(layer))
+            if encrypted and public is None:
+                raise UsageError(
+                    f"{layer.dir.as_posix()} holds encrypted patches; export it with --encrypt-to PUBLIC_PEM "
+                    "(and --key PRIVATE_PEM) so no decrypted diff is written"
+                )
+            repo = repos.get(b) or _backend_repo(ws, b)
+            repos[b] = repo
+            stack = build_stack(repo, reader, b, v)
+            diff = squash(repo, stack.common_top, stack.top)
+            meta = diff_meta(ws, head, v, [b])
+            yaml_bytes = dump_yaml(meta)
+            validate(parse_yaml(yaml_bytes, f"{layer.dir.as_posix()}/diff.yaml"), "diff", f"{layer.dir.as_posix()}/diff.yaml")
+            folder = (out / v / b) if out is not None else ws.layer_dir(layer)
+            written = False
+            if public is not None:
+                target = folder / "diff.patch.encrypted"
+                if not _same_plaintext(target, diff, private):
+                    written |= atomic_write(target, crypto.encrypt(diff, public))
+            else:
+                target = folder / "diff.patch"
+                written |= atomic_write(target, diff)
+            written |= atomic_write(folder / "diff.yaml", yaml_bytes)
+            n = diff.count(b"\ndiff --git ") + (1 if diff.startswith(b"diff --git ") else 0)
+            done.append(ExportedLayer(v, b, _show(ws, target), _show(ws, folder / "diff.yaml"), n, written))
+    history = derive_history(ws)
+    hist_bytes = dump_yaml(history)
+    ws.write_yaml(HISTORY, history, "history")
+    hist_path = HISTORY.as_posix()
+    hist_written = False
+    if out is not None:
+        hist_written = atomic_write(out / "patch_history.yaml", hist_bytes)
+        hist_path = str(out / "patch_history.yaml")
+    return ExportResult(head, tuple(done), hist_path, hist_written)
+
+
+def _backend_repo(ws: Workspace, backend: str) -> GitRepo:
+    b = ws.backend(normalize_backend(backend))
+    path = ws.checkout_path(b)
+    if not GitRepo.is_repo(path):
+        raise UsageError(f"backend '{b.name}' has no checkout at {b.path}; run 'fspatch backend add'")
+    repo = GitRepo.open(path)
+    ensure_commit(repo, b)
+    return repo
+
+
+def _same_plaintext(target: Path, diff: bytes, private: object | None) -> bool:
+    if private is None or not target.is_file():
+        return False
+    try:
+        return crypto.decrypt(target.read_bytes(), private, str(target)) == diff
+    except InputError:
+        return False
+
+
+def _show(ws: Workspace, path: Path) -> str:
+    try:
+        return path.relative_to(ws.root).as_posix()
+    except ValueError:
+        return str(path)
