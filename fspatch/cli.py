@@ -181,16 +181,26 @@ def backend_list(ctx: click.Context, fmt: str) -> None:
 @vendor_option
 @click.option("--task", type=click.Choice(["train", "inference", "post_train"]), help="Task the vendor layer must declare.")
 @click.option("--upto", metavar="PATCH", help="Stop after PATCH (of the top layer being applied).")
-@click.option("--force", is_flag=True, help="Check the stack out even if HEAD was moved away from it.")
+@click.option("--force", is_flag=True, help="Check the stack out even if HEAD was moved away from it (with --to: write into a non-empty DIR).")
+@click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the patched tree into plain directory DIR instead of checking it out.")
+@click.option("--at", "at", metavar="COMMIT", help="Use the layers and upstream.lock of this workspace commit.")
+@click.option("--key", "key", type=click.Path(dir_okay=False, path_type=Path),
+              help="RSA private key (PEM) for encrypted patches, decrypted in memory only.")
 @click.pass_context
-def apply(ctx: click.Context, backend_name: str, vendor: str | None, task: str | None, upto: str | None, force: bool) -> None:
+def apply(ctx: click.Context, backend_name: str, vendor: str | None, task: str | None, upto: str | None, force: bool,
+          to: Path | None = None, at: str | None = None, key: Path | None = None) -> None:
     """Build BACKEND's stack (upstream → common → vendor) in memory and check out its top."""
     from fspatch.commands import apply as cmd
 
-    r = cmd.run(_opts(ctx).workspace(), backend_name, vendor=vendor, task=task, upto=upto, force=force)
+    r = cmd.run(_opts(ctx).workspace(), backend_name, vendor=vendor, task=task, upto=upto, force=force,
+                to=to, at=at, key=key)
     for layer in r.layers:
         top = f", top {layer.top}" if layer.top else ""
         _say(ctx, f"{r.backend}: {layer.layer}: applied {layer.applied}/{layer.total} patches{top}")
+    if r.to is not None:
+        _say(ctx, f"{r.backend}: wrote {r.touched} files to {r.to}")
+        return
     _say(ctx, f"{r.backend}: checked out {r.head[:12]} ({r.touched} files written)")
 
 

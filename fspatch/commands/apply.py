@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from fspatch.core.session import Session, resolve_patch
 from fspatch.core.stack import LayerState, StackState
@@ -25,6 +26,8 @@ class ApplyResult:
     head: str
     layers: tuple[LayerSummary, ...]
     touched: int
+    to: str | None = None  # the directory written by --to (the checkout was not touched)
+    at: str | None = None  # the workspace commit the layers and lock were read from (--at)
 
 
 def run(
@@ -35,7 +38,12 @@ def run(
     task: str | None = None,
     upto: str | None = None,
     force: bool = False,
+    to: Path | None = None,
+    at: str | None = None,
+    key: Path | None = None,
 ) -> ApplyResult:
+    if to is not None or at is not None or key is not None:
+        return _run_layers(ws, backend, vendor=vendor, task=task, upto=upto, force=force, to=to, at=at, key=key)
     s = Session.open(ws, backend)
     if s.state is not None and not force:
         s.require_head_at_stack()
@@ -70,3 +78,62 @@ def run(
     new_state = StackState(s.backend.name, s.backend.commit, tuple(states))
     touched = s.commit(new_state, reason=f"apply {s.backend.name}")
     return ApplyResult(s.backend.name, s.backend.commit, new_state.head, tuple(summaries), len(touched))
+
+
+def _run_layers(
+    ws: Workspace,
+    backend: str,
+    *,
+    vendor: str | None,
+    task: str | None,
+    upto: str | None,
+    force: bool,
+    to: Path | None,
+    at: str | None,
+    key: Path | None,
+) -> ApplyResult:
+    """apply with --to (materialise into a plain directory), --at (layers as of a workspace
+    commit) or --key (decrypt confidential patches in memory)."""
+    from fspatch.core import crypto
+    from fspatch.core.export import build_stack, check_task, reader_for
+    from fspatch.core.session import ensure_commit
+    from fspatch.git_adapter import GitRepo
+
+    if upto is not None:
+        raise UsageError("--upto cannot be combined with --to, --at or --key")
+    private = crypto.load_private_key(key) if key is not None else None
+    reader = reader_for(ws, at, private)
+    b = reader.backend(backend)
+    path = ws.checkout_path(ws.backend(b.name)) if b.name in ws.backends() else ws.checkout_path(b)
+    if not GitRepo.is_repo(path):
+        raise UsageError(f"backend '{b.name}' has no checkout at {b.path}; run 'fspatch backend add'")
+    if to is not None:
+        to = to.resolve()
+        if to == path.resolve() or path.resolve() in to.parents:
+            raise UsageError(f"{to}: --to must not point into the backend checkout")
+        if to.exists() and (not to.is_dir() or any(to.iterdir())) and not force:
+            raise UsageError(f"{to}: directory is not empty; use --force to write over it")
+    repo = GitRepo.open(path)
+    ensure_commit(repo, b)
+    if vendor is not None:
+        reader.vendor_info(vendor)
+        check_task(reader, LayerRef(b.name, vendor), task)
+    stack = build_stack(repo, reader, b.name, vendor)
+    common_total = len(stack.common)
+    summaries = [LayerSummary("common", common_total, common_total, stack.common[-1].name if stack.common else None)]
+    states = [LayerState("common", b.commit, stack.common)]
+    if vendor is not None:
+        n = len(stack.vendor)
+        summaries.append(LayerSummary(f"vendor/{vendor}", n, n, stack.vendor[-1].name if stack.vendor else None))
+        states.append(LayerState(f"vendor/{vendor}", stack.common_top, stack.vendor))
+    at_commit = getattr(reader, "commit", None)
+    if to is not None:
+        to.mkdir(parents=True, exist_ok=True)
+        written = repo.write_tree_to_dir(repo.tree_of(stack.top), to)
+        return ApplyResult(b.name, b.commit, stack.top, tuple(summaries), written, str(to), at_commit)
+    s = Session.open(ws, b.name, fetch=False)
+    if s.state is not None and not force:
+        s.require_head_at_stack()
+    new_state = StackState(b.name, b.commit, tuple(states))
+    touched = s.commit(new_state, reason=f"apply {b.name}" + (f" at {at_commit[:12]}" if at_commit else ""))
+    return ApplyResult(b.name, b.commit, new_state.head, tuple(summaries), len(touched), None, at_commit)
