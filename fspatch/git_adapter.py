@@ -599,7 +599,7 @@ class GitRepo:
 
         Starts are 1-based as in a unified diff (for a count of 0, the line after which the change sits).
         """
-        patch = pygit2.Patch.create_from(old, new, context_lines=0, flags=DiffOption.FORCE_TEXT)
+        patch = pygit2.Patch.create_from(old, new, context_lines=0, flag=DiffOption.FORCE_TEXT)
         return [(h.old_start, h.old_lines, h.new_start, h.new_lines) for h in patch.hunks]
 
     def tree_moves(self, old_tree: str, new_tree: str) -> list[tuple[str, str, str]]:

@@ -38,7 +38,8 @@ class Session:
 
     # -- opening -----------------------------------------------------------
     @classmethod
-    def open(cls, ws: Workspace, name: str, *, fetch: bool = True) -> Session:
+    def open(cls, ws: Workspace, name: str, *, fetch: bool = True, operation_ok: bool = False) -> Session:
+        """Open a backend; refused while a pull-upstream/rebase-vendors waits (unless operation_ok)."""
         backend = ws.backend(name)
         path = ws.checkout_path(backend)
         if not GitRepo.is_repo(path):
@@ -47,6 +48,15 @@ class Session:
                 f"run 'fspatch backend add {backend.name} --url {backend.url} --ref {backend.ref}'"
             )
         repo = GitRepo.open(path)
+        if not operation_ok:
+            from fspatch.core.journal import in_progress
+
+            pending = in_progress(repo)
+            if pending is not None:
+                raise UsageError(
+                    f"a {pending.get('operation')} of '{backend.name}' is in progress; finish it with "
+                    "'fspatch continue', 'fspatch skip' or 'fspatch abort' first"
+                )
         if fetch:
             ensure_commit(repo, backend)
         state, ref = load_state(repo)
