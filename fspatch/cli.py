@@ -274,14 +274,23 @@ def new(ctx: click.Context, name: str, message: str | None, backend: str | None,
 
 @main_group.command(context_settings=CONTEXT)
 @click.argument("patch", required=False)
+@click.option("--mark", "mark_", is_flag=True, help="First wrap unmarked changes in FLAGSCALE MODIFICATION markers.")
 @backend_option
 @vendor_option
 @click.pass_context
-def refresh(ctx: click.Context, patch: str | None, backend: str | None, vendor: str | None) -> None:
+def refresh(ctx: click.Context, patch: str | None, mark_: bool, backend: str | None, vendor: str | None) -> None:
     """Record the checkout's edits (staged, unstaged, untracked) into the top patch or PATCH."""
     from fspatch.commands import refresh as cmd
 
     ws = _opts(ctx).workspace()
+    if mark_:
+        from fspatch.commands import mark as mark_cmd
+
+        m = mark_cmd.run(ws, _backend(ws, backend), patch=patch, vendor=vendor)
+        for path in m.wrapped:
+            _say(ctx, f"marked {path}")
+        _say(ctx, f"Refreshed {m.patch}" if m.file_changed else f"{m.patch} unchanged")
+        return
     r = cmd.run(ws, _backend(ws, backend), patch=patch, vendor=vendor)
     if r.file_changed:
         _say(ctx, f"Refreshed {r.path} ({len(r.files)} file{'s' if len(r.files) != 1 else ''})")

@@ -502,7 +502,7 @@ def test_settings_defaults_apply(tmp_path: Path) -> None:
     """settings() fills in the marker defaults and overlays what the lock sets."""
     ws = _workspace(tmp_path)
     assert ws.settings() == {
-        "markers": {"tag": "FLAGSCALE MODIFICATION", "syntaxes": {}, "exempt_new_files": False}
+        "markers": {"tag": "FLAGSCALE MODIFICATION", "syntaxes": {}, "exempt_new_files": True}
     }
     lock = LOCK + "settings:\n  markers:\n    syntaxes:\n      '*.cu': {line: '//'}\n"
     (tmp_path / "upstream.lock").write_text(lock)
@@ -510,7 +510,7 @@ def test_settings_defaults_apply(tmp_path: Path) -> None:
     assert markers == {
         "tag": "FLAGSCALE MODIFICATION",
         "syntaxes": {"*.cu": {"line": "//"}},
-        "exempt_new_files": False,
+        "exempt_new_files": True,
     }
     assert type(markers["syntaxes"]) is dict
 

@@ -68,7 +68,7 @@ RESERVED_NAMES = frozenset({SERIES_NAME, LAYER_META, VENDOR_META, "diff.patch", 
 #: ``settings`` as they are when ``upstream.lock`` says nothing.  ``syntaxes`` only holds the
 #: workspace's overrides; the marker checker merges them over its built-in table.
 DEFAULT_SETTINGS: dict[str, Any] = {
-    "markers": {"tag": "FLAGSCALE MODIFICATION", "syntaxes": {}, "exempt_new_files": False},
+    "markers": {"tag": "FLAGSCALE MODIFICATION", "syntaxes": {}, "exempt_new_files": True},
 }
 
 _NAME = re.compile(r"[a-z0-9_]+")
