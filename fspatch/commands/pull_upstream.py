@@ -42,6 +42,7 @@ def run(
     s = Session.open(ws, backend, operation_ok=True)
     repo = s.repo
     check_ready(s)
+    refs_before = repo.direct_refs()
     new_commit = fetch_ref(ws, repo, s.backend.url, s.backend.mirrors, ref, url)
     b = s.backend
     common = LayerRef(b.name, None)
@@ -52,7 +53,7 @@ def run(
         sources = [s.source(layer, e) for e in s.entries(layer)]
         layers.append(build_old_layer(repo, b.commit, old_top, layer.label, layer.vendor, sources))
     plan = Plan("pull-upstream", b.name, b.ref, b.commit, ref, new_commit, drop_upstreamed, stop, layers)
-    return start_operation(s, plan, progress)
+    return start_operation(s, plan, progress, refs_before)
 
 
 def check_ready(s: Session) -> None:

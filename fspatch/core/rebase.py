@@ -686,14 +686,18 @@ class Driver:
         return written
 
 
-def start_operation(session: Any, plan: Plan, progress: Progress | None) -> OperationResult:
-    """Save the originals into the journal, then drive the plan."""
+def start_operation(
+    session: Any, plan: Plan, progress: Progress | None, refs_before: dict[str, str] | None = None
+) -> OperationResult:
+    """Save the originals into the journal (refs as they were before any fetch), then drive the plan."""
     from fspatch.core import journal
 
     ws, repo = session.ws, session.repo
     dirs = [LayerRef(plan.backend, lp.vendor).dir.as_posix() for lp in plan.layers]
     dirs.append(LayerRef(plan.backend, None).dir.as_posix())
     saved = journal.save_originals(ws.root, repo, ["upstream.lock"], dirs)
+    if refs_before is not None:
+        saved["refs"] = refs_before
     journal.write(repo, {"operation": plan.operation, "backend": plan.backend, "saved": saved,
                          "plan": plan.to_dict()})
     return Driver(session, plan, progress).drive(saved)
