@@ -88,3 +88,33 @@ def export_cmd(ctx: click.Context, backend_name: str | None, vendor: str | None,
         state = "written" if layer.written else "unchanged"
         _say(ctx, f"{layer.vendor}/{layer.backend}: {layer.patch_path} ({layer.files} files, {state})")
     _say(ctx, f"history: {r.history_path}")
+
+
+@main_group.group("import", context_settings=CONTEXT, cls=FspatchGroup)
+def import_group() -> None:
+    """Import patches kept in other layouts."""
+
+
+@import_group.command("flagscale", context_settings=CONTEXT)
+@click.argument("path", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--key", "key", type=click.Path(dir_okay=False, path_type=Path),
+              help="RSA private key (PEM) for *.patch.encrypted, decrypted in memory only.")
+@click.option("--force", is_flag=True, help="Replace layers that already hold patches.")
+@format_option
+@click.pass_context
+def import_flagscale(ctx: click.Context, path: Path, key: Path | None, force: bool, fmt: str) -> None:
+    """Import a FlagScale-style repository: common patches, vendor layers, history."""
+    from fspatch.commands import import_flagscale as cmd
+
+    r = cmd.run(_opts(ctx).workspace(), path, key=key, force=force)
+    if fmt == "json":
+        click.echo(_json(r))
+        return
+    for c in r.common:
+        _say(ctx, f"common/{c.backend}: {c.patches} patches")
+    for v in r.vendors:
+        enc = ", encrypted" if v.encrypted else ""
+        _say(ctx, f"{v.vendor}/{v.backend}: {v.patches} patches{enc}; removed {v.hunks_removed} of "
+                  f"{v.hunks_total} hunks ({v.lines_removed} lines) identical to the common layer")
+    if r.history:
+        _say(ctx, "history: vendors/history.import.yaml")
