@@ -118,3 +118,33 @@ def import_flagscale(ctx: click.Context, path: Path, key: Path | None, force: bo
                   f"{v.hunks_total} hunks ({v.lines_removed} lines) identical to the common layer")
     if r.history:
         _say(ctx, "history: vendors/history.import.yaml")
+
+
+def _legacy_options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--commit", metavar="SHA", help="Workspace commit (unpatch: layers as of it; patch: must be HEAD).")(f)
+    f = click.option("--task", type=TASK_CHOICE, help="Task the vendor layer must declare.")(f)
+    f = click.option("--device-type", "device_type", help="Device type naming the vendor (vendor.yaml device_type).")(f)
+    f = click.option("--backend", "backend_name", required=True, help="Backend, e.g. vllm or Megatron-LM.")(f)
+    return f
+
+
+@main_group.command("unpatch", context_settings=CONTEXT)
+@_legacy_options
+@click.pass_context
+def unpatch_cmd(ctx: click.Context, backend_name: str, device_type: str | None, task: str | None, commit: str | None) -> None:
+    """FlagScale-style: check out BACKEND with its patches (= fspatch apply)."""
+    from fspatch.commands import legacy as cmd
+
+    r = cmd.run_unpatch(_opts(ctx).workspace(), backend_name, device_type=device_type, task=task, commit=commit)
+    _say(ctx, f"{r.mapped_to}: {r.detail}")
+
+
+@main_group.command("patch", context_settings=CONTEXT)
+@_legacy_options
+@click.pass_context
+def patch_cmd(ctx: click.Context, backend_name: str, device_type: str | None, task: str | None, commit: str | None) -> None:
+    """FlagScale-style: record the checkout's edits (= fspatch refresh, then export for a vendor)."""
+    from fspatch.commands import legacy as cmd
+
+    r = cmd.run_patch(_opts(ctx).workspace(), backend_name, device_type=device_type, task=task, commit=commit)
+    _say(ctx, f"{r.mapped_to}: {r.detail}")
