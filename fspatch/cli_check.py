@@ -17,7 +17,9 @@ from fspatch.cli import CONTEXT, _backend, _json, _opts, _say, backend_option, m
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here.")
 @click.option("--sarif", type=click.Path(dir_okay=False, path_type=Path), help="Also write SARIF 2.1.0 here.")
 @click.pass_context
-def check(ctx: click.Context, backends: tuple[str, ...], markers: bool, fmt: str, junit: Path | None, sarif: Path | None) -> None:
+def check(
+    ctx: click.Context, backends: tuple[str, ...], markers: bool, fmt: str, junit: Path | None, sarif: Path | None
+) -> None:
     """Check every patch of every layer in memory; exit 1 when anything is found."""
     from fspatch.commands import check as cmd
     from fspatch.core.markers import RULES

@@ -151,7 +151,7 @@ def common_patches() -> list[tuple[str, str, str, dict[str, bytes | None]]]:
         "from minillm.layers.norm import RMSNorm\n"
         "\n"
         "# --- FLAGSCALE MODIFICATION BEG ---\n"
-        "if os.environ.get(\"USE_FLAGGEMS\", \"0\") == \"1\":\n"
+        'if os.environ.get("USE_FLAGGEMS", "0") == "1":\n'
         "    import flag_gems\n"
         "\n"
         "    flag_gems.enable()\n"
@@ -166,7 +166,7 @@ def common_patches() -> list[tuple[str, str, str, dict[str, bytes | None]]]:
     cpp = OPS_CPP_V1.replace(
         "  launch_rms_norm(out, input, weight, eps);\n",
         "  // --- FLAGSCALE MODIFICATION BEG ---\n"
-        "  TORCH_CHECK(input.is_contiguous(), \"rms_norm: input must be contiguous\");\n"
+        '  TORCH_CHECK(input.is_contiguous(), "rms_norm: input must be contiguous");\n'
         "  // --- FLAGSCALE MODIFICATION END ---\n"
         "  launch_rms_norm(out, input, weight, eps);\n",
     )
@@ -247,7 +247,11 @@ def git_bytes(cwd: Path, *args: str, date: int | None = None, input: bytes | Non
         env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"@{date} +0000"
     out = subprocess.run(
         ["git", "-c", "init.defaultBranch=main", "-c", "core.autocrlf=false", *args],
-        cwd=cwd, env=env, input=input, capture_output=True, check=False,
+        cwd=cwd,
+        env=env,
+        input=input,
+        capture_output=True,
+        check=False,
     )
     if out.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed: {out.stderr.decode(errors='replace')}")
@@ -299,7 +303,9 @@ def patch_bytes(subject: str, description: str, diff: bytes) -> bytes:
     return header.encode() + diff
 
 
-def make_series(upstream: Path, ref: str, out_dir: Path, patches: list[tuple[str, str, str, dict[str, bytes | None]]]) -> None:
+def make_series(
+    upstream: Path, ref: str, out_dir: Path, patches: list[tuple[str, str, str, dict[str, bytes | None]]]
+) -> None:
     """Write patch files made with ``git diff`` in a scratch clone, and the series file."""
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -140,8 +140,8 @@ class GitRepo:
     def head(self) -> str | None:
         if self._repo.head_is_unborn:
             return None
-        return str(self._repo.head.target) if self._repo.head_is_detached else str(
-            self._repo.head.peel(pygit2.Commit).id
+        return (
+            str(self._repo.head.target) if self._repo.head_is_detached else str(self._repo.head.peel(pygit2.Commit).id)
         )
 
     def descends_from(self, commit_id: str, ancestor: str) -> bool:
@@ -300,14 +300,10 @@ class GitRepo:
     def empty_tree(self) -> str:
         return str(self._repo.TreeBuilder().write())
 
-    def create_commit(
-        self, tree: str, parents: Iterable[str], message: str, author: Person, committer: Person
-    ) -> str:
+    def create_commit(self, tree: str, parents: Iterable[str], message: str, author: Person, committer: Person) -> str:
         a = pygit2.Signature(author.name, author.email, author.time, author.offset)
         c = pygit2.Signature(committer.name, committer.email, committer.time, committer.offset)
-        oid = self._repo.create_commit(
-            None, a, c, message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents]
-        )
+        oid = self._repo.create_commit(None, a, c, message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents])
         return str(oid)
 
     def identity(self) -> tuple[str, str]:
@@ -316,9 +312,9 @@ class GitRepo:
         email = os.environ.get("GIT_AUTHOR_EMAIL")
         cfg = self._repo.config
         if not name:
-            name = cfg["user.name"] if "user.name" in cfg else "fspatch"
+            name = cfg["user.name"] if "user.name" in cfg else "fspatch"  # noqa: SIM401 (Config has no .get)
         if not email:
-            email = cfg["user.email"] if "user.email" in cfg else "fspatch@localhost"
+            email = cfg["user.email"] if "user.email" in cfg else "fspatch@localhost"  # noqa: SIM401
         return str(name), str(email)
 
     # -- diffs and merges --------------------------------------------------
@@ -339,7 +335,7 @@ class GitRepo:
             data = patch.data
             d = patch.delta
             full = b"index %s..%s" % (str(d.old_file.id).encode(), str(d.new_file.id).encode())
-            data = _INDEX_LINE.sub(lambda m: full + m.group(3), data, count=1)
+            data = _INDEX_LINE.sub(lambda m, full=full: full + m.group(3), data, count=1)
             parts.append(data)
         return b"".join(parts)
 
@@ -455,9 +451,11 @@ class GitRepo:
                 had = self.entry(head_tree, path)
                 want = self.entry(target_tree, path)
                 staged = _index_entry(index, path)
-                if staged != had:
-                    blocked.append(path)
-                elif not self._worktree_matches(wd, path, had) and not self._worktree_matches(wd, path, want):
+                if (
+                    staged != had
+                    or not self._worktree_matches(wd, path, had)
+                    and not self._worktree_matches(wd, path, want)
+                ):
                     blocked.append(path)
             if blocked:
                 more = f" and {len(blocked) - 5} more" if len(blocked) > 5 else ""
@@ -521,7 +519,6 @@ class GitRepo:
             n += 1
         return n
 
-
     # -- rebasing (added for pull-upstream / rebase-vendors) -----------------
     def merge_conflicts(
         self, ancestor: str, ours: str, theirs: str, labels: tuple[str, str, str]
@@ -562,11 +559,15 @@ class GitRepo:
         return self.update_tree(tree, changes), tuple(files)
 
     def _merge_file(
-        self, anc: pygit2.IndexEntry | None, ours: pygit2.IndexEntry, theirs: pygit2.IndexEntry,
+        self,
+        anc: pygit2.IndexEntry | None,
+        ours: pygit2.IndexEntry,
+        theirs: pygit2.IndexEntry,
         labels: tuple[str, str, str],
     ) -> bytes | None:
         """diff3-style merge of one file with labelled markers; None for binary files."""
-        from pygit2._libgit2 import ffi, lib as C  # type: ignore[import-not-found]
+        from pygit2._libgit2 import ffi  # type: ignore[import-not-found]
+        from pygit2._libgit2 import lib as C
 
         opts = ffi.new("git_merge_file_options *")
         opts.version = 1
@@ -688,6 +689,8 @@ def _index_entry(index: pygit2.Index, path: str) -> Entry | None:
 
 def _remove(root: Path, path: str) -> None:
     full = root / path
+    if _beyond_link(root, path):
+        return  # the path lies beyond a symlink or a file: nothing of ours is there to remove
     try:
         if full.is_symlink() or full.is_file():
             full.unlink()
@@ -702,22 +705,53 @@ def _remove(root: Path, path: str) -> None:
         parent = parent.parent
 
 
+def _beyond_link(root: Path, path: str) -> bool:
+    """True when a directory component of ``path`` under ``root`` is a symlink or not a directory."""
+    probe = root
+    for part in path.split("/")[:-1]:
+        probe = probe / part
+        try:
+            st = probe.lstat()
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISDIR(st.st_mode):
+            return True
+    return False
+
+
 def _write(root: Path, path: str, data: bytes, mode: int) -> None:
+    """Write one blob below ``root``, never through a symlink.
+
+    Each directory component is checked with ``lstat`` from ``root`` down: a file or a symlink
+    standing where a directory must go is replaced by the directory (its deletion was checked),
+    so a link ``evil -> /tmp`` can never make ``evil/x`` land in ``/tmp``.  The file itself is
+    created fresh (``O_EXCL | O_NOFOLLOW``) after any old file or link there is removed.
+    """
     full = root / path
-    parent = full.parent
-    # A file standing where a directory must go is replaced (its deletion was checked).
-    probe = parent
-    while probe != root and not probe.exists():
-        probe = probe.parent
-    if probe != root and (probe.is_file() or probe.is_symlink()):
-        probe.unlink()
-    parent.mkdir(parents=True, exist_ok=True)
-    if full.is_symlink() or (full.exists() and not full.is_dir()):
-        full.unlink()
+    probe = root
+    for part in path.split("/")[:-1]:
+        probe = probe / part
+        try:
+            st = probe.lstat()
+        except FileNotFoundError:
+            probe.mkdir()
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            probe.unlink()
+            probe.mkdir()
+    try:
+        st = full.lstat()
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISDIR(st.st_mode):
+            full.unlink()
     if mode == MODE_LINK:
         os.symlink(os.fsdecode(data), full)
         return
-    with open(full, "wb") as fh:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(full, flags, 0o755 if mode == MODE_EXEC else 0o644)
+    with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.chmod(full, 0o755 if mode == MODE_EXEC else 0o644)
 

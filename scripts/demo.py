@@ -34,9 +34,7 @@ def banner(text: str) -> None:
 
 def fspatch(cwd: Path, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
     print(f"$ fspatch {' '.join(args)}")
-    r = subprocess.run(
-        [sys.executable, "-m", "fspatch", *args], cwd=cwd, capture_output=True, text=True, env=ENV
-    )
+    r = subprocess.run([sys.executable, "-m", "fspatch", *args], cwd=cwd, capture_output=True, text=True, env=ENV)
     out = (r.stdout + r.stderr).rstrip()
     if out:
         print(out)
@@ -93,7 +91,7 @@ def main() -> None:
     edit(
         norm,
         "        self.device = device_type()\n",
-        "        self.device = device_type()\n        self.fused = self.device != \"cpu\"\n",
+        '        self.device = device_type()\n        self.fused = self.device != "cpu"\n',
     )
     fspatch(ws, "status")
     fspatch(ws, "diff")
@@ -109,7 +107,7 @@ def main() -> None:
         "        hidden = self.norm(batch)\n",
         "        hidden = self.norm(batch)\n"
         "        # --- FLAGSCALE MODIFICATION BEG ---\n"
-        "        print(f\"batch of {len(batch)}\")\n"
+        '        print(f"batch of {len(batch)}")\n'
         "        # --- FLAGSCALE MODIFICATION END ---\n",
     )
     fspatch(ws, "refresh")

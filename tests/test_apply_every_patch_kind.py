@@ -82,7 +82,9 @@ def _steps() -> list:
         )
 
     def far_edit(d: Path) -> None:
-        (d / "pkg/model.py").write_bytes((d / "pkg/model.py").read_bytes().replace(b"line 150\n", b"line 150\n# ours\n"))
+        (d / "pkg/model.py").write_bytes(
+            (d / "pkg/model.py").read_bytes().replace(b"line 150\n", b"line 150\n# ours\n")
+        )
 
     return [
         ("0001-add-files.patch", "Add files", add_files),

@@ -23,7 +23,9 @@ def _unmarked_patch(w) -> None:
     new_cmd.run(w.ws(), "minillm", "unmarked", message="Unmarked changes")
     co = w.checkout
     cu = co / "csrc/kernels/rmsnorm.cu"
-    cu.write_text(cu.read_text().replace("  int row = blockIdx.x;\n", "  int row = blockIdx.x;\n  if (row < 0) return;\n"))
+    cu.write_text(
+        cu.read_text().replace("  int row = blockIdx.x;\n", "  int row = blockIdx.x;\n  if (row < 0) return;\n")
+    )
     cpp = co / "csrc/ops.cpp"
     cpp.write_text(cpp.read_text().replace("  return out;\n", "  out.fill_(0);\n  return out;\n"))
     py = co / "minillm/model_runner.py"
@@ -58,7 +60,10 @@ def test_unmarked_cpp_cuda_and_deletion_are_found_then_fixed_by_mark(tmp_path: P
     m = mark_cmd.run(w.ws(), "minillm")
     assert set(m.wrapped) == {"csrc/kernels/rmsnorm.cu", "csrc/ops.cpp", "minillm/model_runner.py"}
     cu = (w.checkout / "csrc/kernels/rmsnorm.cu").read_text()
-    assert "  // --- FLAGSCALE MODIFICATION BEG ---\n  if (row < 0) return;\n  // --- FLAGSCALE MODIFICATION END ---\n" in cu
+    assert (
+        "  // --- FLAGSCALE MODIFICATION BEG ---\n  if (row < 0) return;\n  // --- FLAGSCALE MODIFICATION END ---\n"
+        in cu
+    )
     assert check_cmd.run(w.ws()).findings == ()
     patch_bytes = (w.series_dir / "0004-unmarked.patch").read_bytes()
     again = mark_cmd.run(w.ws(), "minillm")
@@ -70,7 +75,16 @@ def test_reports_junit_sarif_json(tmp_path: Path) -> None:
     """--junit parses with one case per backend/layer, --sarif validates against SARIF 2.1.0, json has the findings."""
     w = make_workspace(tmp_path)
     _unmarked_patch(w)
-    res = w.cli("check", "--markers", "--format", "json", "--junit", str(tmp_path / "j.xml"), "--sarif", str(tmp_path / "s.sarif"))
+    res = w.cli(
+        "check",
+        "--markers",
+        "--format",
+        "json",
+        "--junit",
+        str(tmp_path / "j.xml"),
+        "--sarif",
+        str(tmp_path / "s.sarif"),
+    )
     assert res.exit_code == 1
     data = json.loads(res.output)
     assert len(data["findings"]) == 3

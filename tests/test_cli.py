@@ -19,7 +19,21 @@ def test_help_reads_like_git(tmp_path: Path) -> None:
     """Every verb has --help with a one-line summary and usage."""
     r = CliRunner().invoke(main_group, ["--help"])
     assert r.exit_code == 0
-    for verb in ["init", "backend", "apply", "status", "series", "new", "refresh", "push", "pop", "goto", "delete", "rename", "diff"]:
+    for verb in [
+        "init",
+        "backend",
+        "apply",
+        "status",
+        "series",
+        "new",
+        "refresh",
+        "push",
+        "pop",
+        "goto",
+        "delete",
+        "rename",
+        "diff",
+    ]:
         assert f"  {verb} " in r.output
         sub = CliRunner().invoke(main_group, [verb, "--help"])
         assert sub.exit_code == 0 and sub.output.startswith("Usage: ")
@@ -83,10 +97,13 @@ def test_installed_script_walks_apply_edit_refresh(tmp_path: Path) -> None:
     r = _fspatch("new", "log-batch", "-m", "Log the batch size", cwd=w.root / "third_party" / "minillm")
     assert r.returncode == 0, r.stderr
     runner = w.checkout / "minillm/model_runner.py"
-    runner.write_text(runner.read_text().replace(
-        "        hidden = self.norm(batch)\n",
-        "        hidden = self.norm(batch)\n        # --- FLAGSCALE MODIFICATION BEG ---\n        print(len(batch))\n"
-        "        # --- FLAGSCALE MODIFICATION END ---\n"))
+    runner.write_text(
+        runner.read_text().replace(
+            "        hidden = self.norm(batch)\n",
+            "        hidden = self.norm(batch)\n        # --- FLAGSCALE MODIFICATION BEG ---\n        print(len(batch))\n"
+            "        # --- FLAGSCALE MODIFICATION END ---\n",
+        )
+    )
     r = _fspatch("refresh", cwd=w.root)
     assert r.returncode == 0 and "Refreshed series/minillm/0004-log-batch.patch" in r.stdout
     r = _fspatch("series", cwd=w.root)

@@ -45,7 +45,9 @@ def test_refresh_captures_staged_unstaged_untracked_deletes_renames_modes_binari
     apply_cmd.run(w.ws(), "minillm")
     co = w.checkout
     new_cmd.run(w.ws(), "minillm", "all-kinds", message="Every kind of edit")
-    (co / "minillm/untracked.py").write_text("# --- FLAGSCALE MODIFICATION BEG ---\nx = 1\n# --- FLAGSCALE MODIFICATION END ---\n")
+    (co / "minillm/untracked.py").write_text(
+        "# --- FLAGSCALE MODIFICATION BEG ---\nx = 1\n# --- FLAGSCALE MODIFICATION END ---\n"
+    )
     (co / "README.md").write_text("# minillm\n\nchanged\n")
     repo = pygit2.Repository(str(co))
     repo.index.add("README.md")
@@ -80,7 +82,11 @@ def test_refresh_of_a_lower_patch_moves_edits_into_it(tmp_path: Path) -> None:
     apply_cmd.run(w.ws(), "minillm")
     files_before = {p.name: p.read_bytes() for p in w.series_dir.iterdir()}
     runner = w.checkout / "minillm/model_runner.py"
-    runner.write_text(runner.read_text().replace("        return hidden\n", "        return hidden  # --- FLAGSCALE MODIFICATION ---\n"))
+    runner.write_text(
+        runner.read_text().replace(
+            "        return hidden\n", "        return hidden  # --- FLAGSCALE MODIFICATION ---\n"
+        )
+    )
     r = refresh_cmd.run(w.ws(), "minillm", patch="0001")
     assert r.file_changed and r.patch == "0001-enable-flag-gems.patch"
     changed = [n for n, data in files_before.items() if (w.series_dir / n).read_bytes() != data]

@@ -10,8 +10,8 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from fspatch.cli import main_group
-from fspatch.example import common_patches, git, git_bytes, make_series, make_upstream, patch_bytes
 from fspatch.core.workspace import Workspace
+from fspatch.example import common_patches, git, git_bytes, make_series, make_upstream, patch_bytes
 
 
 @dataclass

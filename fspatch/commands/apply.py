@@ -70,9 +70,7 @@ def run(
         applied = builder.build(base, sources)
         states.append(LayerState(layer.label, base, tuple(applied)))
         summaries.append(
-            LayerSummary(
-                layer.label, len(applied), len(s.entries(layer)), applied[-1].name if applied else None
-            )
+            LayerSummary(layer.label, len(applied), len(s.entries(layer)), applied[-1].name if applied else None)
         )
         base = applied[-1].commit if applied else base
     new_state = StackState(s.backend.name, s.backend.commit, tuple(states))

@@ -20,9 +20,7 @@ class DeleteResult:
     file_removed: bool
 
 
-def run(
-    ws: Workspace, backend: str, patch: str, *, vendor: str | None = None, keep_file: bool = False
-) -> DeleteResult:
+def run(ws: Workspace, backend: str, patch: str, *, vendor: str | None = None, keep_file: bool = False) -> DeleteResult:
     b = ws.backend(backend)
     layer = LayerRef(b.name, vendor)
     if vendor is not None:

@@ -37,9 +37,7 @@ def patch_file_name(name: str, existing: list[str]) -> str:
     return slug
 
 
-def run(
-    ws: Workspace, backend: str, name: str, *, message: str | None = None, vendor: str | None = None
-) -> NewResult:
+def run(ws: Workspace, backend: str, name: str, *, message: str | None = None, vendor: str | None = None) -> NewResult:
     s = Session.open(ws, backend)
     state = s.require_state()
     s.require_head_at_stack()
@@ -53,7 +51,8 @@ def run(
         common = ws.read_layer_series(s.layer_ref(None))
         if top_layer.layer != "common" or len(top_layer.applied) != len(common):
             raise UsageError(
-                f"a vendor layer goes on the whole common layer; run 'fspatch apply {s.backend.name} --vendor {layer.vendor}'"
+                "a vendor layer goes on the whole common layer; "
+                f"run 'fspatch apply {s.backend.name} --vendor {layer.vendor}'"
             )
         ls = LayerState(layer.label, top_layer.top, ())
     else:

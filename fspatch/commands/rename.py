@@ -38,9 +38,7 @@ def run(ws: Workspace, backend: str, old: str, new: str, *, vendor: str | None =
     if "/" in new_name or new_name in names or ws.patch_path(layer, new_name).exists():
         raise UsageError(f"cannot rename to {new_name}: it exists or is not a plain file name")
     os.replace(ws.patch_path(layer, old_name), ws.patch_path(layer, new_name))
-    ws.write_layer_series(
-        layer, [SeriesEntry(new_name, e.strip) if e.name == old_name else e for e in entries]
-    )
+    ws.write_layer_series(layer, [SeriesEntry(new_name, e.strip) if e.name == old_name else e for e in entries])
     if s is not None and s.state is not None:
         ls = s.layer_state(layer)
         if ls is not None and old_name in ls.names():

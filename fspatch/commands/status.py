@@ -51,7 +51,9 @@ def run(ws: Workspace, backend: str | None = None) -> StatusResult:
             for ls in s.state.layers:
                 vendor = ls.layer.split("/", 1)[1] if ls.layer.startswith("vendor/") else None
                 total = len(ws.read_layer_series(LayerRef(name, vendor)))
-                layers.append(LayerStatus(ls.layer, len(ls.applied), total, ls.applied[-1].name if ls.applied else None))
+                layers.append(
+                    LayerStatus(ls.layer, len(ls.applied), total, ls.applied[-1].name if ls.applied else None)
+                )
         else:
             total = len(ws.read_layer_series(LayerRef(name, None)))
             layers.append(LayerStatus("common", 0, total, None))

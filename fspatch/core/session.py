@@ -23,7 +23,7 @@ from fspatch.core.stack import (
     load_state,
     save_state,
 )
-from fspatch.core.workspace import Backend, LayerRef, Workspace
+from fspatch.core.workspace import Backend, LayerRef, Workspace, read_patch_bytes
 from fspatch.errors import DirtyCheckoutError, GitError, UsageError
 from fspatch.git_adapter import GitRepo
 
@@ -105,7 +105,7 @@ class Session:
     def source(self, layer: LayerRef, entry: SeriesEntry) -> PatchSource:
         path = self.ws.patch_path(layer, entry.name)
         display = f"{layer.dir}/{entry.name}"
-        return PatchSource(entry.name, display, read_patch(path, display, entry.strip))
+        return PatchSource(entry.name, display, read_patch(path, display, entry.strip, self.ws.root))
 
     def builder(self) -> Builder:
         return Builder(self.repo, self.backend.commit)
@@ -141,7 +141,9 @@ class Session:
             )
 
     # -- the end of every verb ---------------------------------------------
-    def commit(self, new_state: StackState | None, *, reason: str, checkout: bool = True, force: bool = False) -> list[str]:
+    def commit(
+        self, new_state: StackState | None, *, reason: str, checkout: bool = True, force: bool = False
+    ) -> list[str]:
         """Move the checkout to the new top (touching changed paths only), then the state ref."""
         touched: list[str] = []
         target = new_state.head if new_state is not None else self.backend.commit
@@ -155,12 +157,9 @@ class Session:
         return touched
 
 
-def read_patch(path: Path, display: str, strip: int = 1) -> Patch:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError("patch file missing", path=display) from None
-    return parse_patch(data, display, strip)
+def read_patch(path: Path, display: str, strip: int = 1, root: Path | None = None) -> Patch:
+    """Read and parse one patch file (size limit, no symlinks: ``read_patch_bytes``)."""
+    return parse_patch(read_patch_bytes(path, display, root), display, strip)
 
 
 def ensure_commit(repo: GitRepo, backend: Backend) -> None:

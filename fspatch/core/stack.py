@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from fspatch.core.hunks import apply_binary, apply_hunks
 from fspatch.core.patch import FileDiff, Patch
 from fspatch.errors import ConflictError, GitError, HunkFailed, PathEscapeError
-from fspatch.git_adapter import MODE_FILE, Entry, GitRepo, Person
+from fspatch.git_adapter import MODE_FILE, MODE_LINK, Entry, GitRepo, Person
 
 STATE_REF = "refs/fspatch/state"
 STATE_FORMAT = 1
@@ -185,9 +185,7 @@ class Builder:
         return Person(COMMITTER[0], COMMITTER[1], self.time, self.offset)
 
     def commit(self, tree: str, parent: str, patch: Patch) -> str:
-        return self.repo.create_commit(
-            tree, [parent], patch.message(), self.person(patch.author), self.committer()
-        )
+        return self.repo.create_commit(tree, [parent], patch.message(), self.person(patch.author), self.committer())
 
     def apply(self, parent: str, src: PatchSource) -> str:
         """Apply one patch on a commit; the new commit id.  Raises ConflictError naming the hunk."""
@@ -213,8 +211,59 @@ class Builder:
 
 def _check_path(path: str) -> None:
     parts = path.split("/")
-    if not path or path.startswith("/") or ".." in parts or ".git" in parts or "" in parts:
+    if (
+        not path
+        or path.startswith("/")
+        or "\0" in path
+        or any(part in ("", ".", "..") or part.lower() == ".git" for part in parts)
+    ):
         raise PathEscapeError(f"{path}: path outside the tree")
+
+
+_MAX_LINK_HOPS = 40
+
+
+def _check_link_target(
+    path: str, target: bytes, lookup: Callable[[str], Entry | None], read: Callable[[str], bytes]
+) -> None:
+    """Refuse a symlink at ``path`` whose target leaves the tree or enters a ``.git`` directory.
+
+    Why: a checkout writes what the tree says; a link ``evil -> /etc`` or ``evil -> ../../..``
+    is a trap for every later tool (and for a later patch writing ``evil/x``).  The target is
+    resolved lexically from the link's directory, following the tree's own symlinks on the way
+    (so ``a -> ..`` then ``b -> a/..`` is caught), never the file system.
+    """
+    if not target or b"\0" in target:
+        raise PathEscapeError(f"{path}: symlink target is empty or holds a NUL byte")
+    text = target.decode("utf-8", "surrogateescape")
+    if text.startswith("/"):
+        raise PathEscapeError(f"{path}: symlink target {text!r} is an absolute path outside the tree")
+    hops = 0
+    stack: list[str] = path.split("/")[:-1]
+    pending = text.split("/")
+    while pending:
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not stack:
+                raise PathEscapeError(f"{path}: symlink target {text!r} leaves the tree")
+            stack.pop()
+            continue
+        if part.lower() == ".git":
+            raise PathEscapeError(f"{path}: symlink target {text!r} points into a .git directory")
+        stack.append(part)
+        here = "/".join(stack)
+        entry = lookup(here) if here != path else None
+        if entry is not None and entry.mode == MODE_LINK:
+            hops += 1
+            if hops > _MAX_LINK_HOPS:
+                raise PathEscapeError(f"{path}: symlink target {text!r} loops through other symlinks")
+            inner = read(entry.id).decode("utf-8", "surrogateescape")
+            if inner.startswith("/"):
+                raise PathEscapeError(f"{path}: symlink target {text!r} leads through {here!r} out of the tree")
+            stack.pop()
+            pending = inner.split("/") + pending
 
 
 def apply_files(repo: GitRepo, tree: str, files: Sequence[FileDiff]) -> str:
@@ -233,6 +282,8 @@ def apply_files(repo: GitRepo, tree: str, files: Sequence[FileDiff]) -> str:
         for p in (fd.old_path, fd.new_path):
             if p is not None:
                 _check_path(p)
+        if fd.new_path is not None:
+            _check_parents(fd.new_path, current)
         if fd.binary_no_data:
             raise ConflictError(f"{fd.path}: binary change without data (regenerate the patch with --binary)")
         # A diff is between two trees: its old side always names the tree before the patch.
@@ -265,11 +316,31 @@ def apply_files(repo: GitRepo, tree: str, files: Sequence[FileDiff]) -> str:
                 assert fd.old_path is not None
                 changes[fd.old_path] = None
         changes[target] = Entry(new_id, mode)
+    for path, entry in changes.items():
+        if entry is not None and entry.mode == MODE_LINK:
+            _check_link_target(path, repo.read_blob(entry.id), current, repo.read_blob)
     return repo.update_tree(tree, changes)
+
+
+def _check_parents(path: str, current: Callable[[str], Entry | None]) -> None:
+    """A path may not lie beyond a symlink (``evil/x`` with ``evil -> /tmp``) or inside a file.
+
+    Why: git refuses "beyond a symbolic link" too; accepting it would silently turn the link
+    into a directory in the tree, and a checkout that followed the link would write outside.
+    A file standing where a directory must go is fine only when this patch removed it first.
+    """
+    parts = path.split("/")
+    for k in range(1, len(parts)):
+        prefix = "/".join(parts[:k])
+        entry = current(prefix)
+        if entry is None:
+            continue
+        if entry.mode == MODE_LINK:
+            raise PathEscapeError(f"{path}: path lies beyond the symbolic link {prefix!r}")
+        raise ConflictError(f"{path}: {prefix!r} is a file, not a directory")
 
 
 def _new_content(old: bytes, fd: FileDiff) -> bytes:
     if fd.binary is not None:
         return apply_binary(old, fd.binary, fd.path)
     return apply_hunks(old, fd.hunks, fd.path)
-
