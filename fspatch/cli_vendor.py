@@ -7,12 +7,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from fspatch.cli import CONTEXT, FspatchGroup, _json, _opts, _say, format_option, main_group
 
+F = TypeVar("F", bound=Callable[..., Any])
 TASK_CHOICE = click.Choice(["train", "inference", "post_train"])
 
 
@@ -120,7 +123,7 @@ def import_flagscale(ctx: click.Context, path: Path, key: Path | None, force: bo
         _say(ctx, "history: vendors/history.import.yaml")
 
 
-def _legacy_options(f):  # type: ignore[no-untyped-def]
+def _legacy_options(f: F) -> F:
     f = click.option("--commit", metavar="SHA", help="Workspace commit (unpatch: layers as of it; patch: must be HEAD).")(f)
     f = click.option("--task", type=TASK_CHOICE, help="Task the vendor layer must declare.")(f)
     f = click.option("--device-type", "device_type", help="Device type naming the vendor (vendor.yaml device_type).")(f)

@@ -103,7 +103,7 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
 
     # ---- common layers
     commons: list[CommonImport] = []
-    for backend, files in src.common.items():
+    for backend, common_files in src.common.items():
         layer = LayerRef(backend, None)
         if ws.read_layer_series(layer) and not force:
             raise UsageError(f"{layer.dir.as_posix()} already holds patches; use --force to replace them")
@@ -113,7 +113,7 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
         builder = Builder(repo, b.commit)
         top = b.commit
         written: list[tuple[str, bytes]] = []
-        for i, (rel, raw) in enumerate(files, 1):
+        for i, (rel, raw) in enumerate(common_files, 1):
             display = f"flagscale/backends/.../{rel}"
             orig = parse_patch(raw, display)
             new_tree = _apply(repo, tree, orig.files, display)
@@ -158,7 +158,7 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
         split = split_vendor(repo, b.commit, common_tops[vd.backend], parsed, vd.display)
         vendor_infos[vd.vendor] = (str(meta["device_type"]), str(meta["contact"]))
         written = []
-        public = private.public_key() if encrypted else None
+        public = private.public_key() if encrypted and private is not None else None
         for i, (name, files) in enumerate(split.groups, 1):
             stem = name.removesuffix(".encrypted").removesuffix(".patch")
             stem = f"{vd.vendor}-{vd.backend}" if stem == "diff" else stem
@@ -187,15 +187,15 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
         info["device_type"] = device_type
         info["contact"] = contact
         ws.save_vendor_info(vendor, info)
-    for layer, files, lmeta in plans:
+    for layer, layer_files, lmeta in plans:
         ws.ensure_layer_dir(layer)
-        new_names = {n for n, _ in files}
+        new_names = {n for n, _ in layer_files}
         for old in ws.read_layer_series(layer):
             if old.name not in new_names:
                 ws.delete_patch(layer, old.name)
-        for name, data in files:
+        for name, data in layer_files:
             ws.write_patch(layer, name, data)
-        ws.write_layer_series(layer, [SeriesEntry(n) for n, _ in files])
+        ws.write_layer_series(layer, [SeriesEntry(n) for n, _ in layer_files])
         if lmeta is not None:
             lmeta["base"]["common_fingerprint"] = common_fingerprint(ws, layer.backend)
             ws.save_layer_meta(layer, lmeta)

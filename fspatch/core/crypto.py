@@ -108,7 +108,7 @@ def encrypt(data: bytes, public_key: Any, *, iv: bytes | None = None, content_ke
     padded = padder.update(data) + padder.finalize()
     enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
     body = enc.update(padded) + enc.finalize()
-    wrapped = public_key.encrypt(key, _oaep())
+    wrapped: bytes = public_key.encrypt(key, _oaep())
     return MAGIC + iv + struct.pack(">H", len(wrapped)) + wrapped + body
 
 
@@ -142,6 +142,7 @@ def decrypt(blob: bytes, private_key: Any, display: str = "<encrypted>") -> byte
     padded = dec.update(body) + dec.finalize()
     unpadder = sym_padding.PKCS7(128).unpadder()
     try:
-        return unpadder.update(padded) + unpadder.finalize()
+        plain: bytes = unpadder.update(padded) + unpadder.finalize()
+        return plain
     except ValueError:
         raise InputError("bad padding after decryption: damaged file", path=display) from None

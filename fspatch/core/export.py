@@ -254,22 +254,23 @@ def squash(repo: GitRepo, old_commit: str, new_commit: str) -> bytes:
 
 
 def common_fingerprint(ws: Workspace, backend: str) -> str:
-    """SHA-256 of the common layer: prefer the rebase module's, else this private definition."""
+    """SHA-256 of the common layer: the rebase module's definition when it is there (it owns it),
+    else the same definition here (series bytes, then each patch's name and bytes, in order)."""
     try:
-        from fspatch.core.rebase import common_fingerprint as theirs  # type: ignore[attr-defined]
+        from fspatch.core import rebase
     except ImportError:
-        theirs = None
+        rebase = None  # type: ignore[assignment]
+    theirs = getattr(rebase, "common_fingerprint", None) if rebase is not None else None
     if theirs is not None:
         return str(theirs(ws, backend))
-    return _fingerprint(FilesReader(ws), backend)
-
-
-def _fingerprint(reader: LayerReader, backend: str) -> str:
-    """sha256 over "<name>\\0<sha256 of the patch bytes>\\n" for every series entry, in order."""
-    layer = LayerRef(reader.backend(backend).name, None)
+    layer = LayerRef(ws.backend(backend).name, None)
     h = hashlib.sha256()
-    for e in reader.entries(layer):
-        h.update(e.name.encode() + b"\0" + hashlib.sha256(reader.patch_bytes(layer, e.name)).hexdigest().encode() + b"\n")
+    series = ws.series_path(layer)
+    data = series.read_bytes() if series.is_file() else b""
+    h.update(b"series %d\n" % len(data) + data)
+    for entry in ws.read_layer_series(layer) if series.is_file() else []:
+        body = ws.read_patch(layer, entry.name)
+        h.update(b"patch %s %d\n" % (entry.name.encode(), len(body)) + body)
     return h.hexdigest()
 
 
