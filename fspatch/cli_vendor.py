@@ -89,7 +89,7 @@ def export_cmd(ctx: click.Context, backend_name: str | None, vendor: str | None,
         return
     for layer in r.layers:
         state = "written" if layer.written else "unchanged"
-        _say(ctx, f"{layer.vendor}/{layer.backend}: {layer.patch_path} ({layer.files} files, {state})")
+        _say(ctx, f"{layer.vendor}/{layer.backend}: {layer.patch_path} ({layer.files} file{'s' if layer.files != 1 else ''}, {state})")
     _say(ctx, f"history: {r.history_path}")
 
 

@@ -155,7 +155,8 @@ def main() -> None:
     if has_verb("vendor"):
         banner("A vendor layer on top of the common one, exported as diff.patch + diff.yaml")
         fspatch(ws, "vendor", "add", "acme_npu", "--device-type", "Acme_NPU", "--contact", "npu@acme.example")
-        fspatch(ws, "apply", "minillm", "--vendor", "acme_npu")
+        fspatch(ws, "vendor", "layer", "acme_npu", "minillm", "--task", "inference", "--model", "minillm-7b")
+        fspatch(ws, "apply", "minillm", "--vendor", "acme_npu", "--task", "inference")
         fspatch(ws, "new", "npu-device", "-m", "Run RMSNorm on the Acme NPU", "--vendor", "acme_npu")
         dev = ws / "third_party/minillm/minillm/flagscale_device.py"
         edit(
@@ -173,9 +174,10 @@ def main() -> None:
                 ["git", "-c", "user.name=Demo", "-c", "user.email=demo@example.org", "commit", "-qm", "Workspace"],
                 cwd=ws,
                 check=True,
+                env=dict(ENV, GIT_AUTHOR_DATE="@1700000000 +0000", GIT_COMMITTER_DATE="@1700000000 +0000"),
             )
             fspatch(ws, "export", "minillm", "--vendor", "acme_npu")
-            for p in sorted((ws / "vendors/acme_npu").rglob("diff.*")):
+            for p in sorted((ws / "vendors/acme_npu").rglob("diff.*")) + [ws / "vendors/history.yaml"]:
                 show(p, str(p.relative_to(ws)))
 
     print(f"\nDemo workspace left in {ws}")
