@@ -408,4 +408,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Verbs of later layers register themselves on ``main_group`` (same rules as this module).
-from fspatch import cli_rebase, cli_vendor, cli_check  # noqa: E402,F401
+from fspatch import cli_check, cli_rebase, cli_vendor  # noqa: E402,F401
+from fspatch import cli_review  # noqa: E402,F401
