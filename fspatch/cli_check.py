@@ -12,23 +12,41 @@ from fspatch.cli import CONTEXT, _backend, _json, _opts, _say, backend_option, m
 
 @main_group.command(context_settings=CONTEXT)
 @click.argument("backends", metavar="[BACKEND]...", nargs=-1)
-@click.option("--markers", is_flag=True, help="Check modification markers (the default when no check is named).")
+@click.option("--schemas", is_flag=True, help="Check every YAML file against its schema.")
+@click.option("--series", is_flag=True, help="Check series files: syntax, duplicates, missing and orphan patch files.")
+@click.option("--apply", "apply_", is_flag=True,
+              help="Build every layer in memory: common on the pinned upstream, vendor layers on the common top.")
+@click.option("--markers", is_flag=True, help="Check modification markers in every changed file.")
+@click.option("--canonical", is_flag=True,
+              help="Check that patch files are in canonical form (refresh would not rewrite them).")
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too (e.g. a backend without a checkout).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write JUnit XML here (one test case per backend and layer).")
 @click.option("--sarif", type=click.Path(dir_okay=False, path_type=Path), help="Also write SARIF 2.1.0 here.")
 @click.pass_context
-def check(
-    ctx: click.Context, backends: tuple[str, ...], markers: bool, fmt: str, junit: Path | None, sarif: Path | None
-) -> None:
-    """Check every patch of every layer in memory; exit 1 when anything is found."""
-    from fspatch.commands import check as cmd
-    from fspatch.core.markers import RULES
-    from fspatch.core.report import render_json, render_junit, render_sarif, render_text
+def check(ctx: click.Context, backends: tuple[str, ...], schemas: bool, series: bool, apply_: bool, markers: bool,
+          canonical: bool, strict: bool, fmt: str, junit: Path | None, sarif: Path | None) -> None:
+    """Check the health of the workspace; no check named means all of them.
 
-    ws = _opts(ctx).workspace()
-    r = cmd.run(ws, list(backends) or None, markers=True)
+    Read-only: patches are built in memory, the checkouts are not touched.
+    Exit 0 when clean (warnings alone do not fail unless --strict), 1 on
+    findings, 2 on a usage error.
+    """
+    from fspatch.commands import check as cmd
+    from fspatch.core.health import all_rules
+    from fspatch.core.report import render_json, render_junit, render_sarif, render_text
+    from fspatch.core.workspace import find_root
+
+    root = find_root(Path.cwd(), _opts(ctx).directory)
+    selected = [name for name, on in (("schemas", schemas), ("series", series), ("apply", apply_),
+                                      ("markers", markers), ("canonical", canonical)) if on]
+    r = cmd.run(root, list(backends) or None, checks=selected or None)
     summary = {
+        "checks": list(r.checks),
+        "cases": list(r.cases),
         "findings": len(r.findings),
+        "errors": r.errors,
         "patches": r.patches,
         "files": r.files,
         "skipped": list(r.skipped),
@@ -36,20 +54,30 @@ def check(
     if junit is not None:
         junit.write_bytes(render_junit(r.findings, "fspatch check", r.cases))
     if sarif is not None:
-        rules = dict(RULES)
-        rules.setdefault("does-not-apply", "Patch does not apply on its base")
-        sarif.write_text(render_sarif(r.findings, __version__, rules))
+        sarif.write_text(render_sarif(r.findings, __version__, all_rules(), base_uris=_base_uris(root)))
     if fmt == "json":
-        click.echo(render_json(r.findings, summary))
+        click.echo(render_json(r.findings, summary), nl=False)
     else:
         text = render_text(r.findings)
         if text:
             click.echo(text.rstrip("\n"))
         for why in r.skipped:
             click.echo(f"skipped {why}", err=True)
-        _say(ctx, f"{r.patches} patches, {r.files} file changes checked: {len(r.findings)} findings")
-    if r.findings:
+        _say(ctx, f"{', '.join(r.checks)}: {r.patches} patches built, {r.files} file changes checked: "
+                  f"{len(r.findings)} findings")
+    if r.errors or (strict and r.findings):
         ctx.exit(1)
+
+
+def _base_uris(root: Path) -> dict[str, str]:
+    """backend → checkout path, for SARIF's originalUriBaseIds (empty when the lock cannot be read)."""
+    from fspatch.core.workspace import Workspace
+    from fspatch.errors import FspatchError
+
+    try:
+        return {name: b.path for name, b in Workspace.load(root).backends().items()}
+    except FspatchError:
+        return {}
 
 
 @main_group.command(context_settings=CONTEXT)
@@ -68,4 +96,45 @@ def mark(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
     _say(ctx, f"Refreshed {r.patch}" if r.file_changed else f"{r.patch} unchanged")
 
 
-__all__ = ["check", "mark", "_json"]
+
+@main_group.command(context_settings=CONTEXT)
+@click.argument("backends", metavar="[BACKEND]...", nargs=-1)
+@click.option("--vendor", "vendors", metavar="VENDOR", multiple=True, help="Only this vendor's layers (repeatable).")
+@click.option("--onto", "onto", metavar="[BACKEND=]REF", multiple=True,
+              help="Also try a rebase onto REF (a tag, branch or commit in the checkout); BACKEND=REF for one backend.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--github-matrix", "github", is_flag=True,
+              help='Print {"include": [{"backend", "vendor", "layer"}, ...]} on one line for a CI fan-out '
+                   '(builds nothing).')
+@click.pass_context
+def matrix(ctx: click.Context, backends: tuple[str, ...], vendors: tuple[str, ...], onto: tuple[str, ...], fmt: str,
+           github: bool) -> None:
+    """Show backend × layer: applies on the pinned upstream, on the current common layer, onto REF.
+
+    Read-only and in memory.  The matrix reports, it does not judge: exit 0
+    whatever it shows (2 on a usage error); use 'fspatch check' to fail a build.
+    """
+    import json
+
+    from fspatch.commands import matrix as cmd
+
+    ws = _opts(ctx).workspace()
+    if github:
+        if onto:
+            raise click.UsageError("--github-matrix builds nothing; it cannot be combined with --onto")
+        jobs = cmd.fan_out(ws, list(backends) or None, vendors=list(vendors) or None)
+        click.echo(json.dumps({"include": [{"backend": j.backend, "vendor": j.vendor, "layer": j.layer} for j in jobs]},
+                              separators=(",", ":")))
+        return
+    from fspatch.core.matrix import matrix_dict, render_matrix_markdown, render_matrix_text
+
+    m = cmd.run(ws, list(backends) or None, vendors=list(vendors) or None, onto=onto)
+    if fmt == "json":
+        click.echo(json.dumps(matrix_dict(m), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(render_matrix_markdown(m), nl=False)
+    else:
+        click.echo(render_matrix_text(m), nl=False)
+
+
+__all__ = ["check", "mark", "matrix", "_json"]
