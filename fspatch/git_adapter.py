@@ -559,21 +559,30 @@ class GitRepo:
         return self.update_tree(tree, changes), tuple(files)
 
     def _merge_file(
-        self,
-        anc: pygit2.IndexEntry | None,
-        ours: pygit2.IndexEntry,
-        theirs: pygit2.IndexEntry,
+        self, anc: pygit2.IndexEntry | None, ours: pygit2.IndexEntry, theirs: pygit2.IndexEntry,
         labels: tuple[str, str, str],
     ) -> bytes | None:
         """diff3-style merge of one file with labelled markers; None for binary files."""
-        from pygit2._libgit2 import ffi  # type: ignore[import-not-found]
-        from pygit2._libgit2 import lib as C
+        got = self._merge_file_c(anc, ours, theirs, labels)
+        return None if got is None else got[1]
+
+    def _merge_file_c(
+        self, anc: pygit2.IndexEntry | None, ours: pygit2.IndexEntry, theirs: pygit2.IndexEntry,
+        labels: tuple[str, str, str] | None,
+    ) -> tuple[bool, bytes] | None:
+        """libgit2's file merge on bytes: (automergeable, content); diff3 markers when labels are given.
+
+        Without labels the options are libgit2's defaults, exactly what merge_trees uses.
+        """
+        from pygit2._libgit2 import ffi, lib as C  # type: ignore[import-not-found]
 
         opts = ffi.new("git_merge_file_options *")
         opts.version = 1
-        keep = [ffi.new("char[]", label.encode("utf-8", "surrogateescape")) for label in labels]
-        opts.ancestor_label, opts.our_label, opts.their_label = keep
-        opts.flags = int(pygit2.enums.MergeFileFlag.STYLE_DIFF3)
+        keep = []
+        if labels is not None:
+            keep = [ffi.new("char[]", label.encode("utf-8", "surrogateescape")) for label in labels]
+            opts.ancestor_label, opts.our_label, opts.their_label = keep
+            opts.flags = int(pygit2.enums.MergeFileFlag.STYLE_DIFF3)
         out = ffi.new("git_merge_file_result *")
         refs = [e._to_c() if e is not None else (ffi.NULL, ffi.NULL) for e in (anc, ours, theirs)]
         err = C.git_merge_file_from_index(out, self._repo._repo, refs[0][0], refs[1][0], refs[2][0], opts)
@@ -583,10 +592,49 @@ class GitRepo:
             if out.ptr == ffi.NULL:
                 return None
             data = bytes(ffi.buffer(out.ptr, out.len))
+            ok = bool(out.automergeable)
         finally:
             C.git_merge_file_result_free(out)
         del keep, refs
-        return data
+        return ok, data
+
+    def merge_small_change(self, ancestor: str, ours: str, theirs: str) -> MergeResult:
+        """``merge_trees`` for the common case of a patch (theirs) that only modifies a few files.
+
+        When every path changed from ancestor to theirs is a modification of a file present,
+        with the same mode, in all three trees, the result is ours with each such path merged
+        file by file (libgit2's file merge, default options: what merge_trees does for it);
+        without adds, deletes or mode changes on theirs' side no rename can pair with those
+        paths.  Anything else falls back to the full ``merge_trees``.  Cost follows the patch
+        size, not the tree size.
+        """
+        diff = self._repo.diff(self._repo[ancestor], self._repo[theirs])
+        changes: dict[str, Entry | None] = {}
+        for d in diff.deltas:
+            if d.status != pygit2.enums.DeltaStatus.MODIFIED or d.old_file.mode != d.new_file.mode:
+                return self.merge_trees(ancestor, ours, theirs)
+            path = d.new_file.path
+            o = self.entry(ours, path)
+            if o is None or o.mode != int(d.old_file.mode):
+                return self.merge_trees(ancestor, ours, theirs)
+            a_id, t_id = str(d.old_file.id), str(d.new_file.id)
+            if o.id == a_id or o.id == t_id:
+                if o.id == a_id:
+                    changes[path] = Entry(t_id, o.mode)
+                continue
+            merged = self._merge_blobs(path, a_id, o.id, t_id, o.mode)
+            if merged is None:
+                return self.merge_trees(ancestor, ours, theirs)  # the full merge names the conflicts
+            changes[path] = Entry(self.write_blob(merged), o.mode)
+        return MergeResult(self.update_tree(ours, changes), ())
+
+    def _merge_blobs(self, path: str, anc: str, ours: str, theirs: str, mode: int) -> bytes | None:
+        """One file's 3-way merge with libgit2's defaults; None when it conflicts (or is binary)."""
+        e = [pygit2.IndexEntry(path, pygit2.Oid(hex=i), mode) for i in (anc, ours, theirs)]  # type: ignore[arg-type]
+        got = self._merge_file_c(e[0], e[1], e[2], None)
+        if got is None or not got[0]:
+            return None
+        return got[1]
 
     def first_parent_range(self, old: str, new: str) -> list[str]:
         """Commits reachable from new but not from old, first parents only, oldest first."""
@@ -625,15 +673,19 @@ class GitRepo:
             elif e.mode != MODE_GITLINK:
                 _write(wd, path, self.read_blob(e.id), e.mode)
 
-    def reset_hard(self, target_commit: str) -> list[str]:
+    def reset_hard(self, target_commit: str, *, discard_local: bool = True) -> list[str]:
         """Make HEAD (detached), index and working tree match a commit, discarding every local edit.
 
         Only paths that differ (from HEAD's tree, or locally edited) are written; ignored files stay.
+        ``discard_local=False`` skips the status scan when the caller knows the checkout is clean.
         """
         head = self.head()
         head_tree = self.tree_of(head) if head else self.empty_tree()
         target_tree = self.tree_of(target_commit)
-        paths = sorted(set(self.changed_paths(head_tree, target_tree)) | set(self.dirty_paths()))
+        wanted = set(self.changed_paths(head_tree, target_tree))
+        if discard_local:
+            wanted |= set(self.dirty_paths())
+        paths = sorted(wanted)
         self.write_worktree(target_tree, paths)
         index = self._repo.index
         index.read(True)

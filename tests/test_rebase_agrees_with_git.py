@@ -92,6 +92,21 @@ def test_every_patch_git_picks_cleanly_is_clean_with_the_same_tree(tmp_path: Pat
             assert status == CONFLICT, f"{name}: git conflicts, fspatch said {status}"
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_small_change_fast_path_equals_the_full_tree_merge(tmp_path: Path, seed: int) -> None:
+    """The path-limited merge gives merge_trees' tree, or defers to it for every conflict."""
+    ws = _scenario(tmp_path, seed)
+    s = Session.open(ws, "minillm")
+    assert s.state is not None
+    repo = s.repo
+    ours = repo.tree_of(repo.resolve("refs/tags/v2") or "")
+    prev = s.state.layers[0].base
+    for p in s.state.layers[0].applied:
+        anc, theirs = repo.tree_of(prev), repo.tree_of(p.commit)
+        assert repo.merge_small_change(anc, ours, theirs) == repo.merge_trees(anc, ours, theirs)
+        prev = p.commit
+
+
 def _vendor_ws(tmp: Path) -> tuple[Workspace, Path]:
     up = tmp / "up"
     body = lines(60)

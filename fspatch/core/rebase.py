@@ -279,7 +279,7 @@ class Replayer:
         ours = repo.tree_of(lp.top)
         theirs = repo.tree_of(lp.old[i])
         moved, deleted = self._moves_for(anc, theirs)
-        merged = repo.merge_trees(anc, ours, theirs)
+        merged = repo.merge_small_change(anc, ours, theirs)
         if merged.tree is not None:
             upstreamed = merged.tree == ours and anc != theirs
             status = (DROPPED if self.plan.drop_upstreamed else UPSTREAMED) if upstreamed else CLEAN
@@ -681,7 +681,8 @@ class Driver:
                 raise ConflictError(f"{layer.dir.as_posix()}: rewritten patches do not rebuild the replayed tree")
             base = top
         new_state = StackState(plan.backend, plan.new_commit, tuple(states))
-        repo.reset_hard(new_state.head)
+        handed_over = any(st in (RESOLVED, SKIPPED) for lp in plan.layers for st in lp.status)
+        repo.reset_hard(new_state.head, discard_local=handed_over)
         save_state(repo, new_state, state_ref, f"{plan.operation} {plan.new_ref}")
         return written
 
