@@ -23,7 +23,9 @@ back with comments and key order intact (and writes nothing when nothing changed
 from __future__ import annotations
 
 import copy
+import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -43,7 +45,7 @@ from fspatch.core.yamlio import (
     parse_yaml,
     save_yaml,
 )
-from fspatch.errors import InputError, UsageError
+from fspatch.errors import InputError, PathEscapeError, UsageError
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -53,7 +55,9 @@ __all__ = [
     "Workspace",
     "find_root",
     "init_workspace",
+    "max_patch_bytes",
     "normalize_backend",
+    "read_patch_bytes",
     "valid_name",
     "valid_vendor",
 ]
@@ -89,6 +93,73 @@ _LOCK_TEMPLATE = b"""\
 format: 1
 backends: {}
 """
+
+
+# --------------------------------------------------------------------------- patch files
+
+#: Largest patch file fspatch reads (64 MiB); ``FSPATCH_MAX_PATCH_BYTES`` overrides it.
+DEFAULT_MAX_PATCH_BYTES = 64 << 20
+
+
+def max_patch_bytes() -> int:
+    """The patch size limit: ``FSPATCH_MAX_PATCH_BYTES`` (bytes, > 0) or 64 MiB."""
+    raw = os.environ.get("FSPATCH_MAX_PATCH_BYTES", "").strip()
+    if not raw:
+        return DEFAULT_MAX_PATCH_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise UsageError(f"FSPATCH_MAX_PATCH_BYTES must be a positive number of bytes, not {raw!r}")
+    return value
+
+
+def read_patch_bytes(path: Path, display: str, root: Path | None = None) -> bytes:
+    """Read one patch file, refusing what is not a plain patch file of the workspace.
+
+    Why: a layer directory comes from other people.  A patch file that is a symlink (to
+    ``/etc/passwd``, to a file of another checkout) is refused, as is a path whose real location
+    leaves ``root``; a directory or a device is not a patch; and a file over the size limit
+    (:func:`max_patch_bytes`) is refused from its size, before a byte of it is read, so a
+    200 MB mistake costs nothing.
+    """
+    limit = max_patch_bytes()
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise InputError("patch file not found", path=display) from None
+    except OSError as exc:
+        raise InputError(f"cannot read patch file: {exc.strerror}", path=display) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise PathEscapeError("patch file is a symlink; fspatch reads only regular files", path=display)
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError("patch file is a directory, not a file", path=display)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError("patch file is not a regular file", path=display)
+    if root is not None:
+        real, real_root = os.path.realpath(path), os.path.realpath(root)
+        if os.path.commonpath([real, real_root]) != real_root:
+            raise PathEscapeError("patch file lies outside the workspace (through a symlink)", path=display)
+    if st.st_size > limit:
+        raise InputError(
+            f"patch file is {st.st_size} bytes, over the {limit}-byte limit "
+            "(set FSPATCH_MAX_PATCH_BYTES to raise it)",
+            path=display,
+        )
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise InputError(f"cannot read patch file: {exc.strerror}", path=display) from None
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(
+            f"patch file is over the {limit}-byte limit (set FSPATCH_MAX_PATCH_BYTES to raise it)",
+            path=display,
+        )
+    return data
 
 
 # --------------------------------------------------------------------------- names
@@ -476,12 +547,9 @@ class Workspace:
         return self.layer_dir(layer).joinpath(*name.split("/"))
 
     def read_patch(self, layer: LayerRef, name: str) -> bytes:
-        """A patch file's bytes."""
+        """A patch file's bytes (size-limited, never through a symlink: see :func:`read_patch_bytes`)."""
         path = self.patch_path(layer, name)
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            raise InputError("patch file not found", path=self._display(path)) from None
+        return read_patch_bytes(path, self._display(path), self.root)
 
     def write_patch(self, layer: LayerRef, name: str, data: bytes) -> Path:
         """Write a patch file atomically (nothing happens when the bytes are the same)."""
