@@ -268,7 +268,19 @@ class _Parser:
                 raise self.error(i, "a second mail starts here: keep one patch per file")
             else:
                 i += 1
+        if not result:
+            self.refuse_binary()
         return tuple(result)
+
+    def refuse_binary(self) -> None:
+        """A file with no diff and a NUL byte is binary data, not an empty patch.
+
+        Why: an empty patch (a description only) is legal and applies as a no-op, so binary
+        garbage that holds no ``diff`` line would silently "apply" and succeed.
+        """
+        for i, line in enumerate(self.lines):
+            if b"\0" in line:
+                raise self.error(i, "binary data (a NUL byte) and no diff in it: this is not a patch file")
 
     def git_file(self, i: int) -> tuple[FileDiff, int]:
         lines, n = self.lines, self.n
