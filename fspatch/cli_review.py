@@ -29,6 +29,11 @@ def _split_args(ws: Any, args: tuple[str, ...], wanted: int) -> tuple[str, list[
     raise click.UsageError(f"expected {'[BACKEND] FILE' if wanted else '[BACKEND]'}")
 
 
+def _n(count: int, noun: str) -> str:
+    plural = noun + ("es" if noun.endswith("ch") else "s")
+    return f"{count} {noun if count == 1 else plural}"
+
+
 def _cov(cov: Any) -> str:
     if cov is None:
         return "-"
@@ -56,7 +61,7 @@ def render_review_text(r: Any) -> str:
         )
         out.append("")
         out.append(
-            f"{layer.label}  {layer.dir}/  {len(layer.patches)} patches, {len(layer.files)} files, "
+            f"{layer.label}  {layer.dir}/  {_n(len(layer.patches), 'patch')}, {_n(len(layer.files), 'file')}, "
             f"+{layer.added} -{layer.removed}, {cov_text}"
         )
         if layer.error:
@@ -79,11 +84,12 @@ def render_review_text(r: Any) -> str:
         out.append("")
         out.append(f"history (workspace commits touching each layer, oldest first, last {r.history_limit} at most):")
         for layer in r.layers:
-            out.append(f"  {layer.label}: {len(layer.history)} commits")
+            out.append(f"  {layer.label}: {_n(len(layer.history), 'commit')}")
             for h in layer.history:
                 extra = f", {h.unreadable} unreadable" if h.unreadable else ""
                 out.append(
-                    f"    {h.commit[:12]}  {h.total:>6} lines (+{h.added} -{h.removed}, {h.patches} patches{extra})"
+                    f"    {h.commit[:12]}  {h.total:>6} lines "
+                    f"(+{h.added} -{h.removed}, {_n(h.patches, 'patch')}{extra})"
                     f"  {_clean(h.subject)}"
                 )
     return "\n".join(out)

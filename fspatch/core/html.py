@@ -32,6 +32,7 @@ th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical
 th { background: #f6f8fa; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.add { color: #1a7f37; } td.del { color: #cf222e; }
+td.cov, td.name { white-space: nowrap; }
 tr.error td { background: #fff5f5; }
 .files { margin: 0; padding-left: 1.1em; }
 .files li { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .88em; }
@@ -68,12 +69,11 @@ def _pct(cov: Coverage | None) -> str:
 
 def _cov_cell(cov: Coverage | None) -> str:
     if cov is None or cov.share is None:
-        return f"<td>{esc(_pct(cov))}</td>"
+        return f'<td class="cov">{esc(_pct(cov))}</td>'
     width = round(cov.share * 100)
     cls = "bar" if cov.share >= 0.9 else ("bar low" if cov.share >= 0.5 else "bar bad")
-    return (
-        f'<td><span class="{cls}" aria-hidden="true"><span style="width:{width}%"></span></span>{esc(_pct(cov))}</td>'
-    )
+    bar = f'<span class="{cls}" aria-hidden="true"><span style="width:{width}%"></span></span>'
+    return f'<td class="cov">{bar}{esc(_pct(cov))}</td>'
 
 
 def _layer_summary(review: Review) -> list[str]:
@@ -119,7 +119,7 @@ def _layer_section(i: int, layer: LayerReview) -> list[str]:
         subject = esc(p.subject) if not p.error else f'<span class="err">{esc(p.error)}</span>'
         row_class = ' class="error"' if p.error else ""
         out.append(
-            f'<tr{row_class}><td class="num">{n}</td><td><code>{esc(p.name)}</code></td>'
+            f'<tr{row_class}><td class="num">{n}</td><td class="name"><code>{esc(p.name)}</code></td>'
             f'<td>{subject}</td><td><ul class="files">{files}</ul></td>'
             f'<td class="num add">+{p.added}</td><td class="num del">&minus;{p.removed}</td>'
             f"{_cov_cell(p.coverage)}</tr>"
@@ -144,12 +144,12 @@ def _collisions(review: Review) -> list[str]:
     return out
 
 
-def history_svg(layers: Sequence[LayerReview], width: int = 760, height: int = 280) -> str:
+def history_svg(layers: Sequence[LayerReview], width: int = 900, height: int = 300) -> str:
     """A step plot of each layer's total changed lines (added + removed) at the commits touching it."""
     ages = sorted({p.age for layer in layers for p in layer.history}, reverse=True)  # oldest first
     if not ages:
         return ""
-    left, right, top, bottom = 56, 16, 14, 40
+    left, right, top, bottom = 56, 48, 14, 40
     pw, ph = width - left - right, height - top - bottom
     xs = {age: left + (pw * k / (len(ages) - 1) if len(ages) > 1 else pw / 2) for k, age in enumerate(ages)}
     ymax = max(p.total for layer in layers for p in layer.history) or 1
@@ -235,7 +235,8 @@ def _history(review: Review) -> list[str]:
         last = layer.history[-1].total if layer.history else 0
         out.append(
             f'<li><span class="swatch" style="background:{_color(i)}" aria-hidden="true"></span>'
-            f"{esc(layer.label)}: {last} lines changed now ({len(layer.history)} commits)</li>"
+            f"{esc(layer.label)}: {last} lines changed at its last commit "
+            f"({len(layer.history)} commit{'s' if len(layer.history) != 1 else ''})</li>"
         )
     out.append("</ul>")
     out.append(
