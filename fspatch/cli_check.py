@@ -137,4 +137,25 @@ def matrix(ctx: click.Context, backends: tuple[str, ...], vendors: tuple[str, ..
         click.echo(render_matrix_text(m), nl=False)
 
 
-__all__ = ["check", "mark", "matrix", "_json"]
+
+@main_group.command(context_settings=CONTEXT)
+@click.argument("backends", metavar="[BACKEND]...", nargs=-1)
+@click.option("-n", "--dry-run", is_flag=True, help="Only list the files that would be rewritten.")
+@click.pass_context
+def fmt(ctx: click.Context, backends: tuple[str, ...], dry_run: bool) -> None:
+    """Rewrite non-canonical patch files in canonical form (same patches, fspatch's spelling).
+
+    Exit 0; with --dry-run, 1 when some file would change (like a formatter's --check).
+    """
+    from fspatch.commands import fmt as cmd
+
+    r = cmd.run(_opts(ctx).workspace(), list(backends) or None, dry_run=dry_run)
+    for path in r.rewritten:
+        _say(ctx, f"{'would rewrite' if dry_run else 'rewrote'} {path}")
+    for f in r.problems:
+        click.echo(f"skipped {f.file}:{f.line}: {f.message}", err=True)
+    if dry_run and r.rewritten:
+        ctx.exit(1)
+
+
+__all__ = ["check", "fmt", "mark", "matrix", "_json"]

@@ -7,6 +7,7 @@ import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -42,7 +43,7 @@ def w(template: WS, tmp_path: Path) -> WS:
     return WS(dest / "ws", template.upstream)
 
 
-def _json(w: WS, *args: str) -> tuple[int, dict]:
+def _json(w: WS, *args: str) -> tuple[int, dict[str, Any]]:
     r = w.cli("check", "--format", "json", *args)
     return r.exit_code, json.loads(r.output)
 
@@ -260,6 +261,23 @@ def test_non_canonical_patch_is_found_at_its_first_differing_line(w: WS) -> None
     assert (f.file, f.line) == ("series/minillm/0001-enable-flag-gems.patch", 2)
     assert "fspatch refresh" in f.message
     assert w.cli("check", "--canonical").exit_code == 1
+
+
+def test_fmt_writes_the_canonical_form_and_nothing_else(w: WS) -> None:
+    """fmt rewrites only non-canonical files, to bytes check accepts; --dry-run writes nothing and exits 1."""
+    p = w.series_dir / "0001-enable-flag-gems.patch"
+    good = p.read_bytes()
+    _replace(p, "in the model runner\n", "in the model runner  \n")
+    others = {q: q.read_bytes() for q in w.root.rglob("*.patch") if q != p and "third_party" not in q.parts}
+    res = w.cli("fmt", "--dry-run")
+    assert res.exit_code == 1 and res.output == "would rewrite series/minillm/0001-enable-flag-gems.patch\n"
+    assert p.read_bytes() != good
+    res = w.cli("fmt")
+    assert res.exit_code == 0 and res.output == "rewrote series/minillm/0001-enable-flag-gems.patch\n"
+    assert p.read_bytes() == good
+    assert {q: q.read_bytes() for q in others} == others
+    assert w.cli("check").exit_code == 0
+    assert w.cli("fmt").output == ""
 
 
 def test_selectors_run_only_the_named_checks(w: WS) -> None:

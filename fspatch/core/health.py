@@ -372,6 +372,9 @@ class LoadedLayer:
     patch_findings: tuple[Finding, ...] = ()
     encrypted: tuple[str, ...] = ()
     why_not: str = ""  # why the layer cannot be built ("" when it can)
+    #: patches the series reads with ``-pN`` other than 1: their canonical form (a/ b/ prefixes) would
+    #: not suit that strip level, so the canonical check and ``fmt`` leave them alone.
+    other_strip: frozenset[str] = frozenset()
 
     @property
     def buildable(self) -> bool:
@@ -455,7 +458,10 @@ def load_layer(ws: Workspace, layer: LayerRef) -> LoadedLayer:
             why_not = why_not or f"{pdisplay} does not parse"
             continue
         sources.append((PatchSource(entry.name, pdisplay, patch), data))
-    return LoadedLayer(layer, tuple(sources), tuple(series_findings), tuple(patch_findings), tuple(encrypted), why_not)
+    other = frozenset(e.name for e in entries if e.strip != 1)
+    return LoadedLayer(
+        layer, tuple(sources), tuple(series_findings), tuple(patch_findings), tuple(encrypted), why_not, other
+    )
 
 
 # --------------------------------------------------------------------------- canonical form
@@ -465,6 +471,8 @@ def canonical_findings(loaded: LoadedLayer) -> list[Finding]:
     """A finding for each patch file whose bytes differ from its canonical form, at the first differing line."""
     out: list[Finding] = []
     for src, data in loaded.sources:
+        if src.name in loaded.other_strip:
+            continue
         canonical = format_patch(src.patch)
         if canonical == data:
             continue
@@ -520,3 +528,42 @@ def marker_findings(repo: GitRepo, step: PatchStep, upstream_tree: str, config: 
             )
         )
     return out
+
+
+# --------------------------------------------------------------------------- writing the canonical form
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A patch file and its canonical bytes (only for files whose bytes differ)."""
+
+    layer: LayerRef
+    name: str
+    display: str
+    data: bytes
+
+
+def canonical_rewrites(ws: Workspace, backends: Sequence[str] | None = None) -> tuple[list[Rewrite], list[Finding]]:
+    """What ``fmt`` would write: every non-canonical patch file of every layer, and the files it cannot
+    rewrite (they do not parse).  A rewrite is only offered when the canonical bytes parse back to
+    the same patch, so formatting can never change what a patch does."""
+    names = [ws.backend(b).name for b in backends] if backends else list(ws.backends())
+    rewrites: list[Rewrite] = []
+    problems: list[Finding] = []
+    for name in names:
+        for layer in [LayerRef(name, None), *ws.vendor_layers(name)]:
+            got = load_layer(ws, layer)
+            problems.extend(got.patch_findings)
+            for src, data in got.sources:
+                if src.name in got.other_strip:
+                    continue
+                canonical = format_patch(src.patch)
+                if canonical == data:
+                    continue
+                if parse_patch(canonical, src.display) != src.patch:
+                    problems.append(Finding("", src.display, 0, RULE_NOT_CANONICAL,
+                                            "the canonical form would not read back the same; left as is",
+                                            case=case_of(layer)))
+                    continue
+                rewrites.append(Rewrite(layer, src.name, src.display, canonical))
+    return rewrites, problems

@@ -1,0 +1,29 @@
+"""``fspatch fmt``: rewrite patch files in their canonical form (what ``check --canonical`` asks for).
+
+Only the bytes of files that are not canonical change; the new bytes parse back to the
+same patch (headers, description, trailers and every hunk), so a patch never changes
+meaning.  ``refresh`` keeps an unchanged patch's text on purpose (a no-op refresh writes
+nothing), which is why this is a verb of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fspatch.core.health import canonical_rewrites
+from fspatch.core.report import Finding
+from fspatch.core.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class FmtResult:
+    rewritten: tuple[str, ...]  # workspace-relative paths of the files written (or that would be, with dry_run)
+    problems: tuple[Finding, ...]  # files left alone (they do not parse)
+
+
+def run(ws: Workspace, backends: list[str] | None = None, *, dry_run: bool = False) -> FmtResult:
+    rewrites, problems = canonical_rewrites(ws, backends)
+    if not dry_run:
+        for r in rewrites:
+            ws.write_patch(r.layer, r.name, r.data)
+    return FmtResult(tuple(r.display for r in rewrites), tuple(problems))
