@@ -522,6 +522,12 @@ class Workspace:
                     path=display,
                     line=entry.line,
                 )
+            if (folder / entry.name).is_dir():
+                raise InputError(
+                    f"patch {entry.name!r} listed in the series is a directory, not a file",
+                    path=display,
+                    line=entry.line,
+                )
             if not (folder / entry.name).is_file():
                 raise InputError(
                     f"patch file {entry.name!r} listed in the series does not exist",
