@@ -18,7 +18,7 @@ from wsutil import make_workspace, snapshot
 
 from fspatch.commands import apply, new, refresh
 from fspatch.commands import blame as blame_cmd
-from fspatch.core.blame import Owner, carry
+from fspatch.core.blame import BlameResult, Owner, carry
 from fspatch.core.patch import parse_patch
 from fspatch.core.stack import STATE_REF
 from fspatch.errors import UsageError
@@ -34,7 +34,7 @@ def rw(tmp_path: Path) -> ReviewWS:
     return make_review_workspace(tmp_path, git_repo=False)
 
 
-def owners_by_text(r: blame_cmd.BlameResult) -> dict[str, str]:
+def owners_by_text(r: BlameResult) -> dict[str, str]:
     return {line.text: line.owner for line in r.lines if line.text.strip()}
 
 

@@ -431,8 +431,15 @@ def review(ws: Workspace, backend: str, vendor: str | None = None, *, limit: int
     coverage: dict[tuple[str, str], Coverage] = {}
     errors: dict[str, str] = {}
     built = False
-    if GitRepo.is_repo(ws.checkout_path(b)):
-        s = Session.open(ws, b.name, operation_ok=True)
+    s: Session | None = None
+    if not GitRepo.is_repo(ws.checkout_path(b)):
+        notes.append(f"no checkout at {b.path}: marker coverage not computed (run 'fspatch backend add')")
+    else:
+        try:
+            s = Session.open(ws, b.name, operation_ok=True)
+        except FspatchError as exc:
+            notes.append(f"marker coverage not computed: {exc}")
+    if s is not None:
         config = MarkerConfig.from_settings(ws.settings())
         upstream_tree = s.repo.tree_of(b.commit)
         for step in build_steps(s, layers):
@@ -441,8 +448,6 @@ def review(ws: Workspace, backend: str, vendor: str | None = None, *, limit: int
                 continue
             coverage[(step.layer.label, step.source.name)] = step_coverage(s.repo, step, upstream_tree, config)
         built = True
-    else:
-        notes.append(f"no checkout at {b.path}: marker coverage not computed (run 'fspatch backend add')")
 
     history, note = layer_history(ws, layers, limit)
     if note:
