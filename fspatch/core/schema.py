@@ -13,10 +13,13 @@ itself).  Plain dicts have no line info and give ``None``.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from fspatch.errors import InputError
@@ -89,6 +92,35 @@ def iter_errors(data: Any, name: str) -> list[tuple[int | None, str]]:
         found.extend(_describe(data, error))
     unique = list(dict.fromkeys(found))
     return sorted(unique, key=lambda item: (item[0] is None, item[0] or 0))
+
+
+def _ok_marker(name: str, text: bytes) -> Path | None:
+    """Where a 'these bytes passed this schema' marker lives, or None when caching is off."""
+    if os.environ.get("FSPATCH_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    digest = hashlib.sha256(schema_text(name).encode() + b"\0" + text).hexdigest()
+    return Path(base) / "fspatch" / "schema-ok" / digest
+
+
+def validate_cached(data: Any, name: str, source_path: str, text: bytes) -> None:
+    """``validate``, skipped when exactly these bytes already passed exactly this schema.
+
+    Why: importing jsonschema costs ~100 ms, more than a quick verb's whole work, and the
+    lock is read by every verb.  The key is a SHA-256 of the schema and the file's bytes,
+    so any change to either validates again; ``FSPATCH_NO_CACHE=1`` turns the cache off.
+    The marker is an empty file under ``$XDG_CACHE_HOME/fspatch`` (never in the workspace).
+    """
+    marker = _ok_marker(name, text)
+    if marker is not None and marker.exists():
+        return
+    validate(data, name, source_path)
+    if marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # a read-only home only costs speed
 
 
 def validate(data: Any, name: str, source_path: str) -> None:

@@ -294,9 +294,9 @@ def parse_yaml(text: bytes | str, display: str, schema: str | None = None) -> An
         )
     setattr(data, _STYLE_ATTR, style)
     if schema is not None:
-        from fspatch.core.schema import validate
+        from fspatch.core.schema import validate_cached
 
-        validate(data, schema, display)
+        validate_cached(data, schema, display, text.encode("utf-8"))
     return data
 
 
