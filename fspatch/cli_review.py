@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from fspatch import __version__
-from fspatch.cli import CONTEXT, _backend, _json, _opts, format_option, main_group, vendor_option
+from fspatch.cli import CONTEXT, _backend, _json, _opts, format_option, main_group
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -97,7 +97,7 @@ def render_review_text(r: Any) -> str:
 
 @main_group.command(context_settings=CONTEXT)
 @click.argument("args", metavar="[BACKEND]", nargs=-1)
-@vendor_option
+@click.option("--vendor", metavar="VENDOR", help="Review the common layer and this vendor's layer only (default: all).")
 @format_option
 @click.option(
     "--html",
@@ -137,7 +137,7 @@ def review(
 
 @main_group.command(context_settings=CONTEXT)
 @click.argument("args", metavar="[BACKEND] FILE", nargs=-1)
-@vendor_option
+@click.option("--vendor", metavar="VENDOR", help="Also apply this vendor's layer (default: upstream + common).")
 @format_option
 @click.pass_context
 def blame(ctx: click.Context, args: tuple[str, ...], vendor: str | None, fmt: str) -> None:
