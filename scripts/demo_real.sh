@@ -92,6 +92,7 @@ prepare() {  # prepare BACKEND: download and import every release of BACKEND
 }
 
 pinned_tag() { releases "$1" | head -n 1 | cut -d' ' -f4; }
+next_tag() { releases "$1" | sed -n 2p | cut -d' ' -f4; }
 
 check_with_git() {  # check_with_git BACKEND: apply the series with git on the pinned tag
     local b=$1 tag dir p
@@ -139,6 +140,16 @@ if command -v fspatch >/dev/null 2>&1 && fspatch --version >/dev/null 2>&1 \
     done
     say "fspatch status"
     fspatch -C "$WS" status || failed=1
+    say "fspatch check (schemas, series, apply, markers, canonical form)"
+    fspatch -C "$WS" check || failed=1
+    # The upstream bump, as a CI bot runs it: every layer replayed, one report, exit 1 on conflicts
+    # (real ones exist: upstream rewrote lines our megatron and llama.cpp patches touch).
+    for b in $BACKENDS; do
+        say "fspatch pull-upstream $b $(next_tag "$b") --no-stop"
+        rc=0
+        fspatch -C "$WS" pull-upstream "$b" "$(next_tag "$b")" --no-stop || rc=$?
+        [ "$rc" -le 1 ] || failed=1
+    done
 else
     say "fspatch is not runnable here: checking the series with git apply instead"
     for b in $BACKENDS; do
