@@ -396,6 +396,18 @@ def diff(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
     sys.stdout.buffer.flush()
 
 
+@main_group.command(context_settings=CONTEXT)
+@click.argument("backend_name", metavar="[BACKEND]", required=False)
+@click.pass_context
+def recover(ctx: click.Context, backend_name: str | None) -> None:
+    """Undo a command that was killed half-way: put back every byte from its journal."""
+    from fspatch.commands import recover as cmd
+
+    r = cmd.require_any(cmd.run(_opts(ctx).workspace(), backend_name))
+    for item in r.recovered:
+        _say(ctx, f"{item.where}: undid the interrupted '{item.operation}' ({len(item.restored)} paths restored)")
+
+
 def _backend(ws: Any, name: str | None) -> str:
     from fspatch.core.session import pick_backend
 

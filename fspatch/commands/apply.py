@@ -74,7 +74,8 @@ def run(
         )
         base = applied[-1].commit if applied else base
     new_state = StackState(s.backend.name, s.backend.commit, tuple(states))
-    touched = s.commit(new_state, reason=f"apply {s.backend.name}")
+    with s.transaction("apply"):
+        touched = s.commit(new_state, reason=f"apply {s.backend.name}")
     return ApplyResult(s.backend.name, s.backend.commit, new_state.head, tuple(summaries), len(touched))
 
 

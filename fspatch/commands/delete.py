@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fspatch.commands import pop
 from fspatch.core.session import Session, resolve_patch
+from fspatch.core.transaction import crash_point
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo
@@ -26,23 +27,32 @@ def run(ws: Workspace, backend: str, patch: str, *, vendor: str | None = None, k
     if vendor is not None:
         ws.vendor_info(vendor)
     popped = False
-    if GitRepo.is_repo(ws.checkout_path(b)):
-        s = Session.open(ws, backend, fetch=False)
-        layer = s.current_layer(vendor)
-        entries = s.entries(layer)
-        name = resolve_patch([e.name for e in entries], patch, layer)
-        ls = s.layer_state(layer)
+    if not GitRepo.is_repo(ws.checkout_path(b)):
+        name, removed = _drop(ws, layer, patch, keep_file)
+        return DeleteResult(b.name, layer.label, name, popped, removed)
+    s = Session.open(ws, backend, fetch=False)
+    layer = s.current_layer(vendor)
+    entries = s.entries(layer)
+    name = resolve_patch([e.name for e in entries], patch, layer)
+    ls = s.layer_state(layer)
+    with s.transaction("delete", files=[f"{layer.dir}/series", f"{layer.dir}/{name}"]):
         if ls is not None and name in ls.names():
             if ls.names()[-1] != name:
                 raise UsageError(f"{name} is applied below other patches; pop down to it first")
             pop.run(ws, backend, vendor=layer.vendor)
             popped = True
+        name, removed = _drop(ws, layer, patch, keep_file)
+    return DeleteResult(b.name, layer.label, name, popped, removed)
+
+
+def _drop(ws: Workspace, layer: LayerRef, patch: str, keep_file: bool) -> tuple[str, bool]:
+    """Take the patch out of the series, then remove its file (unless kept)."""
     entries = ws.read_layer_series(layer)
     name = resolve_patch([e.name for e in entries], patch, layer)
     ws.write_layer_series(layer, [e for e in entries if e.name != name])
+    crash_point("delete:series")
     path = ws.patch_path(layer, name)
-    removed = False
     if not keep_file and path.exists():
         path.unlink()
-        removed = True
-    return DeleteResult(b.name, layer.label, name, popped, removed)
+        return name, True
+    return name, False

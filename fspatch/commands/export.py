@@ -30,6 +30,7 @@ from fspatch.core.export import (
 from fspatch.core.schema import validate
 from fspatch.core.session import ensure_commit
 from fspatch.core.workspace import LayerRef, Workspace, normalize_backend
+from fspatch.core.transaction import crash_point, transaction
 from fspatch.core.yamlio import atomic_write, dump_yaml, parse_yaml
 from fspatch.errors import InputError, UsageError
 from fspatch.git_adapter import GitRepo
@@ -75,46 +76,49 @@ def run(
     backends = [ws.backend(backend).name] if backend is not None else list(ws.backends())
     repos: dict[str, GitRepo] = {}
     done: list[ExportedLayer] = []
-    for v in vendors:
-        for b in backends:
-            layer = LayerRef(b, v)
-            if not ws.layer_dir(layer).is_dir():
-                if vendor is not None and backend is not None:
-                    raise UsageError(f"vendor {v!r} has no layer for backend {b!r}")
-                continue
-            encrypted = any(crypto.is_encrypted_name(e.name) for e in ws.read_layer_series(layer))
-            if encrypted and public is None:
-                raise UsageError(
-                    f"{layer.dir.as_posix()} holds encrypted patches; export it with --encrypt-to PUBLIC_PEM "
-                    "(and --key PRIVATE_PEM) so no decrypted diff is written"
-                )
-            repo = repos.get(b) or _backend_repo(ws, b)
-            repos[b] = repo
-            stack = build_stack(repo, reader, b, v)
-            diff = squash(repo, stack.common_top, stack.top)
-            meta = diff_meta(ws, head, v, [b])
-            yaml_bytes = dump_yaml(meta)
-            validate(parse_yaml(yaml_bytes, f"{layer.dir.as_posix()}/diff.yaml"), "diff", f"{layer.dir.as_posix()}/diff.yaml")
-            folder = (out / v / b) if out is not None else ws.layer_dir(layer)
-            written = False
-            if public is not None:
-                target = folder / "diff.patch.encrypted"
-                if not _same_plaintext(target, diff, private):
-                    written |= atomic_write(target, crypto.encrypt(diff, public))
-            else:
-                target = folder / "diff.patch"
-                written |= atomic_write(target, diff)
-            written |= atomic_write(folder / "diff.yaml", yaml_bytes)
-            n = diff.count(b"\ndiff --git ") + (1 if diff.startswith(b"diff --git ") else 0)
-            done.append(ExportedLayer(v, b, _show(ws, target), _show(ws, folder / "diff.yaml"), n, written))
-    history = derive_history(ws)
-    hist_bytes = dump_yaml(history)
-    ws.write_yaml(HISTORY, history, "history")
-    hist_path = HISTORY.as_posix()
-    hist_written = False
-    if out is not None:
-        hist_written = atomic_write(out / "patch_history.yaml", hist_bytes)
-        hist_path = str(out / "patch_history.yaml")
+    journal_dirs = ["vendors"] if out is None else []
+    with transaction("export", ws.root, git_dir=wrepo.git_dir, dirs=journal_dirs):
+        for v in vendors:
+            for b in backends:
+                layer = LayerRef(b, v)
+                if not ws.layer_dir(layer).is_dir():
+                    if vendor is not None and backend is not None:
+                        raise UsageError(f"vendor {v!r} has no layer for backend {b!r}")
+                    continue
+                encrypted = any(crypto.is_encrypted_name(e.name) for e in ws.read_layer_series(layer))
+                if encrypted and public is None:
+                    raise UsageError(
+                        f"{layer.dir.as_posix()} holds encrypted patches; export it with --encrypt-to PUBLIC_PEM "
+                        "(and --key PRIVATE_PEM) so no decrypted diff is written"
+                    )
+                repo = repos.get(b) or _backend_repo(ws, b)
+                repos[b] = repo
+                stack = build_stack(repo, reader, b, v)
+                diff = squash(repo, stack.common_top, stack.top)
+                meta = diff_meta(ws, head, v, [b])
+                yaml_bytes = dump_yaml(meta)
+                validate(parse_yaml(yaml_bytes, f"{layer.dir.as_posix()}/diff.yaml"), "diff", f"{layer.dir.as_posix()}/diff.yaml")
+                folder = (out / v / b) if out is not None else ws.layer_dir(layer)
+                written = False
+                if public is not None:
+                    target = folder / "diff.patch.encrypted"
+                    if not _same_plaintext(target, diff, private):
+                        written |= atomic_write(target, crypto.encrypt(diff, public))
+                else:
+                    target = folder / "diff.patch"
+                    written |= atomic_write(target, diff)
+                written |= atomic_write(folder / "diff.yaml", yaml_bytes)
+                crash_point("export:layer")
+                n = diff.count(b"\ndiff --git ") + (1 if diff.startswith(b"diff --git ") else 0)
+                done.append(ExportedLayer(v, b, _show(ws, target), _show(ws, folder / "diff.yaml"), n, written))
+        history = derive_history(ws)
+        hist_bytes = dump_yaml(history)
+        ws.write_yaml(HISTORY, history, "history")
+        hist_path = HISTORY.as_posix()
+        hist_written = False
+        if out is not None:
+            hist_written = atomic_write(out / "patch_history.yaml", hist_bytes)
+            hist_path = str(out / "patch_history.yaml")
     return ExportResult(head, tuple(done), hist_path, hist_written)
 
 

@@ -36,6 +36,7 @@ from fspatch.core.patch import FileDiff, Patch, format_patch, parse_diff, parse_
 from fspatch.core.series import SeriesEntry
 from fspatch.core.session import ensure_commit
 from fspatch.core.stack import Builder, apply_files
+from fspatch.core.transaction import crash_point, transaction
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.core.yamlio import parse_yaml
 from fspatch.errors import ConflictError, HunkFailed, UsageError
@@ -181,53 +182,58 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
             )
         )
 
-    # ---- write: vendors, then the layers (common first, so fingerprints see the new common layers)
-    for vendor, (device_type, contact) in vendor_infos.items():
-        info: Any = ws.vendor_info(vendor) if vendor in ws.vendors() else {"name": vendor}
-        info["device_type"] = device_type
-        info["contact"] = contact
-        ws.save_vendor_info(vendor, info)
-    for layer, layer_files, lmeta in plans:
-        ws.ensure_layer_dir(layer)
-        new_names = {n for n, _ in layer_files}
-        for old in ws.read_layer_series(layer):
-            if old.name not in new_names:
-                ws.delete_patch(layer, old.name)
-        for name, data in layer_files:
-            ws.write_patch(layer, name, data)
-        ws.write_layer_series(layer, [SeriesEntry(n) for n, _ in layer_files])
-        if lmeta is not None:
-            lmeta["base"]["common_fingerprint"] = common_fingerprint(ws, layer.backend)
-            ws.save_layer_meta(layer, lmeta)
+    ws_git = ws.root / ".git"
+    with transaction(
+        "import", ws.root, git_dir=ws_git if ws_git.is_dir() else None, dirs=["series", "vendors"], files=["upstream.lock"]
+    ):
+        # ---- write: vendors, then the layers (common first, so fingerprints see the new common layers)
+        for vendor, (device_type, contact) in vendor_infos.items():
+            info: Any = ws.vendor_info(vendor) if vendor in ws.vendors() else {"name": vendor}
+            info["device_type"] = device_type
+            info["contact"] = contact
+            ws.save_vendor_info(vendor, info)
+        for layer, layer_files, lmeta in plans:
+            ws.ensure_layer_dir(layer)
+            new_names = {n for n, _ in layer_files}
+            for old in ws.read_layer_series(layer):
+                if old.name not in new_names:
+                    ws.delete_patch(layer, old.name)
+            for name, data in layer_files:
+                ws.write_patch(layer, name, data)
+            ws.write_layer_series(layer, [SeriesEntry(n) for n, _ in layer_files])
+            crash_point("import:layer")
+            if lmeta is not None:
+                lmeta["base"]["common_fingerprint"] = common_fingerprint(ws, layer.backend)
+                ws.save_layer_meta(layer, lmeta)
 
-    # ---- history
-    history = False
-    if src.history is not None:
-        raw = parse_yaml(src.history, "hardware/patch_history.yaml")
-        seed: dict[str, Any] = {}
-        from fspatch.core.flagscale import _vendor_name
-        from fspatch.core.workspace import normalize_backend
+        # ---- history
+        history = False
+        if src.history is not None:
+            raw = parse_yaml(src.history, "hardware/patch_history.yaml")
+            seed: dict[str, Any] = {}
+            from fspatch.core.flagscale import _vendor_name
+            from fspatch.core.workspace import normalize_backend
 
-        for vdir in sorted(raw, key=lambda k: _vendor_name(str(k))):
-            tasks = raw[vdir] or {}
-            seed[_vendor_name(str(vdir))] = {
-                str(t): [
-                    {
-                        "backends": sorted({normalize_backend(str(x)) for x in e["backends"]}),
-                        "commits": [str(c) for c in e["commits"]],
-                    }
-                    for e in tasks[t]
-                ]
-                for t in TASKS if t in tasks
-            }
-        ws.write_yaml(HISTORY_IMPORT, seed, "history")
-        try:
-            workspace_repo(ws)
-            derived = derive_history(ws)
-        except UsageError:
-            derived = seed
-        ws.write_yaml(HISTORY, derived, "history")
-        history = True
+            for vdir in sorted(raw, key=lambda k: _vendor_name(str(k))):
+                tasks = raw[vdir] or {}
+                seed[_vendor_name(str(vdir))] = {
+                    str(t): [
+                        {
+                            "backends": sorted({normalize_backend(str(x)) for x in e["backends"]}),
+                            "commits": [str(c) for c in e["commits"]],
+                        }
+                        for e in tasks[t]
+                    ]
+                    for t in TASKS if t in tasks
+                }
+            ws.write_yaml(HISTORY_IMPORT, seed, "history")
+            try:
+                workspace_repo(ws)
+                derived = derive_history(ws)
+            except UsageError:
+                derived = seed
+            ws.write_yaml(HISTORY, derived, "history")
+            history = True
     return ImportResult(tuple(commons), tuple(vendors), history)
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fspatch.commands import goto, refresh
+from fspatch.core import transaction
 from fspatch.core.markers import MarkerConfig, wrap_file
 from fspatch.core.session import Session, resolve_patch
+from fspatch.core.transaction import crash_point
 from fspatch.core.workspace import Workspace
 from fspatch.errors import UsageError
 
@@ -38,14 +40,16 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
     if name not in names:
         raise UsageError(f"{name} is not applied; push it first")
     top = names[-1]
-    if name != top:
-        goto.run(ws, backend, name, vendor=layer.vendor)
-        s = Session.open(ws, backend)
-        ls = s.check_applied_prefix(layer, s.entries(layer))
-    wrapped = _wrap_worktree(s, ls.applied[-2].commit if len(ls.applied) > 1 else ls.base, layer.vendor)
-    r = refresh.run(ws, backend, vendor=layer.vendor)
-    if name != top:
-        goto.run(ws, backend, top, vendor=layer.vendor)
+    with s.transaction("mark", files=[f"{layer.dir}/{name}"]):
+        if name != top:
+            goto.run(ws, backend, name, vendor=layer.vendor)
+            s = Session.open(ws, backend)
+            ls = s.check_applied_prefix(layer, s.entries(layer))
+        wrapped = _wrap_worktree(s, ls.applied[-2].commit if len(ls.applied) > 1 else ls.base, layer.vendor)
+        crash_point("mark:wrapped")
+        r = refresh.run(ws, backend, vendor=layer.vendor)
+        if name != top:
+            goto.run(ws, backend, top, vendor=layer.vendor)
     return MarkResult(s.backend.name, layer.label, name, wrapped, r.file_changed)
 
 
@@ -70,6 +74,9 @@ def _wrap_worktree(s: Session, parent: str, label: str | None) -> tuple[str, ...
             upstream_has_file=repo.entry(upstream_tree, path) is not None,
         )
         if new != after[0]:
+            txn = transaction.active(repo.git_dir)
+            if txn is not None:
+                txn.note_worktree([path])
             (repo.workdir / path).write_bytes(new)
             wrapped.append(path)
     return tuple(wrapped)

@@ -9,6 +9,7 @@ from fspatch.core.patch import Patch, format_patch
 from fspatch.core.series import SeriesEntry
 from fspatch.core.session import Session
 from fspatch.core.stack import AppliedPatch, LayerState
+from fspatch.core.transaction import crash_point
 from fspatch.core.workspace import Workspace
 from fspatch.core.yamlio import atomic_write
 from fspatch.errors import UsageError
@@ -67,8 +68,11 @@ def run(ws: Workspace, backend: str, name: str, *, message: str | None = None, v
     patch = Patch(author=f"{author_name} <{email}>", subject=subject)
     commit = s.builder().commit(s.repo.tree_of(ls.top), ls.top, patch)
     entries.insert(len(ls.applied), SeriesEntry(file_name))
-    atomic_write(path, format_patch(patch))
-    ws.write_layer_series(layer, entries)
     new_layer = LayerState(ls.layer, ls.base, ls.applied + (AppliedPatch(file_name, commit),))
-    s.commit(state.with_layer(new_layer), reason=f"new {file_name}")
+    with s.transaction("new", files=[f"{layer.dir}/{file_name}", f"{layer.dir}/series"]):
+        atomic_write(path, format_patch(patch))
+        crash_point("new:patch-file")
+        ws.write_layer_series(layer, entries)
+        crash_point("new:series")
+        s.commit(state.with_layer(new_layer), reason=f"new {file_name}")
     return NewResult(s.backend.name, layer.label, file_name, f"{layer.dir}/{file_name}")

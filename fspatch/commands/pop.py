@@ -45,5 +45,6 @@ def run(
     assert s.state is not None
     state = s.state.with_layer(new_layer)
     popped = tuple(names[keep:])
-    s.commit(state, reason=f"pop {', '.join(popped)}")
+    with s.transaction("pop"):
+        s.commit(state, reason=f"pop {', '.join(popped)}")
     return PopResult(s.backend.name, layer.label, popped, names[keep - 1] if keep else None)

@@ -39,5 +39,6 @@ def run(
     applied = s.builder().build(ls.top, [s.source(layer, e) for e in pending])
     new_layer = replace(ls, applied=ls.applied + tuple(applied))
     assert s.state is not None
-    s.commit(s.state.with_layer(new_layer), reason=f"push {', '.join(e.name for e in pending)}")
+    with s.transaction("push"):
+        s.commit(s.state.with_layer(new_layer), reason=f"push {', '.join(e.name for e in pending)}")
     return PushResult(s.backend.name, layer.label, tuple(e.name for e in pending), applied[-1].name)

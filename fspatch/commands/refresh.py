@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from fspatch.core.patch import FileDiff, format_patch, parse_diff
 from fspatch.core.session import Session, read_patch, resolve_patch
 from fspatch.core.stack import AppliedPatch, LayerState, StackState
+from fspatch.core.transaction import crash_point
 from fspatch.core.workspace import Workspace
 from fspatch.core.yamlio import atomic_write
 from fspatch.errors import ConflictError, UsageError
@@ -101,16 +102,19 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
             "refresh the top patch instead"
         )
 
-    file_changed = atomic_write(path, format_patch(new_patch))
     touched = set(repo.dirty_paths())
     if new_state.head != old_head:
         touched.update(repo.changed_paths(head_tree, repo.tree_of(new_state.head)))
-    if new_state != state:
-        s.commit(new_state, reason=f"refresh {name}", checkout=False)
-    if repo.head() != new_state.head:
-        repo.set_head(new_state.head)
-    if touched:
-        repo.reset_index(new_state.head, sorted(touched))
+    with s.transaction("refresh", files=[display]):
+        file_changed = atomic_write(path, format_patch(new_patch))
+        crash_point("refresh:patch-file")
+        if new_state != state:
+            s.commit(new_state, reason=f"refresh {name}", checkout=False)
+        if repo.head() != new_state.head:
+            repo.set_head(new_state.head)
+        crash_point("refresh:head")
+        if touched:
+            repo.reset_index(new_state.head, sorted(touched))
     files = tuple(f.path for f in new_patch.files)
     return RefreshResult(s.backend.name, layer.label, name, display, file_changed, files)
 

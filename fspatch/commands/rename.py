@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 from fspatch.commands.new import patch_file_name
 from fspatch.core.series import SeriesEntry
 from fspatch.core.session import Session, resolve_patch
 from fspatch.core.stack import AppliedPatch
+from fspatch.core.transaction import crash_point
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo
@@ -37,12 +39,16 @@ def run(ws: Workspace, backend: str, old: str, new: str, *, vendor: str | None =
     new_name = patch_file_name(new_name, [n for n in names if n != old_name])
     if "/" in new_name or new_name in names or ws.patch_path(layer, new_name).exists():
         raise UsageError(f"cannot rename to {new_name}: it exists or is not a plain file name")
-    os.replace(ws.patch_path(layer, old_name), ws.patch_path(layer, new_name))
-    ws.write_layer_series(layer, [SeriesEntry(new_name, e.strip) if e.name == old_name else e for e in entries])
-    if s is not None and s.state is not None:
-        ls = s.layer_state(layer)
-        if ls is not None and old_name in ls.names():
-            applied = tuple(AppliedPatch(new_name, p.commit) if p.name == old_name else p for p in ls.applied)
-            layers = tuple(replace(x, applied=applied) if x.layer == ls.layer else x for x in s.state.layers)
-            s.commit(replace(s.state, layers=layers), reason=f"rename {old_name} {new_name}", checkout=False)
+    files = [f"{layer.dir}/series", f"{layer.dir}/{old_name}", f"{layer.dir}/{new_name}"]
+    with s.transaction("rename", files=files) if s is not None else nullcontext():
+        os.replace(ws.patch_path(layer, old_name), ws.patch_path(layer, new_name))
+        crash_point("rename:file")
+        ws.write_layer_series(layer, [SeriesEntry(new_name, e.strip) if e.name == old_name else e for e in entries])
+        crash_point("rename:series")
+        if s is not None and s.state is not None:
+            ls = s.layer_state(layer)
+            if ls is not None and old_name in ls.names():
+                applied = tuple(AppliedPatch(new_name, p.commit) if p.name == old_name else p for p in ls.applied)
+                layers = tuple(replace(x, applied=applied) if x.layer == ls.layer else x for x in s.state.layers)
+                s.commit(replace(s.state, layers=layers), reason=f"rename {old_name} {new_name}", checkout=False)
     return RenameResult(b.name, layer.label, old_name, new_name)

@@ -78,7 +78,16 @@ def run_skip(ws: Workspace, backend: str | None = None, *, progress: Progress | 
 
 
 def run_abort(ws: Workspace, backend: str | None = None) -> AbortResult:
-    s, data = _open(ws, backend)
+    try:
+        s, data = _open(ws, backend)
+    except UsageError:
+        # No paused replay: an interrupted verb's journal is undone the same way (recover).
+        from fspatch.commands import recover
+
+        found = recover.run(ws, backend).recovered
+        if not found:
+            raise
+        return AbortResult(found[0].where, found[0].operation, tuple(p for r in found for p in r.restored))
     restored = journal.restore(ws.root, s.repo, data["saved"])
     journal.clear(s.repo)
     return AbortResult(s.backend.name, str(data.get("operation")), tuple(restored))

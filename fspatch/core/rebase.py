@@ -27,6 +27,7 @@ from typing import Any
 
 from fspatch.core.patch import Patch, format_patch, parse_diff
 from fspatch.core.stack import Builder, PatchSource
+from fspatch.core.transaction import crash_point
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import ConflictError, InputError
 from fspatch.git_adapter import FileMerge, GitRepo
@@ -638,6 +639,7 @@ class Driver:
                 for name in sorted(drop):
                     ws.delete_patch(layer, name)
                     written.append(f"{layer.dir.as_posix()}/{name}")
+        crash_point(f"{plan.operation}:patches")
         backend = ws.backend(plan.backend)
         if plan.operation == "pull-upstream":
             from fspatch.core.workspace import Backend
@@ -647,6 +649,7 @@ class Driver:
             ws.set_backend(backend)
             ws.save_lock()
             written.append("upstream.lock")
+            crash_point(f"{plan.operation}:lock")
         fingerprint = common_fingerprint(ws, plan.backend)
         for lp in plan.layers:
             if lp.vendor is None or CONFLICT in lp.status:
@@ -683,7 +686,9 @@ class Driver:
         new_state = StackState(plan.backend, plan.new_commit, tuple(states))
         handed_over = any(st in (RESOLVED, SKIPPED) for lp in plan.layers for st in lp.status)
         repo.reset_hard(new_state.head, discard_local=handed_over)
+        crash_point(f"{plan.operation}:checkout")
         save_state(repo, new_state, state_ref, f"{plan.operation} {plan.new_ref}")
+        crash_point(f"{plan.operation}:state")
         return written
 
 
@@ -701,4 +706,5 @@ def start_operation(
         saved["refs"] = refs_before
     journal.write(repo, {"operation": plan.operation, "backend": plan.backend, "saved": saved,
                          "plan": plan.to_dict()})
+    crash_point(f"{plan.operation}:journal")
     return Driver(session, plan, progress).drive(saved)

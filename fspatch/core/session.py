@@ -8,7 +8,8 @@ ref updated, in that order, after everything was computed in memory.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from fspatch.core.stack import (
     load_state,
     save_state,
 )
+from fspatch.core.transaction import Transaction, crash_point, refuse_if_pending, transaction
 from fspatch.core.workspace import Backend, LayerRef, Workspace, read_patch_bytes
 from fspatch.errors import DirtyCheckoutError, GitError, UsageError
 from fspatch.git_adapter import GitRepo
@@ -35,6 +37,7 @@ class Session:
     repo: GitRepo
     state: StackState | None
     state_ref: str | None
+    txn: Transaction | None = None
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -57,10 +60,23 @@ class Session:
                     f"a {pending.get('operation')} of '{backend.name}' is in progress; finish it with "
                     "'fspatch continue', 'fspatch skip' or 'fspatch abort' first"
                 )
+        refuse_if_pending(repo.git_dir, backend.path)
         if fetch:
             ensure_commit(repo, backend)
         state, ref = load_state(repo)
         return cls(ws, backend, repo, state, ref)
+
+    @contextmanager
+    def transaction(self, operation: str, files: Sequence[str] = ()) -> Iterator[Transaction]:
+        """Journal this verb's changes (workspace files, checkout, refs) until it is done."""
+        with transaction(
+            operation, self.ws.root, repo=self.repo, backend=self.backend.name, files=[str(f) for f in files]
+        ) as txn:
+            self.txn = txn
+            try:
+                yield txn
+            finally:
+                self.txn = None
 
     def layer_ref(self, vendor: str | None) -> LayerRef:
         if vendor is not None:
@@ -147,13 +163,18 @@ class Session:
         """Move the checkout to the new top (touching changed paths only), then the state ref."""
         touched: list[str] = []
         target = new_state.head if new_state is not None else self.backend.commit
+        txn = self.txn
         if checkout and self.repo.head() != target:
             try:
-                touched = self.repo.checkout(target, reason=reason, force=force)
+                touched = self.repo.checkout(
+                    target, reason=reason, force=force, before_write=txn.note_checkout if txn else None
+                )
             except DirtyCheckoutError as exc:
                 raise DirtyCheckoutError(exc.message, path=self.backend.path) from None
+            crash_point(f"{txn.data['operation'] if txn else 'commit'}:checkout")
         self.state_ref = save_state(self.repo, new_state, self.state_ref, reason)
         self.state = new_state
+        crash_point(f"{txn.data['operation'] if txn else 'commit'}:state")
         return touched
 
 
