@@ -86,6 +86,20 @@ def _text(rep: Any, r: Any) -> str:
     return "\n".join(out)
 
 
+def _stop_option(f: Any) -> Any:
+    return click.option(
+        "--stop/--no-stop", "stop", default=None,
+        help="Stop at the first conflict (default on a terminal) or, as a bot, try every patch and report once.",
+    )(f)
+
+
+def _interactive(stop: bool | None) -> bool:
+    """Interactive replay by default only when a person is at a terminal (DESIGN: bots get --no-stop)."""
+    if stop is not None:
+        return stop
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def _report_options(f: Any) -> Any:
     f = click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
                      help="Also write the report to FILE (JSON with --format json or a .json name).")(f)
@@ -96,30 +110,34 @@ def _report_options(f: Any) -> Any:
 @click.argument("backend_name", metavar="BACKEND")
 @click.argument("ref", metavar="REF")
 @click.option("--url", help="Fetch REF from this URL (default: the lock's URL, then its mirrors).")
-@click.option("--no-stop", is_flag=True, help="Bot mode: try every patch, keep conflicting ones untouched, report once.")
+@_stop_option
 @click.option("--drop-upstreamed", is_flag=True, help="Drop patches whose change is already upstream.")
 @_report_options
 @click.pass_context
-def pull_upstream(ctx: click.Context, backend_name: str, ref: str, url: str | None, no_stop: bool,
+def pull_upstream(ctx: click.Context, backend_name: str, ref: str, url: str | None, stop: bool | None,
                   drop_upstreamed: bool, report_file: Path | None, fmt: str) -> None:
-    """Move BACKEND's pin to REF and replay every layer onto it as 3-way merges."""
+    """Move BACKEND's pin to REF and replay every layer onto it as 3-way merges.
+
+    On a terminal it stops at the first conflict for 'fspatch continue/skip/abort';
+    elsewhere (CI) it runs as a bot (--no-stop). --stop/--no-stop choose explicitly.
+    """
     from fspatch.commands import pull_upstream as cmd
 
-    r = cmd.run(_opts(ctx).workspace(), backend_name, ref, url=url, stop=not no_stop,
+    r = cmd.run(_opts(ctx).workspace(), backend_name, ref, url=url, stop=_interactive(stop),
                 drop_upstreamed=drop_upstreamed, progress=_progress(ctx))
     _render(ctx, r, fmt, report_file)
 
 
 @main_group.command("rebase-vendors", context_settings=CONTEXT)
 @click.argument("backend_name", metavar="BACKEND")
-@click.option("--no-stop", is_flag=True, help="Bot mode: try every patch, keep conflicting ones untouched, report once.")
+@_stop_option
 @_report_options
 @click.pass_context
-def rebase_vendors(ctx: click.Context, backend_name: str, no_stop: bool, report_file: Path | None, fmt: str) -> None:
-    """Replay every vendor layer of BACKEND onto the current common layer."""
+def rebase_vendors(ctx: click.Context, backend_name: str, stop: bool | None, report_file: Path | None, fmt: str) -> None:
+    """Replay every vendor layer of BACKEND onto the current common layer (same modes as pull-upstream)."""
     from fspatch.commands import rebase_vendors as cmd
 
-    r = cmd.run(_opts(ctx).workspace(), backend_name, stop=not no_stop, progress=_progress(ctx))
+    r = cmd.run(_opts(ctx).workspace(), backend_name, stop=_interactive(stop), progress=_progress(ctx))
     _render(ctx, r, fmt, report_file)
 
 

@@ -133,7 +133,7 @@ def main() -> None:
 
     if has_verb("pull-upstream"):
         banner("pull-upstream to v1.1: one conflict, resolved, then continue")
-        r = fspatch(ws, "pull-upstream", "minillm", "v1.1", ok=(0, 1))
+        r = fspatch(ws, "pull-upstream", "minillm", "v1.1", "--stop", ok=(0, 1))
         if r.returncode == 1:
             cu = ws / "third_party/minillm/csrc/kernels/rmsnorm.cu"
             print("$ # resolve: keep upstream's 512 default and our wide block for large rows")

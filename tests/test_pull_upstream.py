@@ -309,7 +309,7 @@ def test_culprit_named_among_many_unrelated_commits(tmp_path: Path) -> None:
 def test_cli_and_subprocess_exit_codes(example: Workspace) -> None:
     """The installed entry point: 1 at an interactive stop, 0 after continue, 2 for usage errors."""
     env_cmd = [sys.executable, "-m", "fspatch", "-C", str(example.root)]
-    out = subprocess.run([*env_cmd, "pull-upstream", "minillm", "v1.1"], capture_output=True, text=True)
+    out = subprocess.run([*env_cmd, "pull-upstream", "minillm", "v1.1", "--stop"], capture_output=True, text=True)
     assert out.returncode == 1 and "fspatch continue" in out.stdout and "0002-rmsnorm" in out.stdout
     bad = subprocess.run([*env_cmd, "skip", "-b", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: unknown backend")
