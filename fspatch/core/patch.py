@@ -33,6 +33,7 @@ ADDED = "+"
 _KIND_BYTES = {CONTEXT: b" ", REMOVED: b"-", ADDED: b"+"}
 _NO_EOL = b"\\ No newline at end of file\n"
 _DEV_NULL = b"/dev/null"
+_GIT_MODES = frozenset({0o100644, 0o100755, 0o120000, 0o160000})
 _MAX_BINARY = 1 << 40  # sizes above this in a "literal N" line are corrupt, not data
 
 
@@ -345,7 +346,14 @@ class _Parser:
                     raise self.error(i, "'---' line without a '+++' line after it")
                 old_label = (self.git_label(line[4:], i), i)
                 new_label = (self.git_label(lines[i + 1][4:], i + 1), i + 1)
-                hunks, i = self.hunks(i + 2)
+                empty_side = old_label[0] is None or new_label[0] is None or created or deleted
+                if empty_side and not (i + 2 < n and lines[i + 2].startswith(b"@@")):
+                    # libgit2 writes '--- /dev/null' / '+++ b/x' and no hunk for an empty file
+                    # created (or deleted); git apply accepts it, so do we.  A modification
+                    # without a hunk stays an error.
+                    i += 2
+                else:
+                    hunks, i = self.hunks(i + 2)
             elif line.rstrip(b"\r") == b"GIT binary patch":
                 binary, reverse, i = self.binary(i + 1)
             elif line.startswith(b"Binary files "):
@@ -583,8 +591,9 @@ class _Parser:
 
     # -- names --------------------------------------------------------------------------------------------
     def mode(self, text: bytes, i: int) -> int:
-        if not _MODE.fullmatch(text):
-            raise self.error(i, f"bad file mode {_text(text)!r}")
+        """A file mode git can store: 100644, 100755, 120000 (symlink) or 160000 (submodule)."""
+        if not _MODE.fullmatch(text) or int(text, 8) not in _GIT_MODES:
+            raise self.error(i, f"bad file mode {_text(text)!r} (git stores 100644, 100755, 120000 or 160000)")
         return int(text, 8)
 
     def percent(self, text: bytes, i: int) -> int:
