@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 
 from fspatch.core.hunks import apply_binary, apply_hunks
 from fspatch.core.patch import FileDiff, Patch
-from fspatch.errors import ConflictError, GitError, HunkFailed, PathEscapeError
+from fspatch.errors import ConflictError, GitError, HunkFailed, InputError, PathEscapeError
 from fspatch.git_adapter import MODE_FILE, MODE_LINK, Entry, GitRepo, Person
 
 STATE_REF = "refs/fspatch/state"
@@ -196,8 +196,8 @@ class Builder:
             raise ConflictError(str(exc), path=src.display) from None
         except ConflictError as exc:
             raise ConflictError(exc.message, path=src.display) from None
-        except PathEscapeError as exc:
-            raise PathEscapeError(exc.message, path=src.display) from None
+        except InputError as exc:  # PathEscapeError and friends: name the patch file
+            raise type(exc)(exc.message, path=src.display) from None
         return self.commit(new_tree, parent, src.patch)
 
     def build(self, base: str, sources: Sequence[PatchSource]) -> list[AppliedPatch]:
@@ -218,6 +218,11 @@ def _check_path(path: str) -> None:
         or any(part in ("", ".", "..") or part.lower() == ".git" for part in parts)
     ):
         raise PathEscapeError(f"{path}: path outside the tree")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        # git trees can hold such names, but the object layer (libgit2 via pygit2) takes UTF-8 only.
+        raise InputError(f"{path.encode('utf-8', 'surrogateescape')!r}: file name is not valid UTF-8") from None
 
 
 _MAX_LINK_HOPS = 40
