@@ -302,6 +302,8 @@ CASES: list[Case] = [
     Case("malformed-hunk-header", add_patch(modify(b"README.md", b"@@ -one +two @@\n x\n")), APPLY, 2, "malformed hunk header"),
     Case("hunk-without-file-header", add_patch(b"Subject: x\n---\n" + README_HUNK), APPLY, 2, "hunk without a file header"),
     Case("bad-file-mode", add_patch(new_file(b"x", mode=b"99999999")), APPLY, 2, "bad file mode"),
+    Case("file-mode-git-cannot-store", add_patch(new_file(b"x", mode=b"100666")), APPLY, 2, f"{HOSTILE_PATH}:4: bad file mode '100666'"),
+    Case("non-utf8-file-name", add_patch(new_file(b"caf\xe9.py")), APPLY, 2, f"{HOSTILE_PATH}: b'caf\\xe9.py': file name is not valid UTF-8"),
     Case("malformed-index-line", add_patch(modify(b"README.md", README_HUNK).replace(b"--- a/", b"index zz..yy\n--- a/")), APPLY, 2, "malformed 'index' line"),
     Case("both-sides-dev-null", add_patch(b"--- /dev/null\n+++ /dev/null\n@@ -0,0 +1 @@\n+x\n"), APPLY, 2, "both sides of the file diff are /dev/null"),
     Case("unterminated-quoted-name", add_patch(b'diff --git "a/x b/x\nnew file mode 100644\n'), APPLY, 2, "unterminated quoted file name"),
