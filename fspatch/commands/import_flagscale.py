@@ -27,12 +27,12 @@ from fspatch.core.export import (
     TASKS,
     FilesReader,
     build_stack,
-    common_fingerprint,
     derive_history,
     workspace_repo,
 )
 from fspatch.core.flagscale import scan, split_vendor
 from fspatch.core.patch import FileDiff, Patch, format_patch, parse_diff, parse_patch
+from fspatch.core.rebase import common_fingerprint
 from fspatch.core.series import SeriesEntry
 from fspatch.core.session import ensure_commit
 from fspatch.core.stack import Builder, apply_files

@@ -30,7 +30,6 @@ History (``vendors/history.yaml``), derived
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,27 +250,6 @@ def squash(repo: GitRepo, old_commit: str, new_commit: str) -> bytes:
     """The canonical diff between two commits' trees."""
     raw = repo.diff_trees(repo.tree_of(old_commit), repo.tree_of(new_commit))
     return format_diff(parse_diff(raw, "<squash>"))
-
-
-def common_fingerprint(ws: Workspace, backend: str) -> str:
-    """SHA-256 of the common layer: the rebase module's definition when it is there (it owns it),
-    else the same definition here (series bytes, then each patch's name and bytes, in order)."""
-    try:
-        from fspatch.core import rebase
-    except ImportError:
-        rebase = None  # type: ignore[assignment]
-    theirs = getattr(rebase, "common_fingerprint", None) if rebase is not None else None
-    if theirs is not None:
-        return str(theirs(ws, backend))
-    layer = LayerRef(ws.backend(backend).name, None)
-    h = hashlib.sha256()
-    series = ws.series_path(layer)
-    data = series.read_bytes() if series.is_file() else b""
-    h.update(b"series %d\n" % len(data) + data)
-    for entry in ws.read_layer_series(layer) if series.is_file() else []:
-        body = ws.read_patch(layer, entry.name)
-        h.update(b"patch %s %d\n" % (entry.name.encode(), len(body)) + body)
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- diff.yaml
