@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the corpus is a table: one case a line)
 """Hostile input (issue 8): every bad input gets one clear error line, the right exit code, and
 nothing is written.
 
@@ -92,7 +93,8 @@ def _snapshot(root: Path) -> dict[str, tuple[int, str]]:
     out: dict[str, tuple[int, str]] = {}
     for folder, dirs, files in os.walk(root):
         rel_dir = Path(folder).relative_to(root)
-        if rel_dir.parts[-2:] == (".git", "objects") or (len(rel_dir.parts) >= 2 and ".git" in rel_dir.parts and "objects" in rel_dir.parts[rel_dir.parts.index(".git") :]):
+        parts = rel_dir.parts
+        if ".git" in parts and "objects" in parts[parts.index(".git") :]:
             dirs[:] = []
             continue
         for name in dirs + files:
@@ -198,10 +200,23 @@ def new_file(path: bytes, body: bytes = b"+x\n", mode: bytes = b"100644", header
 def modify(path: bytes, hunk: bytes, *, old: bytes | None = None, new: bytes | None = None) -> bytes:
     old = old if old is not None else b"a/" + path
     new = new if new is not None else b"b/" + path
-    return b"Subject: hostile\n---\ndiff --git a/" + path + b" b/" + path + b"\n--- " + old + b"\n+++ " + new + b"\n" + hunk
+    return (
+        b"Subject: hostile\n---\ndiff --git a/"
+        + path
+        + b" b/"
+        + path
+        + b"\n--- "
+        + old
+        + b"\n+++ "
+        + new
+        + b"\n"
+        + hunk
+    )
 
 
-README_HUNK = b"@@ -1,3 +1,3 @@\n # minillm\n \n-A tiny LLM serving engine (example upstream for fspatch).\n+A hostile engine.\n"
+README_HUNK = (
+    b"@@ -1,3 +1,3 @@\n # minillm\n \n-A tiny LLM serving engine (example upstream for fspatch).\n+A hostile engine.\n"
+)
 
 
 def link(path: bytes, target: bytes) -> bytes:
@@ -268,6 +283,7 @@ APPLY_ACME = ("apply", BACKEND, "--vendor", "acme")
 
 # --------------------------------------------------------------------------- the corpus
 
+# fmt: off
 CASES: list[Case] = [
     # -- patch paths escaping the tree -------------------------------------------------------------
     Case("dotdot-in-diff-git-and-labels", add_patch(new_file(b"../evil.txt")), APPLY, 2, f"{HOSTILE_PATH}:6: path '../evil.txt' leaves the tree"),
@@ -389,11 +405,14 @@ CASES: list[Case] = [
     Case("backend-add-bad-name", nothing, ("backend", "add", "Evil Name!", "--url", "/nowhere", "--ref", "v1"), 2, "must match [a-z0-9_]+"),
     Case("backend-add-ref-leading-dash", nothing, ("backend", "add", "evil", "--url", "/nowhere", "--ref", "--upload-pack=x"), 2, ""),
 ]
+# fmt: on
 
 
 def _upper_commit(text: str) -> str:
     lines = text.split("\n")
-    return "\n".join(line.upper() if line.strip().startswith("commit:") else line for line in lines).replace("COMMIT:", "commit:")
+    return "\n".join(line.upper() if line.strip().startswith("commit:") else line for line in lines).replace(
+        "COMMIT:", "commit:"
+    )
 
 
 # --------------------------------------------------------------------------- the test

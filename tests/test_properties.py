@@ -7,6 +7,7 @@ and byte mutations we did not, in a real git repository, and compare fspatch wit
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -69,10 +70,8 @@ def _parse_and_apply(repo: GitRepo, tree: str, data: bytes) -> None:
 @given(st.binary(max_size=2000))
 def test_parser_raises_only_fspatch_errors_on_arbitrary_bytes(data: bytes) -> None:
     """parse_patch on any bytes returns a Patch or raises an FspatchError subclass, nothing else."""
-    try:
+    with contextlib.suppress(FspatchError):
         parse_patch(data, "fuzz.patch")
-    except FspatchError:
-        pass
 
 
 _OPS = st.lists(
@@ -120,8 +119,9 @@ _LINE = st.sampled_from([b"alpha", b"beta", b"gamma", b"", b"    indent", b"tab\
 _CONTENT = st.tuples(st.lists(_LINE, max_size=12), st.booleans()).map(
     lambda t: b"\n".join(t[0]) + (b"\n" if t[1] and t[0] else b"")
 )
+_LINE_EDIT = st.tuples(st.sampled_from(["ins", "del", "rep"]), st.integers(0, 99), _LINE)
 _EDIT = st.one_of(
-    st.tuples(st.just("modify"), st.integers(0, 99), st.lists(st.tuples(st.sampled_from(["ins", "del", "rep"]), st.integers(0, 99), _LINE), min_size=1, max_size=4)),
+    st.tuples(st.just("modify"), st.integers(0, 99), st.lists(_LINE_EDIT, min_size=1, max_size=4)),
     st.tuples(st.just("add"), st.sampled_from(["new.txt", "src/new.c", "n/e/w.py", "b.py.orig"]), _CONTENT),
     st.tuples(st.just("delete"), st.integers(0, 99), st.just(b"")),
     st.tuples(st.just("chmod"), st.integers(0, 99), st.just(b"")),
@@ -183,7 +183,10 @@ def _cli(root: Path, *args: str) -> str:
     return r.output
 
 
-def _workspace(tmp: Path, tree: dict[str, bytes], steps: list[list[tuple[str, object, object]]]) -> tuple[Path, list[str], list[str]]:
+Edits = list[tuple[str, object, object]]
+
+
+def _workspace(tmp: Path, tree: dict[str, bytes], steps: list[Edits]) -> tuple[Path, list[str], list[str]]:
     """An upstream with ``tree``, a workspace 'mini' with one git-made patch per step, applied."""
     up = tmp / "up"
     up.mkdir()
@@ -198,9 +201,11 @@ def _workspace(tmp: Path, tree: dict[str, bytes], steps: list[list[tuple[str, ob
     _cli(tmp, "init", str(ws))
     _cli(ws, "backend", "add", "mini", "--url", str(up), "--ref", "v1")
     names = [f"{n + 1:04d}-step.patch" for n in range(len(steps))]
-    trees = write_patches(
-        up, "v1", ws / "series" / "mini", [(name, f"Step {n}", lambda root, e=edits: _edit(root, e)) for n, (name, edits) in enumerate(zip(names, steps))]
-    )  # fmt: skip
+    plan = [
+        (name, f"Step {n}", lambda root, e=edits: _edit(root, e))
+        for n, (name, edits) in enumerate(zip(names, steps, strict=True))
+    ]
+    trees = write_patches(up, "v1", ws / "series" / "mini", plan)
     _cli(ws, "apply", "mini")
     return ws, names, trees
 
@@ -234,7 +239,7 @@ def test_apply_reproduces_git_and_refresh_without_edits_is_the_identity(
 def test_refreshed_checkout_edit_reapplies_to_the_same_tree(
     tree: dict[str, bytes], steps: list[list[tuple[str, object, object]]], more: list[tuple[str, object, object]]
 ) -> None:
-    """A random edit in the checkout, refreshed into the top patch, re-applies from the patch files to the same files."""
+    """A random checkout edit, refreshed into the top patch, re-applies from the patch files to the same files."""
     with tempfile.TemporaryDirectory() as tmp:
         ws, _names, _trees = _workspace(Path(tmp), tree, steps)
         checkout = ws / "third_party" / "mini"
