@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import time
 import zlib
 from pathlib import Path
 
@@ -177,17 +176,14 @@ def test_zero_context_insertions_follow_old_start(tmp_path: Path) -> None:
         apply_hunks(b"", fd.hunks[1:], "f")
 
 
-def test_large_file_with_distant_hunk_is_fast() -> None:
-    """A 50,000-line file with a hunk 420 lines off its header applies in milliseconds."""
+def test_large_file_with_distant_hunk_applies_at_its_offset() -> None:
+    """A 50,000-line file with a hunk 420 lines off its header applies there (speed: bench/bench_parse.py)."""
     lines = [b"    value_%d = compute(%d)\n" % (i, i) for i in range(50_000)]
     hunk = _hunk(30_001, [(" ", lines[30_420]), (" ", lines[30_421]), (" ", lines[30_422]), ("-", lines[30_423]),
                           ("+", b"    changed\n"), (" ", lines[30_424]), (" ", lines[30_425]), (" ", lines[30_426])])  # fmt: skip
     content = b"".join(lines)
-    start = time.perf_counter()
     result = apply_hunks(content, [hunk], "big.py")
-    elapsed = time.perf_counter() - start
     assert result == content.replace(lines[30_423], b"    changed\n")
-    assert elapsed < 0.05, elapsed
 
 
 def test_delta_errors_are_clear() -> None:
