@@ -128,3 +128,13 @@ def test_rename_and_delete_keep_series_consistent(tmp_path: Path, args: list[str
     names = (w.series_dir / "series").read_text().split()
     assert all((w.series_dir / n).exists() for n in names)
     assert w.cli("apply", "minillm").exit_code == 0
+
+
+def test_usage_errors_are_one_line(tmp_path: Path) -> None:
+    """Bad flags, values or commands: one 'error:' line pointing at --help, exit 2."""
+    w = make_workspace(tmp_path)
+    for args in (["apply", "minillm", "--task", "fly"], ["nosuch"], ["vendor", "add"]):
+        r = subprocess.run([sys.executable, "-m", "fspatch", "-C", str(w.root), *args], capture_output=True, text=True)
+        assert r.returncode == 2, args
+        assert r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "--help" in r.stderr
