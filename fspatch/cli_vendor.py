@@ -1,6 +1,6 @@
 """Click wiring for the vendor verbs (registers on fspatch.cli.main_group).
 
-``vendor add|layer|list``, ``export``, ``import flagscale`` and the FlagScale-style
+``vendor add|layer|list``, ``export``, ``import flagscale|quilt|mbox|commits`` and the FlagScale-style
 ``patch``/``unpatch`` entry points.  Same rules as ``cli.py``: parse, call one command's
 ``run``, render.
 """
@@ -67,21 +67,54 @@ def vendor_list(ctx: click.Context, fmt: str) -> None:
         click.echo(f"{v.vendor:<20} {v.device_type:<20} {', '.join(v.backends) or '-'}")
 
 
+_FORMS = ("diff", "quilt", "mbox")
+
+
 @main_group.command("export", context_settings=CONTEXT)
 @click.argument("backend_name", metavar="[BACKEND]", required=False)
 @click.option("--vendor", metavar="VENDOR", help="Export only this vendor (default: every vendor).")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
-              help="Write DIR/VENDOR/BACKEND/diff.* and DIR/patch_history.yaml instead of into the layers.")
+              help="Write DIR/VENDOR/BACKEND/diff.* and DIR/patch_history.yaml instead of into the layers "
+                   "(quilt, mbox: the directory to write them in, required).")
 @click.option("--encrypt-to", "encrypt_to", type=click.Path(dir_okay=False, path_type=Path),
               help="Write diff.patch.encrypted for this RSA public key (PEM) instead of diff.patch.")
 @click.option("--key", "key", type=click.Path(dir_okay=False, path_type=Path),
               help="RSA private key (PEM) to read encrypted patches, in memory only.")
-@format_option
+@click.option("--format", "fmts", multiple=True, type=click.Choice(["text", "json", *_FORMS]),
+              help="What to write: diff (default: diff.patch + diff.yaml per vendor layer), quilt "
+                   "(OUT/<layer dir>/patches/series + patches, every layer) or mbox (OUT/<layer dir>.mbox, "
+                   "git am-able); and how to report: text (default) or json.  Give one of each, "
+                   "e.g. --format mbox --format json.")
 @click.pass_context
 def export_cmd(ctx: click.Context, backend_name: str | None, vendor: str | None, out: Path | None,
-               encrypt_to: Path | None, key: Path | None, fmt: str) -> None:
-    """Write each vendor layer as one diff.patch + diff.yaml and refresh vendors/history.yaml."""
+               encrypt_to: Path | None, key: Path | None, fmts: tuple[str, ...]) -> None:
+    """Write each vendor layer as one diff.patch + diff.yaml and refresh vendors/history.yaml.
+
+    With --format quilt or mbox, write every layer (the common layer and each vendor's; with
+    --vendor, that vendor's) as a quilt patches/ directory or a mailbox below --out instead.
+    """
     from fspatch.commands import export as cmd
+    from fspatch.errors import UsageError
+
+    forms = [f for f in fmts if f in _FORMS]
+    reports = [f for f in fmts if f not in _FORMS]
+    if len(forms) > 1 or len(reports) > 1:
+        raise UsageError("--format takes at most one of diff|quilt|mbox and one of text|json")
+    form = forms[0] if forms else "diff"
+    fmt = reports[0] if reports else "text"
+    if form != "diff":
+        if out is None:
+            raise UsageError(f"--format {form} writes below a directory: give --out DIR")
+        if encrypt_to is not None or key is not None:
+            raise UsageError(f"--format {form} writes plaintext; --encrypt-to and --key go with --format diff")
+        sr = cmd.run_series(_opts(ctx).workspace(), backend_name, form=form, out=out, vendor=vendor)
+        if fmt == "json":
+            click.echo(_json(sr))
+            return
+        for item in sr.layers:
+            state = "written" if item.written else "unchanged"
+            _say(ctx, f"{item.layer}/{item.backend}: {item.path} ({item.patches} patch{'es' if item.patches != 1 else ''}, {state})")
+        return
 
     r = cmd.run(_opts(ctx).workspace(), backend_name, vendor=vendor, out=out, encrypt_to=encrypt_to, key=key)
     if fmt == "json":
@@ -121,6 +154,70 @@ def import_flagscale(ctx: click.Context, path: Path, key: Path | None, force: bo
                   f"{v.hunks_total} hunks ({v.lines_removed} lines) identical to the common layer")
     if r.history:
         _say(ctx, "history: vendors/history.import.yaml")
+
+
+def _layer_options(f: F) -> F:
+    f = click.option("--no-check", "no_check", is_flag=True,
+                     help="Store the patches even if they do not apply on the layer's top (fix them with push/refresh).")(f)
+    f = click.option("--vendor", metavar="VENDOR", help="Append to this vendor's layer (default: the common layer).")(f)
+    f = click.option("-b", "--backend", "backend_name", metavar="BACKEND", help="Backend whose layer gets the patches.")(f)
+    return f
+
+
+def _say_import(ctx: click.Context, r: Any, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(_json(r))
+        return
+    for p in r.patches:
+        _say(ctx, f"{r.layer_dir}/{p.name}  <- {p.source}")
+    for s in r.skipped:
+        _say(ctx, f"skipped {s}")
+    checked = "applied on the layer's top" if r.checked else "not checked (no checkout, or --no-check)"
+    _say(ctx, f"{r.layer}/{r.backend}: {len(r.patches)} patch{'es' if len(r.patches) != 1 else ''} imported, {checked}")
+
+
+@import_group.command("quilt", context_settings=CONTEXT)
+@click.argument("path", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@_layer_options
+@click.option("--keep-names", is_flag=True, help="Keep the quilt file names verbatim (default: NNNN-<name>.patch).")
+@format_option
+@click.pass_context
+def import_quilt(ctx: click.Context, path: Path, backend_name: str | None, vendor: str | None, no_check: bool,
+                 keep_names: bool, fmt: str) -> None:
+    """Append a quilt series (PATH, PATH/patches or PATH/debian/patches) to a layer, headers kept."""
+    from fspatch.commands import import_quilt as cmd
+
+    r = cmd.run(_opts(ctx).workspace(), path, backend=backend_name, vendor=vendor, keep_names=keep_names,
+                check=not no_check)
+    _say_import(ctx, r, fmt)
+
+
+@import_group.command("mbox", context_settings=CONTEXT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_layer_options
+@format_option
+@click.pass_context
+def import_mbox(ctx: click.Context, files: tuple[Path, ...], backend_name: str | None, vendor: str | None,
+                no_check: bool, fmt: str) -> None:
+    """Append the patches of mailboxes or git format-patch files to a layer, in order."""
+    from fspatch.commands import import_mbox as cmd
+
+    r = cmd.run(_opts(ctx).workspace(), files, backend=backend_name, vendor=vendor, check=not no_check)
+    _say_import(ctx, r, fmt)
+
+
+@import_group.command("commits", context_settings=CONTEXT)
+@click.argument("spec", metavar="A..B")
+@_layer_options
+@format_option
+@click.pass_context
+def import_commits(ctx: click.Context, spec: str, backend_name: str | None, vendor: str | None, no_check: bool,
+                   fmt: str) -> None:
+    """Append the first-parent commits A..B of the backend's checkout to a layer, oldest first."""
+    from fspatch.commands import import_commits as cmd
+
+    r = cmd.run(_opts(ctx).workspace(), spec, backend=backend_name, vendor=vendor, check=not no_check)
+    _say_import(ctx, r, fmt)
 
 
 def _legacy_options(f: F) -> F:

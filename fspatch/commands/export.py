@@ -5,6 +5,7 @@ upstream+common and upstream+common+vendor, canonical) and ``diff.yaml`` its met
 by ``schemas/diff.schema.json``.  They go to ``vendors/<vendor>/<backend>/`` or, with ``--out
 DIR``, to ``DIR/<vendor>/<backend>/`` with ``DIR/patch_history.yaml`` (FlagScale's ``hardware/``
 layout).  ``vendors/history.yaml`` is re-derived every time (:mod:`fspatch.core.export`).
+``--format quilt|mbox`` writes every layer as a quilt dir or a mailbox instead (:func:`run_series`).
 Nothing is rewritten when its bytes stay the same, so exporting twice changes no byte.
 
 A layer holding encrypted patches is exported only with ``--encrypt-to`` (and ``--key`` to read
@@ -28,6 +29,7 @@ from fspatch.core.export import (
     workspace_repo,
 )
 from fspatch.core.schema import validate
+from fspatch.core.series import SeriesEntry, check_patch_name, parse_series
 from fspatch.core.session import ensure_commit
 from fspatch.core.workspace import LayerRef, Workspace, normalize_backend
 from fspatch.core.transaction import crash_point, transaction
@@ -146,3 +148,105 @@ def _show(ws: Workspace, path: Path) -> str:
         return path.relative_to(ws.root).as_posix()
     except ValueError:
         return str(path)
+
+
+# --------------------------------------------------------------------------- --format quilt|mbox
+
+
+@dataclass(frozen=True)
+class SeriesLayer:
+    backend: str
+    layer: str  # common or vendor/<name>
+    path: str  # the quilt patches/ dir or the .mbox file
+    patches: int
+    written: bool  # False when every file already had these bytes
+
+
+@dataclass(frozen=True)
+class SeriesExportResult:
+    form: str
+    layers: tuple[SeriesLayer, ...]
+
+
+def run_series(
+    ws: Workspace, backend: str | None, *, form: str, out: Path, vendor: str | None = None
+) -> SeriesExportResult:
+    """Every layer (``--vendor V``: V's layers only) as a quilt dir or an mbox below ``out``.
+
+    Layout mirrors the workspace: ``out/series/<backend>/patches/{series,*.patch}`` and
+    ``out/vendors/<vendor>/<backend>/patches/…`` for quilt; ``out/series/<backend>.mbox`` and
+    ``out/vendors/<vendor>/<backend>.mbox`` for mbox.  A quilt dir holds the layer's series and
+    patch files byte for byte (a vendor's applies on upstream + the common layer's); an mbox holds
+    git format-patch mails (``From <stack commit id>``, ``[PATCH n/m]``, the patch's ``Date:`` or
+    the pinned upstream commit's date) that ``git am`` applies on the layer's base.
+    """
+    from fspatch import __version__
+    from fspatch.core.interop import format_mbox, mail_date
+
+    if form not in ("quilt", "mbox"):
+        raise UsageError(f"unknown export format {form!r} (diff, quilt or mbox)")
+    if vendor is not None:
+        ws.vendor_info(vendor)
+    backends = [ws.backend(backend).name] if backend is not None else list(ws.backends())
+    layers: list[LayerRef] = []
+    for b in backends:
+        if vendor is None:
+            layers.append(LayerRef(b, None))
+            layers.extend(ws.vendor_layers(b))
+        elif ws.layer_dir(LayerRef(b, vendor)).is_dir():
+            layers.append(LayerRef(b, vendor))
+        elif backend is not None:
+            raise UsageError(f"vendor {vendor!r} has no layer for backend {b!r}")
+    done: list[SeriesLayer] = []
+    repos: dict[str, GitRepo] = {}
+    for layer in layers:
+        entries = ws.read_layer_series(layer)
+        if any(crypto.is_encrypted_name(e.name) for e in entries):
+            raise UsageError(
+                f"{layer.dir.as_posix()} holds encrypted patches; a quilt dir or mbox would hold them "
+                "decrypted (export it with --format diff --encrypt-to)"
+            )
+        if form == "quilt":
+            folder = out / layer.dir / "patches"
+            written = _write_quilt(ws, layer, entries, folder)
+            done.append(SeriesLayer(layer.backend, layer.label, str(folder), len(entries), written))
+            continue
+        repo = repos.get(layer.backend) or _backend_repo(ws, layer.backend)
+        repos[layer.backend] = repo
+        reader = FilesReader(ws)
+        stack = build_stack(repo, reader, layer.backend, layer.vendor)
+        applied = stack.vendor if layer.vendor is not None else stack.common
+        info = repo.commit_info(stack.backend.commit)
+        mails = format_mbox(
+            [(a.commit, e.name, reader.source(layer, e).patch) for a, e in zip(applied, entries)],
+            date=mail_date(info.committer_time, info.committer_offset),
+            fallback=repo.identity(),
+            version=__version__,
+        )
+        target = out / layer.dir.parent / f"{layer.dir.name}.mbox"
+        written = atomic_write(target, mails)
+        done.append(SeriesLayer(layer.backend, layer.label, str(target), len(entries), written))
+    return SeriesExportResult(form, tuple(done))
+
+
+def _write_quilt(ws: Workspace, layer: LayerRef, entries: list[SeriesEntry], folder: Path) -> bool:
+    """The layer's series and patches, byte for byte; patches an earlier export listed are dropped."""
+    old_series = folder / "series"
+    stale: set[str] = set()
+    if old_series.is_file():
+        try:
+            stale = {e.name for e in parse_series(old_series.read_bytes(), str(old_series))}
+        except InputError:
+            stale = set()
+    written = False
+    for e in entries:
+        written |= atomic_write(folder.joinpath(*e.name.split("/")), ws.read_patch(layer, e.name))
+    series = ws.series_path(layer)
+    written |= atomic_write(old_series, series.read_bytes() if series.is_file() else b"")
+    for name in sorted(stale - {e.name for e in entries}):
+        check_patch_name(name)
+        target = folder.joinpath(*name.split("/"))
+        if target.is_file():
+            target.unlink()
+            written = True
+    return written
