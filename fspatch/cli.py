@@ -40,7 +40,9 @@ class Options:
 
 
 def _opts(ctx: click.Context) -> Options:
-    return ctx.find_object(Options)  # type: ignore[no-any-return]
+    opts = ctx.find_object(Options)
+    assert opts is not None, "main_group sets ctx.obj"
+    return opts
 
 
 def _json(value: Any) -> str:
@@ -51,7 +53,8 @@ def _json(value: Any) -> str:
             return str(o)
         raise TypeError(type(o).__name__)
 
-    data = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    is_instance = dataclasses.is_dataclass(value) and not isinstance(value, type)
+    data = dataclasses.asdict(value) if is_instance else value
     return json.dumps(data, indent=2, sort_keys=True, default=default)
 
 
@@ -62,14 +65,21 @@ def _say(ctx: click.Context, text: str) -> None:
 
 def format_option(f: F) -> F:
     return click.option(
-        "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
         help="Output format.",
     )(f)
 
 
 def backend_option(f: F) -> F:
     return click.option(
-        "-b", "--backend", "backend", metavar="BACKEND",
+        "-b",
+        "--backend",
+        "backend",
+        metavar="BACKEND",
         help="Backend to work on (default: the only one, the one you stand in, or the one applied).",
     )(f)
 
@@ -107,15 +117,17 @@ class FspatchGroup(click.Group):
         except Exception as exc:  # a bug: one line, exit 3
             if os.environ.get("FSPATCH_DEBUG"):
                 raise
-            click.echo(
-                f"internal error: {type(exc).__name__}: {exc} (set FSPATCH_DEBUG=1 for a traceback)", err=True
-            )
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (set FSPATCH_DEBUG=1 for a traceback)", err=True)
             ctx.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=FspatchGroup, context_settings=CONTEXT)
-@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path),
-              help="Run as if fspatch was started in DIR (the workspace root).")
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run as if fspatch was started in DIR (the workspace root).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print more detail.")
 @click.version_option(__version__, "--version", prog_name="fspatch")
@@ -184,22 +196,46 @@ def backend_list(ctx: click.Context, fmt: str) -> None:
 @main_group.command(context_settings=CONTEXT)
 @click.argument("backend_name", metavar="BACKEND")
 @vendor_option
-@click.option("--task", type=click.Choice(["train", "inference", "post_train"]), help="Task the vendor layer must declare.")
+@click.option(
+    "--task", type=click.Choice(["train", "inference", "post_train"]), help="Task the vendor layer must declare."
+)
 @click.option("--upto", metavar="PATCH", help="Stop after PATCH (of the top layer being applied).")
-@click.option("--force", is_flag=True, help="Check the stack out even if HEAD was moved away from it (with --to: write into a non-empty DIR).")
-@click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path),
-              help="Write the patched tree into plain directory DIR instead of checking it out.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Check the stack out even if HEAD was moved away from it (with --to: write into a non-empty DIR).",
+)
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the patched tree into plain directory DIR instead of checking it out.",
+)
 @click.option("--at", "at", metavar="COMMIT", help="Use the layers and upstream.lock of this workspace commit.")
-@click.option("--key", "key", type=click.Path(dir_okay=False, path_type=Path),
-              help="RSA private key (PEM) for encrypted patches, decrypted in memory only.")
+@click.option(
+    "--key",
+    "key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="RSA private key (PEM) for encrypted patches, decrypted in memory only.",
+)
 @click.pass_context
-def apply(ctx: click.Context, backend_name: str, vendor: str | None, task: str | None, upto: str | None, force: bool,
-          to: Path | None = None, at: str | None = None, key: Path | None = None) -> None:
+def apply(
+    ctx: click.Context,
+    backend_name: str,
+    vendor: str | None,
+    task: str | None,
+    upto: str | None,
+    force: bool,
+    to: Path | None = None,
+    at: str | None = None,
+    key: Path | None = None,
+) -> None:
     """Build BACKEND's stack (upstream → common → vendor) in memory and check out its top."""
     from fspatch.commands import apply as cmd
 
-    r = cmd.run(_opts(ctx).workspace(), backend_name, vendor=vendor, task=task, upto=upto, force=force,
-                to=to, at=at, key=key)
+    r = cmd.run(
+        _opts(ctx).workspace(), backend_name, vendor=vendor, task=task, upto=upto, force=force, to=to, at=at, key=key
+    )
     for layer in r.layers:
         top = f", top {layer.top}" if layer.top else ""
         _say(ctx, f"{r.backend}: {layer.layer}: applied {layer.applied}/{layer.total} patches{top}")
@@ -425,5 +461,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Verbs of later layers register themselves on ``main_group`` (same rules as this module).
-from fspatch import cli_check, cli_rebase, cli_vendor  # noqa: E402,F401
-from fspatch import cli_review  # noqa: E402,F401
+from fspatch import (  # noqa: E402,F401
+    cli_check,
+    cli_rebase,
+    cli_review,  # noqa: E402,F401
+    cli_vendor,
+)

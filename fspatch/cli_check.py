@@ -14,19 +14,38 @@ from fspatch.cli import CONTEXT, _backend, _json, _opts, _say, backend_option, m
 @click.argument("backends", metavar="[BACKEND]...", nargs=-1)
 @click.option("--schemas", is_flag=True, help="Check every YAML file against its schema.")
 @click.option("--series", is_flag=True, help="Check series files: syntax, duplicates, missing and orphan patch files.")
-@click.option("--apply", "apply_", is_flag=True,
-              help="Build every layer in memory: common on the pinned upstream, vendor layers on the common top.")
+@click.option(
+    "--apply",
+    "apply_",
+    is_flag=True,
+    help="Build every layer in memory: common on the pinned upstream, vendor layers on the common top.",
+)
 @click.option("--markers", is_flag=True, help="Check modification markers in every changed file.")
-@click.option("--canonical", is_flag=True,
-              help="Check that patch files are in canonical form (refresh would not rewrite them).")
+@click.option(
+    "--canonical", is_flag=True, help="Check that patch files are in canonical form (refresh would not rewrite them)."
+)
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too (e.g. a backend without a checkout).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write JUnit XML here (one test case per backend and layer).")
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write JUnit XML here (one test case per backend and layer).",
+)
 @click.option("--sarif", type=click.Path(dir_okay=False, path_type=Path), help="Also write SARIF 2.1.0 here.")
 @click.pass_context
-def check(ctx: click.Context, backends: tuple[str, ...], schemas: bool, series: bool, apply_: bool, markers: bool,
-          canonical: bool, strict: bool, fmt: str, junit: Path | None, sarif: Path | None) -> None:
+def check(
+    ctx: click.Context,
+    backends: tuple[str, ...],
+    schemas: bool,
+    series: bool,
+    apply_: bool,
+    markers: bool,
+    canonical: bool,
+    strict: bool,
+    fmt: str,
+    junit: Path | None,
+    sarif: Path | None,
+) -> None:
     """Check the health of the workspace; no check named means all of them.
 
     Read-only: patches are built in memory, the checkouts are not touched.
@@ -39,8 +58,17 @@ def check(ctx: click.Context, backends: tuple[str, ...], schemas: bool, series: 
     from fspatch.core.workspace import find_root
 
     root = find_root(Path.cwd(), _opts(ctx).directory)
-    selected = [name for name, on in (("schemas", schemas), ("series", series), ("apply", apply_),
-                                      ("markers", markers), ("canonical", canonical)) if on]
+    selected = [
+        name
+        for name, on in (
+            ("schemas", schemas),
+            ("series", series),
+            ("apply", apply_),
+            ("markers", markers),
+            ("canonical", canonical),
+        )
+        if on
+    ]
     r = cmd.run(root, list(backends) or None, checks=selected or None)
     summary = {
         "checks": list(r.checks),
@@ -63,8 +91,11 @@ def check(ctx: click.Context, backends: tuple[str, ...], schemas: bool, series: 
             click.echo(text.rstrip("\n"))
         for why in r.skipped:
             click.echo(f"skipped {why}", err=True)
-        _say(ctx, f"{', '.join(r.checks)}: {r.patches} patches built, {r.files} file changes checked: "
-                  f"{len(r.findings)} findings")
+        _say(
+            ctx,
+            f"{', '.join(r.checks)}: {r.patches} patches built, {r.files} file changes checked: "
+            f"{len(r.findings)} findings",
+        )
     if r.errors or (strict and r.findings):
         ctx.exit(1)
 
@@ -96,19 +127,32 @@ def mark(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
     _say(ctx, f"Refreshed {r.patch}" if r.file_changed else f"{r.patch} unchanged")
 
 
-
 @main_group.command(context_settings=CONTEXT)
 @click.argument("backends", metavar="[BACKEND]...", nargs=-1)
 @click.option("--vendor", "vendors", metavar="VENDOR", multiple=True, help="Only this vendor's layers (repeatable).")
-@click.option("--onto", "onto", metavar="[BACKEND=]REF", multiple=True,
-              help="Also try a rebase onto REF (a tag, branch or commit in the checkout); BACKEND=REF for one backend.")
+@click.option(
+    "--onto",
+    "onto",
+    metavar="[BACKEND=]REF",
+    multiple=True,
+    help="Also try a rebase onto REF (a tag, branch or commit in the checkout); BACKEND=REF for one backend.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
-@click.option("--github-matrix", "github", is_flag=True,
-              help='Print {"include": [{"backend", "vendor", "layer"}, ...]} on one line for a CI fan-out '
-                   '(builds nothing).')
+@click.option(
+    "--github-matrix",
+    "github",
+    is_flag=True,
+    help='Print {"include": [{"backend", "vendor", "layer"}, ...]} on one line for a CI fan-out (builds nothing).',
+)
 @click.pass_context
-def matrix(ctx: click.Context, backends: tuple[str, ...], vendors: tuple[str, ...], onto: tuple[str, ...], fmt: str,
-           github: bool) -> None:
+def matrix(
+    ctx: click.Context,
+    backends: tuple[str, ...],
+    vendors: tuple[str, ...],
+    onto: tuple[str, ...],
+    fmt: str,
+    github: bool,
+) -> None:
     """Show backend × layer: applies on the pinned upstream, on the current common layer, onto REF.
 
     Read-only and in memory.  The matrix reports, it does not judge: exit 0
@@ -123,8 +167,12 @@ def matrix(ctx: click.Context, backends: tuple[str, ...], vendors: tuple[str, ..
         if onto:
             raise click.UsageError("--github-matrix builds nothing; it cannot be combined with --onto")
         jobs = cmd.fan_out(ws, list(backends) or None, vendors=list(vendors) or None)
-        click.echo(json.dumps({"include": [{"backend": j.backend, "vendor": j.vendor, "layer": j.layer} for j in jobs]},
-                              separators=(",", ":")))
+        click.echo(
+            json.dumps(
+                {"include": [{"backend": j.backend, "vendor": j.vendor, "layer": j.layer} for j in jobs]},
+                separators=(",", ":"),
+            )
+        )
         return
     from fspatch.core.matrix import matrix_dict, render_matrix_markdown, render_matrix_text
 
@@ -135,7 +183,6 @@ def matrix(ctx: click.Context, backends: tuple[str, ...], vendors: tuple[str, ..
         click.echo(render_matrix_markdown(m), nl=False)
     else:
         click.echo(render_matrix_text(m), nl=False)
-
 
 
 @main_group.command(context_settings=CONTEXT)

@@ -81,14 +81,18 @@ def _text(rep: Any, r: Any) -> str:
         out.append(f"stopped at {rep.stopped_at}; conflict markers are in {r.checkout}/:")
         for path in r.conflict_files:
             out.append(f"    {r.checkout}/{path}")
-        out.append("edit those files, then run 'fspatch continue'; or 'fspatch skip' to drop the patch, "
-                   "'fspatch abort' to restore everything")
+        out.append(
+            "edit those files, then run 'fspatch continue'; or 'fspatch skip' to drop the patch, "
+            "'fspatch abort' to restore everything"
+        )
     return "\n".join(out)
 
 
 def _stop_option(f: Any) -> Any:
     return click.option(
-        "--stop/--no-stop", "stop", default=None,
+        "--stop/--no-stop",
+        "stop",
+        default=None,
         help="Stop at the first conflict (default on a terminal) or, as a bot, try every patch and report once.",
     )(f)
 
@@ -101,8 +105,12 @@ def _interactive(stop: bool | None) -> bool:
 
 
 def _report_options(f: Any) -> Any:
-    f = click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Also write the report to FILE (JSON with --format json or a .json name).")(f)
+    f = click.option(
+        "--report",
+        "report_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write the report to FILE (JSON with --format json or a .json name).",
+    )(f)
     return format_option(f)
 
 
@@ -114,8 +122,16 @@ def _report_options(f: Any) -> Any:
 @click.option("--drop-upstreamed", is_flag=True, help="Drop patches whose change is already upstream.")
 @_report_options
 @click.pass_context
-def pull_upstream(ctx: click.Context, backend_name: str, ref: str, url: str | None, stop: bool | None,
-                  drop_upstreamed: bool, report_file: Path | None, fmt: str) -> None:
+def pull_upstream(
+    ctx: click.Context,
+    backend_name: str,
+    ref: str,
+    url: str | None,
+    stop: bool | None,
+    drop_upstreamed: bool,
+    report_file: Path | None,
+    fmt: str,
+) -> None:
     """Move BACKEND's pin to REF and replay every layer onto it as 3-way merges.
 
     On a terminal it stops at the first conflict for 'fspatch continue/skip/abort';
@@ -123,8 +139,15 @@ def pull_upstream(ctx: click.Context, backend_name: str, ref: str, url: str | No
     """
     from fspatch.commands import pull_upstream as cmd
 
-    r = cmd.run(_opts(ctx).workspace(), backend_name, ref, url=url, stop=_interactive(stop),
-                drop_upstreamed=drop_upstreamed, progress=_progress(ctx))
+    r = cmd.run(
+        _opts(ctx).workspace(),
+        backend_name,
+        ref,
+        url=url,
+        stop=_interactive(stop),
+        drop_upstreamed=drop_upstreamed,
+        progress=_progress(ctx),
+    )
     _render(ctx, r, fmt, report_file)
 
 
@@ -133,7 +156,9 @@ def pull_upstream(ctx: click.Context, backend_name: str, ref: str, url: str | No
 @_stop_option
 @_report_options
 @click.pass_context
-def rebase_vendors(ctx: click.Context, backend_name: str, stop: bool | None, report_file: Path | None, fmt: str) -> None:
+def rebase_vendors(
+    ctx: click.Context, backend_name: str, stop: bool | None, report_file: Path | None, fmt: str
+) -> None:
     """Replay every vendor layer of BACKEND onto the current common layer (same modes as pull-upstream)."""
     from fspatch.commands import rebase_vendors as cmd
 

@@ -13,12 +13,14 @@ CRLF files and non-UTF-8 bytes survive every round trip unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pygit2
 from pygit2.enums import CheckoutStrategy, DiffFind, DiffOption, FileMode, FileStatus, ObjectType
@@ -195,18 +197,22 @@ class GitRepo:
             committer_offset=c.committer.offset,
         )
 
+    def _tree(self, tree_id: str) -> pygit2.Tree:
+        """A tree object (pygit2's stubs type lookups as plain Object)."""
+        return cast(pygit2.Tree, self._repo[tree_id])
+
     def tree_of(self, commit_id: str) -> str:
         return self.commit_info(commit_id).tree
 
     def read_blob(self, blob_id: str) -> bytes:
-        return bytes(self._repo[blob_id].data)
+        return bytes(cast(pygit2.Blob, self._repo[blob_id]).data)
 
     def write_blob(self, data: bytes) -> str:
         return str(self._repo.create_blob(data))
 
     def entry(self, tree_id: str, path: str) -> Entry | None:
         """The blob entry at path in a tree, or None (also for directories)."""
-        tree = self._repo[tree_id]
+        tree = self._tree(tree_id)
         try:
             obj = tree[path]
         except KeyError:
@@ -216,9 +222,9 @@ class GitRepo:
         return Entry(str(obj.id), int(obj.filemode))
 
     def is_dir(self, tree_id: str, path: str) -> bool:
-        tree = self._repo[tree_id]
+        tree = self._tree(tree_id)
         try:
-            return tree[path].filemode == FileMode.TREE
+            return bool(tree[path].filemode == FileMode.TREE)
         except KeyError:
             return False
 
@@ -226,7 +232,7 @@ class GitRepo:
         """The id of the directory at path in a tree ("" is the tree itself), or None."""
         if path in ("", "."):
             return tree_id
-        tree = self._repo[tree_id]
+        tree = self._tree(tree_id)
         try:
             obj = tree[path]
         except KeyError:
@@ -241,14 +247,14 @@ class GitRepo:
 
     def list_files(self, tree_id: str) -> Iterator[tuple[str, Entry]]:
         """Every blob of a tree, recursively (path order).  Cost follows the tree size."""
-        stack: list[tuple[str, pygit2.Tree]] = [("", self._repo[tree_id])]
+        stack: list[tuple[str, pygit2.Tree]] = [("", self._tree(tree_id))]
         while stack:
             prefix, tree = stack.pop()
             subtrees = []
             for obj in tree:
-                path = prefix + obj.name
+                path = prefix + str(obj.name)
                 if obj.filemode == FileMode.TREE:
-                    subtrees.append((path + "/", obj))
+                    subtrees.append((path + "/", cast(pygit2.Tree, obj)))
                 else:
                     yield path, Entry(str(obj.id), int(obj.filemode))
             stack.extend(reversed(subtrees))
@@ -270,7 +276,7 @@ class GitRepo:
             if isinstance(node.get(leaf), dict) and entry is not None:
                 raise GitError(f"{path}: a file cannot replace a directory with other changes inside")
             node[leaf] = entry
-        return self._build(self._repo[base_tree] if base_tree else None, nested)
+        return self._build(self._tree(base_tree) if base_tree else None, nested)
 
     def _build(self, tree: pygit2.Tree | None, node: dict[str, object]) -> str:
         builder = self._repo.TreeBuilder(tree) if tree is not None else self._repo.TreeBuilder()
@@ -283,8 +289,8 @@ class GitRepo:
                     existing = None
             if isinstance(change, dict):
                 sub = existing if existing is not None and existing.filemode == FileMode.TREE else None
-                new_id = self._build(sub, change)
-                if len(self._repo[new_id]) == 0:
+                new_id = self._build(cast("pygit2.Tree | None", sub), change)
+                if len(self._tree(new_id)) == 0:
                     if existing is not None:
                         builder.remove(name)
                 else:
@@ -320,9 +326,9 @@ class GitRepo:
     # -- diffs and merges --------------------------------------------------
     def diff_trees(self, old_tree: str, new_tree: str, *, renames: bool = True) -> bytes:
         """A git-style patch (full index lines, binary data, 3 lines of context) from old to new."""
-        diff = self._repo.diff(
-            self._repo[old_tree],
-            self._repo[new_tree],
+        diff = self._repo.diff(  # type: ignore[call-overload]
+            self._tree(old_tree),
+            self._tree(new_tree),
             flags=DiffOption.SHOW_BINARY | DiffOption.INDENT_HEURISTIC,
             context_lines=3,
         )
@@ -335,13 +341,13 @@ class GitRepo:
             data = patch.data
             d = patch.delta
             full = b"index %s..%s" % (str(d.old_file.id).encode(), str(d.new_file.id).encode())
-            data = _INDEX_LINE.sub(lambda m, full=full: full + m.group(3), data, count=1)
+            data = _INDEX_LINE.sub(lambda m, full=full: bytes(full + m.group(3)), data, count=1)  # type: ignore[misc]
             parts.append(data)
         return b"".join(parts)
 
     def changed_paths(self, old_tree: str, new_tree: str) -> list[str]:
         """Paths whose blob or mode differ between two trees (both sides of a change)."""
-        diff = self._repo.diff(self._repo[old_tree], self._repo[new_tree])
+        diff = self._repo.diff(self._tree(old_tree), self._tree(new_tree))  # type: ignore[call-overload]
         paths: list[str] = []
         for d in diff.deltas:
             paths.append(d.old_file.path)
@@ -490,10 +496,8 @@ class GitRepo:
         """
         if not paths:
             return
-        strategy = (
-            CheckoutStrategy.FORCE | CheckoutStrategy.DISABLE_PATHSPEC_MATCH | CheckoutStrategy.REMOVE_UNTRACKED
-        )
-        self._repo.checkout_tree(self._repo[tree_id], paths=list(paths), strategy=strategy)
+        strategy = CheckoutStrategy.FORCE | CheckoutStrategy.DISABLE_PATHSPEC_MATCH | CheckoutStrategy.REMOVE_UNTRACKED
+        self._repo.checkout_tree(self._tree(tree_id), paths=list(paths), strategy=strategy)  # type: ignore[no-untyped-call]
 
     def reset_index(self, commit_id: str, paths: Iterable[str] | None = None) -> None:
         """Make the index match a commit's tree (whole, or only the given paths), without touching files."""
@@ -513,7 +517,7 @@ class GitRepo:
             elif self._worktree_matches(wd, path, e):
                 index.add(path)  # restat so status stays fast and clean
             else:
-                index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=e.id), e.mode))
+                index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=e.id), FileMode(e.mode)))
         index.write()
 
     def set_head(self, commit_id: str) -> None:
@@ -561,15 +565,16 @@ class GitRepo:
             files.append(FileMerge(path, side[0], side[1], side[2], merged))
         gone = {e.path for trio in conflicts for e in trio if e is not None}
         for path in sorted(gone):
-            try:
+            with contextlib.suppress(KeyError):
                 del index.conflicts[path]
-            except KeyError:
-                pass
         tree = str(index.write_tree(self._repo))
         return self.update_tree(tree, changes), tuple(files)
 
     def _merge_file(
-        self, anc: pygit2.IndexEntry | None, ours: pygit2.IndexEntry, theirs: pygit2.IndexEntry,
+        self,
+        anc: pygit2.IndexEntry | None,
+        ours: pygit2.IndexEntry,
+        theirs: pygit2.IndexEntry,
         labels: tuple[str, str, str],
     ) -> bytes | None:
         """diff3-style merge of one file with labelled markers; None for binary files."""
@@ -577,14 +582,18 @@ class GitRepo:
         return None if got is None else got[1]
 
     def _merge_file_c(
-        self, anc: pygit2.IndexEntry | None, ours: pygit2.IndexEntry, theirs: pygit2.IndexEntry,
+        self,
+        anc: pygit2.IndexEntry | None,
+        ours: pygit2.IndexEntry,
+        theirs: pygit2.IndexEntry,
         labels: tuple[str, str, str] | None,
     ) -> tuple[bool, bytes] | None:
         """libgit2's file merge on bytes: (automergeable, content); diff3 markers when labels are given.
 
         Without labels the options are libgit2's defaults, exactly what merge_trees uses.
         """
-        from pygit2._libgit2 import ffi, lib as C  # type: ignore[import-not-found]
+        from pygit2._libgit2 import ffi  # type: ignore[import-not-found]
+        from pygit2._libgit2 import lib as C
 
         opts = ffi.new("git_merge_file_options *")
         opts.version = 1
@@ -618,7 +627,7 @@ class GitRepo:
         paths.  Anything else falls back to the full ``merge_trees``.  Cost follows the patch
         size, not the tree size.
         """
-        diff = self._repo.diff(self._repo[ancestor], self._repo[theirs])
+        diff = self._repo.diff(self._tree(ancestor), self._tree(theirs))  # type: ignore[call-overload]
         changes: dict[str, Entry | None] = {}
         for d in diff.deltas:
             if d.status != pygit2.enums.DeltaStatus.MODIFIED or d.old_file.mode != d.new_file.mode:
@@ -663,7 +672,7 @@ class GitRepo:
 
     def tree_moves(self, old_tree: str, new_tree: str) -> list[tuple[str, str, str]]:
         """(status, old_path, new_path) of deletions ("D") and renames ("R") between two trees."""
-        diff = self._repo.diff(self._repo[old_tree], self._repo[new_tree])
+        diff = self._repo.diff(self._tree(old_tree), self._tree(new_tree))  # type: ignore[call-overload]
         diff.find_similar(flags=DiffFind.FIND_RENAMES)
         out = []
         for d in diff.deltas:

@@ -177,14 +177,25 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
         plans.append((layer, written, layer_meta))
         vendors.append(
             VendorImport(
-                vd.vendor, vd.backend, vd.display, len(written), encrypted, split.embeds_common,
-                split.hunks_total, split.hunks_removed, split.lines_removed,
+                vd.vendor,
+                vd.backend,
+                vd.display,
+                len(written),
+                encrypted,
+                split.embeds_common,
+                split.hunks_total,
+                split.hunks_removed,
+                split.lines_removed,
             )
         )
 
     ws_git = ws.root / ".git"
     with transaction(
-        "import", ws.root, git_dir=ws_git if ws_git.is_dir() else None, dirs=["series", "vendors"], files=["upstream.lock"]
+        "import",
+        ws.root,
+        git_dir=ws_git if ws_git.is_dir() else None,
+        dirs=["series", "vendors"],
+        files=["upstream.lock"],
     ):
         # ---- write: vendors, then the layers (common first, so fingerprints see the new common layers)
         for vendor, (device_type, contact) in vendor_infos.items():
@@ -224,7 +235,8 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
                         }
                         for e in tasks[t]
                     ]
-                    for t in TASKS if t in tasks
+                    for t in TASKS
+                    if t in tasks
                 }
             ws.write_yaml(HISTORY_IMPORT, seed, "history")
             try:

@@ -50,7 +50,9 @@ def run_unpatch(
         raise UsageError("--task needs --device-type (tasks belong to vendor layers)")
     vendor = vendor_for_device(ws, device_type) if device_type is not None else None
     r = apply_cmd.run(ws, backend, vendor=vendor, task=task, at=commit)
-    line = f"fspatch apply {r.backend}" + (f" --vendor {vendor}" if vendor else "") + (f" --task {task}" if task else "")
+    line = (
+        f"fspatch apply {r.backend}" + (f" --vendor {vendor}" if vendor else "") + (f" --task {task}" if task else "")
+    )
     line += f" --at {commit}" if commit else ""
     return LegacyResult("unpatch", r.backend, vendor, line, f"checked out {r.head[:12]}")
 

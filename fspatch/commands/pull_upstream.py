@@ -46,8 +46,9 @@ def run(
     new_commit = fetch_ref(ws, repo, s.backend.url, s.backend.mirrors, ref, url)
     b = s.backend
     common = LayerRef(b.name, None)
-    layers = [build_old_layer(repo, b.commit, b.commit, common.label, None,
-                              [s.source(common, e) for e in s.entries(common)])]
+    layers = [
+        build_old_layer(repo, b.commit, b.commit, common.label, None, [s.source(common, e) for e in s.entries(common)])
+    ]
     old_top = layers[0].old[-1] if layers[0].old else b.commit
     for layer in ws.vendor_layers(b.name):
         sources = [s.source(layer, e) for e in s.entries(layer)]
@@ -70,7 +71,9 @@ def check_ready(s: Session) -> None:
     if dirty:
         more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
         raise DirtyCheckoutError(
-            "local changes in the checkout: " + ", ".join(dirty[:5]) + more
+            "local changes in the checkout: "
+            + ", ".join(dirty[:5])
+            + more
             + f"; refresh them into a patch or discard them first (fspatch refresh -b {s.backend.name})",
             path=s.backend.path,
         )
@@ -83,9 +86,7 @@ def _fetch_url(ws: Workspace, url: str) -> str:
     return str(local.resolve()) if local.exists() else url
 
 
-def fetch_ref(
-    ws: Workspace, repo: GitRepo, lock_url: str, mirrors: tuple[str, ...], ref: str, url: str | None
-) -> str:
+def fetch_ref(ws: Workspace, repo: GitRepo, lock_url: str, mirrors: tuple[str, ...], ref: str, url: str | None) -> str:
     """The commit id of REF, fetched from --url, else the lock's URL, else its mirrors."""
     if ref.startswith("-"):
         raise UsageError(f"bad ref {ref!r}")
@@ -96,7 +97,7 @@ def fetch_ref(
         if got is not None:
             return got
     errors: list[str] = []
-    for u in ([url] if url else [lock_url, *mirrors]):
+    for u in [url] if url else [lock_url, *mirrors]:
         src = _fetch_url(ws, u)
         specs = [[f"+refs/tags/{ref}:refs/tags/{ref}"], [f"+refs/heads/{ref}:refs/fspatch/upstream/{ref}"]]
         if _HEX.fullmatch(ref):

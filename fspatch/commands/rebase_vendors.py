@@ -26,8 +26,9 @@ def run(ws: Workspace, backend: str, *, stop: bool = True, progress: Progress | 
     if not vendors:
         raise UsageError(f"backend '{b.name}' has no vendor layers (vendors/<vendor>/{b.name}/)")
     common = LayerRef(b.name, None)
-    built = build_old_layer(repo, b.commit, b.commit, common.label, None,
-                            [s.source(common, e) for e in s.entries(common)])
+    built = build_old_layer(
+        repo, b.commit, b.commit, common.label, None, [s.source(common, e) for e in s.entries(common)]
+    )
     common_top = built.old[-1] if built.old else b.commit
     layers: list[LayerPlan] = []
     for layer in vendors:
@@ -37,8 +38,9 @@ def run(ws: Workspace, backend: str, *, stop: bool = True, progress: Progress | 
         if ls is not None and ls.names() == names and s.state is not None and s.state.upstream == b.commit:
             lp = LayerPlan(layer.label, layer.vendor, ls.base, names, [p.commit for p in ls.applied])
         else:
-            lp = build_old_layer(repo, b.commit, common_top, layer.label, layer.vendor,
-                                 [s.source(layer, e) for e in entries])
+            lp = build_old_layer(
+                repo, b.commit, common_top, layer.label, layer.vendor, [s.source(layer, e) for e in entries]
+            )
         lp.new_base = common_top
         lp.top = common_top
         layers.append(lp)

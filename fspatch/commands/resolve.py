@@ -59,7 +59,8 @@ def run_continue(ws: Workspace, backend: str | None = None, *, progress: Progres
                 left.append(f"{s.backend.path}/{path}:{first}")
         if left:
             raise ConflictError(
-                "conflict markers remain in " + ", ".join(left)
+                "conflict markers remain in "
+                + ", ".join(left)
                 + "; edit them out, then 'fspatch continue' (or 'fspatch skip' / 'fspatch abort')"
             )
         tree = s.repo.snapshot_worktree()

@@ -41,7 +41,7 @@ def run(ws: Workspace, backend: str, *, vendor: str | None = None) -> SeriesResu
         items.append(
             SeriesItem(e.name, e.name in applied, bool(applied) and e.name == applied[-1], _subject(ws, layer, e.name))
         )
-    return SeriesResult(b.name, layer.label, layer.dir, tuple(items))
+    return SeriesResult(b.name, layer.label, layer.dir.as_posix(), tuple(items))
 
 
 def _subject(ws: Workspace, layer: LayerRef, name: str) -> str:

@@ -39,7 +39,15 @@ from typing import Any
 
 from fspatch.errors import InputError, UsageError
 
-__all__ = ["ENCRYPTED_SUFFIX", "MAGIC", "decrypt", "encrypt", "is_encrypted_name", "load_private_key", "load_public_key"]
+__all__ = [
+    "ENCRYPTED_SUFFIX",
+    "MAGIC",
+    "decrypt",
+    "encrypt",
+    "is_encrypted_name",
+    "load_private_key",
+    "load_public_key",
+]
 
 MAGIC = b"FSPENC1\n"
 ENCRYPTED_SUFFIX = ".encrypted"

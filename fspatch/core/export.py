@@ -142,7 +142,9 @@ class CommitReader:
         sub = self.repo.subtree(self.tree, "vendors")
         if sub is None:
             return []
-        names = {p.split("/", 1)[0] for p, _ in self.repo.list_files(sub) if p.count("/") == 1 and p.endswith("/vendor.yaml")}
+        names = {
+            p.split("/", 1)[0] for p, _ in self.repo.list_files(sub) if p.count("/") == 1 and p.endswith("/vendor.yaml")
+        }
         return sorted(names)
 
     def has_layer(self, layer: LayerRef) -> bool:
@@ -153,9 +155,7 @@ class CommitReader:
         if not self.has_layer(layer):
             if layer.vendor is None:
                 return []
-            raise UsageError(
-                f"vendor {layer.vendor!r} has no layer for backend {layer.backend!r} at {self._at[1:]}"
-            )
+            raise UsageError(f"vendor {layer.vendor!r} has no layer for backend {layer.backend!r} at {self._at[1:]}")
         raw = self._read(f"{layer.dir.as_posix()}/series")
         if raw is None:
             return []

@@ -79,9 +79,7 @@ def scan(root: Path) -> FlagScaleRepo:
     backends_dir = root / "flagscale" / "backends"
     if backends_dir.is_dir():
         for d in sorted(p for p in backends_dir.iterdir() if p.is_dir()):
-            files = sorted(
-                (p.relative_to(d).as_posix(), p.read_bytes()) for p in d.rglob("*.patch") if p.is_file()
-            )
+            files = sorted((p.relative_to(d).as_posix(), p.read_bytes()) for p in d.rglob("*.patch") if p.is_file())
             if files:
                 b = _backend(d.name, f"flagscale/backends/{d.name}")
                 if b in common:
@@ -93,7 +91,8 @@ def scan(root: Path) -> FlagScaleRepo:
         for vd in sorted(p for p in hw.iterdir() if p.is_dir()):
             for bd in sorted(p for p in vd.iterdir() if p.is_dir()):
                 names = sorted(
-                    p.name for p in bd.iterdir()
+                    p.name
+                    for p in bd.iterdir()
                     if p.is_file() and (p.name.endswith(".patch") or p.name.endswith(".patch.encrypted"))
                 )
                 if not names:

@@ -214,9 +214,15 @@ def _check_backend(ws: Workspace, b: Backend, checks: Collection[str], acc: _Acc
     repo, why = open_upstream(ws, b)
     if repo is None:
         acc.findings.append(
-            Finding("", LOCK_NAME, _commit_line(ws.root, b), RULE_NO_UPSTREAM,
-                    f"backend '{b.name}': {why}; its layers were not built (run 'fspatch backend add' "
-                    f"or fetch {b.ref})", severity="warning", case=case_of(layers[0]))
+            Finding(
+                "",
+                LOCK_NAME,
+                _commit_line(ws.root, b),
+                RULE_NO_UPSTREAM,
+                f"backend '{b.name}': {why}; its layers were not built (run 'fspatch backend add' or fetch {b.ref})",
+                severity="warning",
+                case=case_of(layers[0]),
+            )
         )
         return
     config = MarkerConfig.from_settings(ws.settings())
@@ -345,8 +351,16 @@ def schema_findings(root: Path, backends: Sequence[str] | None = None) -> list[F
             name = data.get("name")
             if isinstance(name, str) and name != folder:
                 line = _key_line(data, "name")
-                out.append(Finding("", rel, line, RULE_SCHEMA,
-                                   f"name {name!r} does not match the vendor directory {folder!r}", case=case))
+                out.append(
+                    Finding(
+                        "",
+                        rel,
+                        line,
+                        RULE_SCHEMA,
+                        f"name {name!r} does not match the vendor directory {folder!r}",
+                        case=case,
+                    )
+                )
     return out
 
 
@@ -427,8 +441,16 @@ def load_layer(ws: Workspace, layer: LayerRef) -> LoadedLayer:
             series_findings.append(Finding("", display, entry.line, RULE_SERIES_SYNTAX, message, case=case))
             why_not = why_not or f"{display} has errors"
         elif not (folder / entry.name).is_file():
-            series_findings.append(Finding("", display, entry.line, RULE_SERIES_MISSING,
-                                           f"{entry.name} is listed but {base}/{entry.name} does not exist", case=case))
+            series_findings.append(
+                Finding(
+                    "",
+                    display,
+                    entry.line,
+                    RULE_SERIES_MISSING,
+                    f"{entry.name} is listed but {base}/{entry.name} does not exist",
+                    case=case,
+                )
+            )
             why_not = why_not or f"{base}/{entry.name} is missing"
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
@@ -436,8 +458,16 @@ def load_layer(ws: Workspace, layer: LayerRef) -> LoadedLayer:
             continue
         if not (rel.endswith(".patch") or rel.endswith(".patch" + _ENCRYPTED)) or rel in listed:
             continue
-        series_findings.append(Finding("", f"{base}/{rel}", 0, RULE_SERIES_ORPHAN,
-                                       f"not listed in {display}; add it to the series or delete it", case=case))
+        series_findings.append(
+            Finding(
+                "",
+                f"{base}/{rel}",
+                0,
+                RULE_SERIES_ORPHAN,
+                f"not listed in {display}; add it to the series or delete it",
+                case=case,
+            )
+        )
     sources: list[tuple[PatchSource, bytes]] = []
     patch_findings: list[Finding] = []
     encrypted: list[str] = []
@@ -478,11 +508,16 @@ def canonical_findings(loaded: LoadedLayer) -> list[Finding]:
             continue
         line, found, expected = first_difference(data, canonical)
         out.append(
-            Finding("", src.display, line, RULE_NOT_CANONICAL,
-                    f"not in canonical form from this line (found {found}, fspatch writes {expected}); "
-                    "'fspatch refresh' keeps an unchanged patch's text, so rewrite it after an edit "
-                    "or run 'fspatch fmt'",
-                    case=case_of(loaded.layer))
+            Finding(
+                "",
+                src.display,
+                line,
+                RULE_NOT_CANONICAL,
+                f"not in canonical form from this line (found {found}, fspatch writes {expected}); "
+                "'fspatch refresh' keeps an unchanged patch's text, so rewrite it after an edit "
+                "or run 'fspatch fmt'",
+                case=case_of(loaded.layer),
+            )
         )
     return out
 
@@ -561,9 +596,16 @@ def canonical_rewrites(ws: Workspace, backends: Sequence[str] | None = None) -> 
                 if canonical == data:
                     continue
                 if parse_patch(canonical, src.display) != src.patch:
-                    problems.append(Finding("", src.display, 0, RULE_NOT_CANONICAL,
-                                            "the canonical form would not read back the same; left as is",
-                                            case=case_of(layer)))
+                    problems.append(
+                        Finding(
+                            "",
+                            src.display,
+                            0,
+                            RULE_NOT_CANONICAL,
+                            "the canonical form would not read back the same; left as is",
+                            case=case_of(layer),
+                        )
+                    )
                     continue
                 rewrites.append(Rewrite(layer, src.name, src.display, canonical))
     return rewrites, problems

@@ -153,7 +153,9 @@ def apply_binary(old: bytes, binary: BinaryData, path: str) -> bytes:
     """The new content from a binary block: a literal replaces, a delta rebuilds from ``old``."""
     if binary.kind == "literal":
         if len(binary.data) != binary.size:
-            raise PatchParseError(f"binary literal holds {len(binary.data)} bytes, its header says {binary.size}", path=path)
+            raise PatchParseError(
+                f"binary literal holds {len(binary.data)} bytes, its header says {binary.size}", path=path
+            )
         return binary.data
     if binary.kind == "delta":
         return apply_delta(old, binary.data, path)

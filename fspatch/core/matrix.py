@@ -170,8 +170,15 @@ def _backend_rows(
         unknown = Cell(UNKNOWN, why)
         onto_cell = OntoCell(UNKNOWN, detail=why) if onto_ref else None
         return [
-            MatrixRow(b.name, layer.vendor, layer.label, _count(loaded[layer]), unknown,
-                      Cell(NA) if layer.vendor is None else unknown, onto_cell)
+            MatrixRow(
+                b.name,
+                layer.vendor,
+                layer.label,
+                _count(loaded[layer]),
+                unknown,
+                Cell(NA) if layer.vendor is None else unknown,
+                onto_cell,
+            )
             for layer in layers
         ], None
     builder = Builder(repo, b.commit)
@@ -200,8 +207,17 @@ def _backend_rows(
     for layer in layers:
         got = built[layer]
         common_cell = Cell(NA) if layer.vendor is None else got.cell
-        rows.append(MatrixRow(b.name, layer.vendor, layer.label, _count(loaded[layer]), common.cell, common_cell,
-                              onto_cells.get(layer) if onto_ref is not None else None))
+        rows.append(
+            MatrixRow(
+                b.name,
+                layer.vendor,
+                layer.label,
+                _count(loaded[layer]),
+                common.cell,
+                common_cell,
+                onto_cells.get(layer) if onto_ref is not None else None,
+            )
+        )
     return rows, target
 
 
@@ -210,8 +226,13 @@ def _count(loaded: LoadedLayer) -> int:
 
 
 def _trial(
-    repo: GitRepo, b: Backend, ref: str, target: str, common_ref: LayerRef,
-    built: Mapping[LayerRef, _Built], common_top: str | None,
+    repo: GitRepo,
+    b: Backend,
+    ref: str,
+    target: str,
+    common_ref: LayerRef,
+    built: Mapping[LayerRef, _Built],
+    common_top: str | None,
 ) -> dict[LayerRef, OntoCell]:
     """Replay every layer that builds onto ``target`` with pull-upstream's engine, never stopping."""
     from fspatch.core.rebase import CONFLICT as R_CONFLICT
@@ -320,8 +341,15 @@ def render_matrix_text(m: Matrix) -> str:
     return "\n".join(lines) + "\n"
 
 
-_MD = {OK: "✅ ok", FAILS: "❌ fails", BLOCKED: "⛔ blocked", UNKNOWN: "❔ unknown", NA: "–",
-       CLEAN: "✅ clean", CONFLICT: "❌ conflict"}
+_MD = {
+    OK: "✅ ok",
+    FAILS: "❌ fails",
+    BLOCKED: "⛔ blocked",
+    UNKNOWN: "❔ unknown",
+    NA: "–",
+    CLEAN: "✅ clean",
+    CONFLICT: "❌ conflict",
+}
 
 
 def _md(text: str) -> str:
@@ -334,8 +362,13 @@ def render_matrix_markdown(m: Matrix) -> str:
     header = ["backend", "layer", "patches", "pinned", "common"] + ([onto] if onto else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in m.rows:
-        row = [r.backend, r.layer, str(r.patches), _MD.get(r.pinned.status, r.pinned.status),
-               _MD.get(r.common.status, r.common.status)]
+        row = [
+            r.backend,
+            r.layer,
+            str(r.patches),
+            _MD.get(r.pinned.status, r.pinned.status),
+            _MD.get(r.common.status, r.common.status),
+        ]
         if onto:
             text = _onto_text(r.onto)
             status = r.onto.status if r.onto is not None else ""
@@ -350,6 +383,7 @@ def render_matrix_markdown(m: Matrix) -> str:
 
 def matrix_dict(m: Matrix) -> dict[str, object]:
     """The JSON form, version 1: ``{"version", "onto", "rows": [...]}`` (``onto`` per row is null without --onto)."""
+
     def cell(c: Cell) -> dict[str, str]:
         return {"status": c.status, "detail": c.detail}
 
@@ -357,10 +391,24 @@ def matrix_dict(m: Matrix) -> dict[str, object]:
     for r in m.rows:
         onto = None
         if r.onto is not None:
-            onto = {"status": r.onto.status, "clean": r.onto.clean, "upstreamed": r.onto.upstreamed,
-                    "conflicts": r.onto.conflicts, "detail": r.onto.detail}
-        rows.append({"backend": r.backend, "vendor": r.vendor, "layer": r.layer, "patches": r.patches,
-                     "pinned": cell(r.pinned), "common": cell(r.common), "onto": onto})
+            onto = {
+                "status": r.onto.status,
+                "clean": r.onto.clean,
+                "upstreamed": r.onto.upstreamed,
+                "conflicts": r.onto.conflicts,
+                "detail": r.onto.detail,
+            }
+        rows.append(
+            {
+                "backend": r.backend,
+                "vendor": r.vendor,
+                "layer": r.layer,
+                "patches": r.patches,
+                "pinned": cell(r.pinned),
+                "common": cell(r.common),
+                "onto": onto,
+            }
+        )
     commits = dict(m.onto_commits)
     return {
         "version": 1,

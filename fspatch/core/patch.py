@@ -574,7 +574,9 @@ class _Parser:
                 raise self.error(i - 1, "binary patch line must start with a length letter A-Z or a-z")
             encoded = line[1:]
             if len(encoded) != (length + 3) // 4 * 5:
-                raise self.error(i - 1, f"binary patch line has {len(encoded)} characters, expected {(length + 3) // 4 * 5}")
+                raise self.error(
+                    i - 1, f"binary patch line has {len(encoded)} characters, expected {(length + 3) // 4 * 5}"
+                )
             try:
                 chunks.append(base64.b85decode(encoded)[:length])
             except ValueError as exc:
@@ -680,7 +682,11 @@ class _Parser:
             first, second = header[:cut], self.unquote(header[cut + 1 :], i)
         else:
             half = (len(header) - 1) // 2
-            if len(header) % 2 == 1 and header[half : half + 1] == b" " and _same_after_prefix(header[:half], header[half + 1 :]):
+            if (
+                len(header) % 2 == 1
+                and header[half : half + 1] == b" "
+                and _same_after_prefix(header[:half], header[half + 1 :])
+            ):
                 first, second = header[:half], header[half + 1 :]
             elif b" b/" in header:
                 first, _, second = header.partition(b" b/")
@@ -789,7 +795,17 @@ def _split_trailers(lines: list[str]) -> tuple[str, tuple[tuple[str, str], ...]]
 # --------------------------------------------------------------------------------------------
 
 _NEEDS_QUOTE = re.compile(rb'[\x00-\x1f"\\\x7f-\xff]')
-_QUOTE_TABLE = {7: b"\\a", 8: b"\\b", 9: b"\\t", 10: b"\\n", 11: b"\\v", 12: b"\\f", 13: b"\\r", 34: b'\\"', 92: b"\\\\"}
+_QUOTE_TABLE = {
+    7: b"\\a",
+    8: b"\\b",
+    9: b"\\t",
+    10: b"\\n",
+    11: b"\\v",
+    12: b"\\f",
+    13: b"\\r",
+    34: b'\\"',
+    92: b"\\\\",
+}
 
 
 def format_patch(patch: Patch) -> bytes:

@@ -106,7 +106,9 @@ def outcome_from_dict(d: dict[str, Any]) -> PatchOutcome:
             FileConflict(
                 c["path"],
                 c["kind"],
-                tuple(Region(tuple(r["old_upstream"]), tuple(r["new_upstream"]), tuple(r["patch"])) for r in c["regions"]),  # type: ignore[arg-type]
+                tuple(
+                    Region(tuple(r["old_upstream"]), tuple(r["new_upstream"]), tuple(r["patch"])) for r in c["regions"]
+                ),  # type: ignore[arg-type]
                 tuple(Culprit(u["id"], u["subject"]) for u in c["culprits"]),
             )
             for c in d["conflicts"]
@@ -188,8 +190,17 @@ class Plan:
             lp = self.layers[self.li]
             stopped = f"{LayerRef(self.backend, lp.vendor).dir.as_posix()}/{self.stopped['patch']}"
         return ReplayReport(
-            self.operation, self.backend, self.old_ref, self.old_commit, self.new_ref, self.new_commit,
-            finished, stopped, tuple(outcomes), counts, summary,
+            self.operation,
+            self.backend,
+            self.old_ref,
+            self.old_commit,
+            self.new_ref,
+            self.new_commit,
+            finished,
+            stopped,
+            tuple(outcomes),
+            counts,
+            summary,
         )
 
 
@@ -295,8 +306,12 @@ class Replayer:
         conflicts = tuple(self._describe(f, lp, i) for f in files)
         outcome = PatchOutcome(lp.label, name, CONFLICT, conflicts, moved, deleted)
         if self.plan.stop:
-            self.plan.stopped = {"layer": lp.label, "patch": name, "paths": sorted({f.path for f in files}),
-                                 "outcome": asdict(outcome)}
+            self.plan.stopped = {
+                "layer": lp.label,
+                "patch": name,
+                "paths": sorted({f.path for f in files}),
+                "outcome": asdict(outcome),
+            }
             return FileMergeStop(lp.top, conflict_tree, files, outcome)
         self._record(lp, i, CONFLICT, None, outcome)
         return None
@@ -414,7 +429,7 @@ class Replayer:
             hi_ = max(h[1] for h, _ in g)
             o_rng = _side_range([h for h, s in g if s == 0], lo, hi_)
             t_rng = _side_range([h for h, s in g if s == 1], lo, hi_)
-            if o_lines[o_rng[0]:o_rng[1]] == t_lines[t_rng[0]:t_rng[1]]:
+            if o_lines[o_rng[0] : o_rng[1]] == t_lines[t_rng[0] : t_rng[1]]:
                 continue  # both sides made the same change: not a conflict
             pin = _map_back(pin_hunks, lo, hi_)
             out.append(Region(_one_based(pin), _one_based(o_rng), _one_based(t_rng)))
@@ -589,8 +604,15 @@ class Driver:
         stop = self.replayer().run(self.patch_of)
         repo = self.s.repo
         if stop is not None:
-            journal.write(repo, {"operation": self.plan.operation, "backend": self.plan.backend,
-                                 "saved": saved, "plan": self.plan.to_dict()})
+            journal.write(
+                repo,
+                {
+                    "operation": self.plan.operation,
+                    "backend": self.plan.backend,
+                    "saved": saved,
+                    "plan": self.plan.to_dict(),
+                },
+            )
             repo.reset_hard(stop.ours_commit)
             ours_tree = repo.tree_of(stop.ours_commit)
             paths = repo.changed_paths(ours_tree, stop.conflict_tree)
@@ -672,17 +694,17 @@ class Driver:
         if state is not None and len(state.layers) > 1 and state.layers[-1].layer.startswith("vendor/"):
             layers.append(LayerRef(plan.backend, state.layers[-1].layer.split("/", 1)[1]))
         builder = Builder(repo, plan.new_commit)
-        base = plan.new_commit
+        layer_base = plan.new_commit
         states = []
         for layer in layers:
             sources = [s.source(layer, e) for e in ws.read_layer_series(layer)]
-            applied = builder.build(base, sources)
-            states.append(LayerState(layer.label, base, tuple(applied)))
-            top = applied[-1].commit if applied else base
+            applied = builder.build(layer_base, sources)
+            states.append(LayerState(layer.label, layer_base, tuple(applied)))
+            top = applied[-1].commit if applied else layer_base
             want = next((lp.top for lp in plan.layers if lp.label == layer.label), None)
             if want is not None and repo.tree_of(want) != repo.tree_of(top):
                 raise ConflictError(f"{layer.dir.as_posix()}: rewritten patches do not rebuild the replayed tree")
-            base = top
+            layer_base = top
         new_state = StackState(plan.backend, plan.new_commit, tuple(states))
         handed_over = any(st in (RESOLVED, SKIPPED) for lp in plan.layers for st in lp.status)
         repo.reset_hard(new_state.head, discard_local=handed_over)
@@ -704,7 +726,6 @@ def start_operation(
     saved = journal.save_originals(ws.root, repo, ["upstream.lock"], dirs)
     if refs_before is not None:
         saved["refs"] = refs_before
-    journal.write(repo, {"operation": plan.operation, "backend": plan.backend, "saved": saved,
-                         "plan": plan.to_dict()})
+    journal.write(repo, {"operation": plan.operation, "backend": plan.backend, "saved": saved, "plan": plan.to_dict()})
     crash_point(f"{plan.operation}:journal")
     return Driver(session, plan, progress).drive(saved)

@@ -37,12 +37,8 @@ _PATTERN_WORDS = {
     "^[0-9a-f]{64}$": "must be a SHA-256: 64 lowercase hex digits",
     "^[a-z0-9_]+$": "must be lowercase letters, digits and '_' (a backend name like llama_cpp)",
     "^\\S(.*\\S)?$": "must not be empty nor start or end with blanks",
-    "^[A-Za-z0-9][A-Za-z0-9_-]*$": (
-        "must be letters, digits, '_' and '-', starting with a letter or digit"
-    ),
-    "^[A-Za-z0-9][A-Za-z0-9_.-]*$": (
-        "must be letters, digits, '_', '.' and '-', starting with a letter or digit"
-    ),
+    "^[A-Za-z0-9][A-Za-z0-9_-]*$": ("must be letters, digits, '_' and '-', starting with a letter or digit"),
+    "^[A-Za-z0-9][A-Za-z0-9_.-]*$": ("must be letters, digits, '_', '.' and '-', starting with a letter or digit"),
     "^(?!-)(?!ext::)(?!fd::)[^\\x00-\\x1f\\x7f]+$": (
         "must be a path or URL that neither starts with '-' nor uses the ext:: or fd:: transport"
     ),
@@ -59,11 +55,7 @@ def schema_text(name: str) -> str:
         raise ValueError(f"no packaged schema {name!r} (known: {', '.join(SCHEMA_NAMES)})")
     from importlib import resources  # ~4 ms: only when a schema is needed
 
-    return (
-        resources.files("fspatch")
-        .joinpath("schemas", f"{name}.schema.json")
-        .read_text(encoding="utf-8")
-    )
+    return resources.files("fspatch").joinpath("schemas", f"{name}.schema.json").read_text(encoding="utf-8")
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -240,9 +232,7 @@ def _describe(data: Any, error: Any) -> list[tuple[int | None, str]]:
     if kind == "additionalProperties" and isinstance(node, dict) and error.validator_value is False:
         allowed = set(error.schema.get("properties", {}))
         patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
-        extras = [
-            k for k in node if k not in allowed and not any(p.search(str(k)) for p in patterns)
-        ]
+        extras = [k for k in node if k not in allowed and not any(p.search(str(k)) for p in patterns)]
         known = ", ".join(sorted(allowed)) or "none"
         return [
             (

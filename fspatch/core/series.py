@@ -52,19 +52,13 @@ def check_patch_name(name: str, display: str | None = None, line: int | None = N
     :class:`PathEscapeError`; empty, ``.`` and backslash parts or a leading ``-`` are input errors.
     """
     if name.startswith("/") or "\\" in name or any(part == ".." for part in name.split("/")):
-        raise PathEscapeError(
-            f"patch name {name!r} points outside the layer directory", path=display, line=line
-        )
+        raise PathEscapeError(f"patch name {name!r} points outside the layer directory", path=display, line=line)
     if not name or name.startswith("-"):
         raise InputError(f"bad patch name {name!r}", path=display, line=line)
     if any(part in ("", ".") for part in name.split("/")):
-        raise InputError(
-            f"patch name {name!r} is not a normalised relative path", path=display, line=line
-        )
+        raise InputError(f"patch name {name!r} is not a normalised relative path", path=display, line=line)
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
-        raise InputError(
-            f"patch name {name!r} contains control characters", path=display, line=line
-        )
+        raise InputError(f"patch name {name!r} contains control characters", path=display, line=line)
 
 
 def _parse_line(text: str, number: int, display: str) -> _Line:
@@ -106,9 +100,7 @@ def _parse(data: bytes, display: str) -> list[_Line]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(
-            "not valid UTF-8", path=display, line=data.count(b"\n", 0, exc.start) + 1
-        ) from None
+        raise InputError("not valid UTF-8", path=display, line=data.count(b"\n", 0, exc.start) + 1) from None
     lines = [_parse_line(raw, number, display) for number, raw in enumerate(text.split("\n"), 1)]
     seen: dict[str, int] = {}
     for item in lines:
@@ -189,7 +181,7 @@ def format_series(entries: Sequence[SeriesEntry], original: bytes | None = None)
     kept_order = sorted(matched)  # positions of the matched entries, in the new order
     placed: dict[int, str] = {}  # slot (line index) -> new text
     slot_of_entry: dict[int, int] = {}
-    for slot, pos in zip(slots, kept_order):
+    for slot, pos in zip(slots, kept_order, strict=True):
         placed[slot] = _relabel(lines[matched[pos]], entries[pos])
         slot_of_entry[pos] = slot
 

@@ -309,8 +309,8 @@ def apply_files(repo: GitRepo, tree: str, files: Sequence[FileDiff]) -> str:
             assert fd.old_path is not None
             changes[fd.old_path] = None
             continue
-        data = _new_content(content(old_entry), fd) if (fd.hunks or fd.binary) else None
-        new_id = repo.write_blob(data) if data is not None else old_entry.id
+        new_data = _new_content(content(old_entry), fd) if (fd.hunks or fd.binary) else None
+        new_id = repo.write_blob(new_data) if new_data is not None else old_entry.id
         mode = fd.new_mode or old_entry.mode
         target = fd.new_path or fd.old_path
         assert target is not None

@@ -143,8 +143,7 @@ def read_patch_bytes(path: Path, display: str, root: Path | None = None) -> byte
             raise PathEscapeError("patch file lies outside the workspace (through a symlink)", path=display)
     if st.st_size > limit:
         raise InputError(
-            f"patch file is {st.st_size} bytes, over the {limit}-byte limit "
-            "(set FSPATCH_MAX_PATCH_BYTES to raise it)",
+            f"patch file is {st.st_size} bytes, over the {limit}-byte limit (set FSPATCH_MAX_PATCH_BYTES to raise it)",
             path=display,
         )
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
@@ -212,8 +211,7 @@ class LayerRef:
             raise UsageError(f"bad backend name {self.backend!r} (lowercase [a-z0-9_]+)")
         if self.vendor is not None and not valid_vendor(self.vendor):
             raise UsageError(
-                f"bad vendor name {self.vendor!r} (letters, digits, '_' and '-', "
-                "starting with a letter or digit)"
+                f"bad vendor name {self.vendor!r} (letters, digits, '_' and '-', starting with a letter or digit)"
             )
 
     @property
@@ -245,17 +243,13 @@ def find_root(start: Path, explicit: Path | None = None) -> Path:
         if not root.is_dir():
             raise UsageError(f"{explicit}: no such directory")
         if not (root / LOCK_NAME).is_file():
-            raise UsageError(
-                f"{explicit}: not an fspatch workspace (no {LOCK_NAME}); run 'fspatch init'"
-            )
+            raise UsageError(f"{explicit}: not an fspatch workspace (no {LOCK_NAME}); run 'fspatch init'")
         return root
     here = start.resolve()
     for folder in (here, *here.parents):
         if (folder / LOCK_NAME).is_file():
             return folder
-    raise UsageError(
-        f"not an fspatch workspace (no {LOCK_NAME} here or in any parent); run 'fspatch init'"
-    )
+    raise UsageError(f"not an fspatch workspace (no {LOCK_NAME} here or in any parent); run 'fspatch init'")
 
 
 def init_workspace(root: Path) -> list[Path]:
@@ -352,8 +346,7 @@ class Workspace:
             for other_path, other in seen.items():
                 if path == other_path or other_path in path.parents or path in other_path.parents:
                     raise InputError(
-                        f"backends {other!r} and {backend.name!r} share checkout path "
-                        f"{other_path} / {path}",
+                        f"backends {other!r} and {backend.name!r} share checkout path {other_path} / {path}",
                         path=LOCK_NAME,
                         line=self._lock_line("backends", backend.name, "path"),
                     )
@@ -574,9 +567,7 @@ class Workspace:
         folder = self.root / "vendors"
         if not folder.is_dir():
             return []
-        return sorted(
-            d.name for d in folder.iterdir() if d.is_dir() and (d / VENDOR_META).is_file()
-        )
+        return sorted(d.name for d in folder.iterdir() if d.is_dir() and (d / VENDOR_META).is_file())
 
     def _known_vendor(self, name: str) -> str:
         """``name`` if it is a vendor, else a usage error listing the vendors."""
@@ -608,11 +599,7 @@ class Workspace:
     def vendor_layers(self, backend: str) -> list[LayerRef]:
         """Every vendor layer of a backend, by vendor name."""
         name = normalize_backend(backend)
-        return [
-            LayerRef(name, vendor)
-            for vendor in self.vendors()
-            if (self.root / "vendors" / vendor / name).is_dir()
-        ]
+        return [LayerRef(name, vendor) for vendor in self.vendors() if (self.root / "vendors" / vendor / name).is_dir()]
 
     def layer_meta(self, layer: LayerRef) -> Any:
         """A vendor layer's validated ``layer.yaml``, or an empty dict when it has none yet."""

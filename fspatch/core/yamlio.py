@@ -208,8 +208,7 @@ def _make_yaml(style: _Style | None = None) -> Any:
                 raise ComposerError(
                     None,
                     None,
-                    f"YAML tags are not allowed (found '{_short_tag(event.ctag)}');"
-                    " quote the value instead",
+                    f"YAML tags are not allowed (found '{_short_tag(event.ctag)}'); quote the value instead",
                     event.start_mark,
                 )
             return super().compose_node(parent, index)
@@ -289,9 +288,7 @@ def parse_yaml(text: bytes | str, display: str, schema: str | None = None) -> An
 
     if not isinstance(data, CommentedMap):
         kind = "empty" if data is None else f"a {_kind(data)}"
-        raise InputError(
-            f"the top level must be a mapping (key: value lines), not {kind}", path=display, line=1
-        )
+        raise InputError(f"the top level must be a mapping (key: value lines), not {kind}", path=display, line=1)
     setattr(data, _STYLE_ATTR, style)
     if schema is not None:
         from fspatch.core.schema import validate_cached
