@@ -102,3 +102,28 @@ def test_new_layer_needs_a_task(tmp_path: Path) -> None:
     vendor_cmd.run_add(w, "v1", device_type="X_Y")
     with pytest.raises(UsageError, match="--task"):
         vendor_cmd.run_layer(w, "v1", "minillm")
+
+
+def test_vendor_refresh_records_its_base(tmp_path: Path) -> None:
+    """refresh --vendor that changes the patch records the pin and the common fingerprint in layer.yaml."""
+    from fspatch.core.rebase import common_fingerprint
+    from fspatch.core.yamlio import load_yaml, save_yaml
+    from tests.wsutil import make_workspace as make_example
+
+    w = make_example(tmp_path)
+    vendor_cmd.run_add(w.ws(), "acme", device_type="Acme_NPU", contact="a@x")
+    vendor_cmd.run_layer(w.ws(), "acme", "minillm", tasks=("inference",), models=())
+    meta_path = w.root / "vendors/acme/minillm/layer.yaml"
+    meta = load_yaml(meta_path, "layer")
+    meta["base"]["common_fingerprint"] = "0" * 64  # as if made on an older common layer
+    save_yaml(meta_path, meta)
+    apply.run(w.ws(), "minillm", vendor="acme")
+    new.run(w.ws(), "minillm", "npu", message="NPU", vendor="acme")
+    before = meta_path.read_bytes()
+    refresh.run(w.ws(), "minillm", vendor="acme")  # no edit: no byte changes
+    assert meta_path.read_bytes() == before
+    (w.checkout / "README.md").write_text("npu\n")
+    refresh.run(w.ws(), "minillm", vendor="acme")
+    base = load_yaml(meta_path, "layer")["base"]
+    assert base["common_fingerprint"] == common_fingerprint(w.ws(), "minillm")
+    assert base["upstream_commit"] == w.ws().backend("minillm").commit

@@ -18,7 +18,7 @@ from fspatch.core.patch import FileDiff, format_patch, parse_diff
 from fspatch.core.session import Session, read_patch, resolve_patch
 from fspatch.core.stack import AppliedPatch, LayerState, StackState
 from fspatch.core.transaction import crash_point
-from fspatch.core.workspace import Workspace
+from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.core.yamlio import atomic_write
 from fspatch.errors import ConflictError, UsageError
 from fspatch.git_adapter import GitRepo, Person
@@ -105,9 +105,12 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
     touched = set(repo.dirty_paths())
     if new_state.head != old_head:
         touched.update(repo.changed_paths(head_tree, repo.tree_of(new_state.head)))
-    with s.transaction("refresh", files=[display]):
+    meta_rel = f"{layer.dir}/layer.yaml"
+    with s.transaction("refresh", files=[display, meta_rel] if layer.vendor else [display]):
         file_changed = atomic_write(path, format_patch(new_patch))
         crash_point("refresh:patch-file")
+        if file_changed and layer.vendor is not None:
+            _record_base(s, layer)
         if new_state != state:
             s.commit(new_state, reason=f"refresh {name}", checkout=False)
         if repo.head() != new_state.head:
@@ -117,6 +120,20 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
             repo.reset_index(new_state.head, sorted(touched))
     files = tuple(f.path for f in new_patch.files)
     return RefreshResult(s.backend.name, layer.label, name, display, file_changed, files)
+
+
+def _record_base(s: Session, layer: LayerRef) -> None:
+    """A vendor layer remembers the base it was last refreshed on (issue 6): pin + common fingerprint."""
+    from fspatch.core.rebase import common_fingerprint
+
+    if not (s.ws.layer_dir(layer) / "layer.yaml").is_file():
+        return
+    meta = s.ws.layer_meta(layer)
+    base = {"upstream_commit": s.backend.commit, "common_fingerprint": common_fingerprint(s.ws, s.backend.name)}
+    old = meta.get("base")
+    if old is None or dict(old) != base:
+        meta["base"] = base
+        s.ws.save_layer_meta(layer, meta)
 
 
 def _keep_unchanged(
