@@ -1,6 +1,13 @@
-"""Benchmark: apply a 160-patch series to 2,000-, 20,000- and 80,000-file trees.
+"""Benchmark: apply a 200-patch series to 2,000-, 20,000- and 80,000-file trees (and 160 for issue 3).
 
-Issue 3's targets, on 80,000 files and 160 patches:
+Issue 8's generated scale: the same 200-patch series on trees of 2,000, 20,000 and 80,000
+files, fspatch vs ``quilt push -a`` vs a ``git apply --index`` + ``git commit`` loop (the cost
+must follow the changed files, not the tree size), and fspatch alone with 10, 100 and 1,000
+patches on the 20,000-file tree.
+
+Issue 3's targets, on 80,000 files and 160 patches (the first 160 patches of the same series:
+the generated patch stream does not depend on its length), measured for fspatch on 2,000 and
+80,000 files and quilt on 80,000 files:
   * ``fspatch apply`` in at most 1.0 s and at most 0.35x the time of ``quilt push -a``;
   * 80,000 files within 1.5x of 2,000 files (the cost follows the patches, not the tree).
 
@@ -13,17 +20,18 @@ What is timed (whole-process wall time of a subprocess, median of --runs runs):
     ``quilt pop -a`` (untimed) between runs.
   * git      one ``sh`` loop of ``git apply --index P && git commit -q -m P`` over the
     series in a clone; ``git reset -q --hard v1`` (untimed) between runs.
-A tool whose runs add up to more than 60 s stops after 3 runs (the git loop on
-80,000 files), to keep ``make bench`` within ~15 minutes; the table shows the count.
-Peak RSS is the largest ``ru_maxrss`` of the timed process over the runs (``os.wait4``;
-for the git loop that includes its git children).  Each result is checked: the
+The git loop runs --git-runs times (default 3: it is the slow one), and any tool whose
+runs add up to more than 60 s stops after 3 runs, to keep ``make bench`` within ~20
+minutes; the table shows the count.  Peak RSS is the largest maximum resident size of the
+timed process over the runs (GNU ``time -f %M``, else ``os.wait4``; for the git loop and
+quilt it covers their children too).  Each result is checked: the
 fspatch and git checkouts must end on the tree git computes for the series
 (``gen_tree.Series.expected_tree_after``).
 
 Data (upstream repos, patches, workspaces, copies) lives under ``$FSPATCH_BENCH_DIR``
 (default ``/tmp/fspatch-bench``) and is reused between runs.
 
-    python bench/bench_apply.py                      # the full benchmark (~6 min on 2 cores)
+    python bench/bench_apply.py                      # the full benchmark (~8 min on 2 cores)
     python bench/bench_apply.py --sizes 2000 --runs 3 --no-scaling
 """
 
@@ -44,8 +52,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_tree  # noqa: E402
 
 BACKEND = "up"
-SERIES_LEN = 160
-SCALING = (10, 100, 160, 1000)  # fspatch alone on the 20k tree
+SERIES_LEN = 200  # issue 8: the same series on every tree, all three tools
+ISSUE3_LEN = 160  # issue 3's figures: fspatch on 2k and 80k, quilt on 80k
+SCALING = (10, 100, 1000)  # fspatch alone on the 20k tree
 
 
 def fspatch_cmd() -> list[str]:
@@ -78,18 +87,32 @@ def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = No
     return out
 
 
-def timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one subprocess; raises if it fails."""
-    with tempfile.TemporaryFile() as err:
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB) of one subprocess; raises if its exit code is not in `ok`.
+
+    The RSS comes from GNU time (``/usr/bin/time -f %M``) when it is there: a child forked
+    straight from this Python inherits its resident size as ``ru_maxrss`` (Linux records the
+    parent's high-water mark at exec), so ``os.wait4`` here would report at least this process's
+    size.  GNU time forks the command from its own ~2 MiB.  Without it, ``os.wait4`` is used.
+    """
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile(prefix="fspatch-rss-") as rss_file:
+        full = [GNU_TIME, "-q", "-f", "%M", "-o", rss_file.name, *cmd] if GNU_TIME else cmd
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        p = subprocess.Popen(full, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(p.pid, 0)
         dt = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
-        if p.returncode != 0:
+        if p.returncode not in ok:
             err.seek(0)
             raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {err.read().decode(errors='replace')[-2000:]}")
-    return dt, usage.ru_maxrss
+        rss = usage.ru_maxrss
+        if GNU_TIME:
+            text = Path(rss_file.name).read_text().split()
+            rss = int(text[-1]) if text and text[-1].isdigit() else rss
+    return dt, rss
 
 
 BUDGET = 60.0  # seconds per measurement: slow tools stop after MIN_RUNS runs past it
@@ -245,6 +268,7 @@ class GitLoop:
         self.patches = self.dir.parent / (self.dir.name + "-patches")
         self.env = gen_tree.git_env()
         self.n: int | None = None
+        self.runs = 3
         if not (self.dir / ".git").exists():
             shutil.rmtree(self.dir, ignore_errors=True)
             t0 = time.perf_counter()
@@ -261,6 +285,7 @@ class GitLoop:
 
     def measure(self, runs: int) -> Measure:
         assert self.n is not None
+        runs = min(runs, self.runs)
         m = Measure(self.series.tree.files, self.n, "git")
         env = dict(self.env, PD=str(self.patches))
         while not enough(m, runs):
@@ -308,30 +333,54 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
+def target(issue: str, what: str, figure: str, ok: bool | None) -> str:
+    """A line bench/run.py collects into BENCHMARKS.md's summary table."""
+    return f"TARGET: {issue} | {what} | {figure} | {'figure' if ok is None else verdict(ok)}"
+
+
 def summary(ms: list[Measure], sizes: list[int]) -> str:
     out = []
     for n in sizes:
         f, q, g = (find(ms, n, SERIES_LEN, t) for t in ("fspatch", "quilt", "git"))
         if f and q:
-            out.append(f"{n:>7,} files: fspatch/quilt = {f.median / q.median:.2f}x")
+            out.append(f"{n:>7,} files, {SERIES_LEN} patches: fspatch/quilt = {f.median / q.median:.2f}x")
         if f and g:
-            out.append(f"{n:>7,} files: fspatch/git   = {f.median / g.median:.2f}x")
+            out.append(f"{n:>7,} files, {SERIES_LEN} patches: fspatch/git   = {f.median / g.median:.2f}x")
     small, big = find(ms, min(sizes), SERIES_LEN, "fspatch"), find(ms, max(sizes), SERIES_LEN, "fspatch")
     if small and big and small is not big:
-        out.append(f"fspatch({max(sizes):,}) / fspatch({min(sizes):,}) = {big.median / small.median:.2f}x")
-    # Issue 3's targets, when the 80k/2k figures are there.
-    f80, q80, f2 = find(ms, 80_000, SERIES_LEN, "fspatch"), find(ms, 80_000, SERIES_LEN, "quilt"), find(ms, 2_000, SERIES_LEN, "fspatch")
+        out.append(f"fspatch({max(sizes):,}) / fspatch({min(sizes):,}), {SERIES_LEN} patches = {big.median / small.median:.2f}x")
+    out.append("")
+    # Issue 8: the generated scale, as figures (the issue sets no number; the 1.5x bound is issue 3's).
+    f2, f20, f80 = (find(ms, n, SERIES_LEN, "fspatch") for n in (2_000, 20_000, 80_000))
+    if f2 and f20 and f80:
+        r = f80.median / f2.median
+        out.append(target("issue 8", f"apply {SERIES_LEN} patches on 2k / 20k / 80k files (cost follows changed files: 80k within 1.5x of 2k)",
+                          f"{f2.median:.3f} / {f20.median:.3f} / {f80.median:.3f} s; 80k/2k = {r:.2f}x", r <= 1.5))
+    for tool in ("quilt", "git"):
+        o = [find(ms, n, SERIES_LEN, tool) for n in (2_000, 20_000, 80_000)]
+        fs = [f2, f20, f80]
+        if all(o) and all(fs):
+            out.append(target("issue 8", f"apply {SERIES_LEN} patches on 2k / 20k / 80k files, fspatch vs {tool}",
+                              " / ".join(f"{a.median / b.median:.2f}x" for a, b in zip(fs, o)), None))  # type: ignore[union-attr]
+    sc = [find(ms, 20_000, n, "fspatch") for n in (10, 100, 1000)]
+    if all(sc):
+        out.append(target("issue 8", "apply 10 / 100 / 1,000 patches on 20k files",
+                          " / ".join(f"{m.median:.3f} s" for m in sc), None))  # type: ignore[union-attr]
+    big_rss = max((m.rss_kb for m in ms if m.tool == "fspatch"), default=0)
+    if big_rss:
+        out.append(target("issue 8", "peak RSS of fspatch apply (largest of this benchmark)", f"{big_rss / 1024:.0f} MiB", None))
+    # Issue 3's targets, on the first 160 patches.
+    f80, q80, f2 = find(ms, 80_000, ISSUE3_LEN, "fspatch"), find(ms, 80_000, ISSUE3_LEN, "quilt"), find(ms, 2_000, ISSUE3_LEN, "fspatch")
     if f80:
-        out.append("")
-        out.append("targets (issue 3, 80,000 files / 160 patches):")
-    if f80:
-        out.append(f"  fspatch <= 1.0 s            : {f80.median:.3f} s  {verdict(f80.median <= 1.0)}")
+        out.append(target("issue 3", "apply 160 patches on 80k files <= 1.0 s", f"{f80.median:.3f} s", f80.median <= 1.0))
     if f80 and q80:
         r = f80.median / q80.median
-        out.append(f"  fspatch <= 0.35 x quilt     : {r:.2f} x  {verdict(r <= 0.35)}")
+        out.append(target("issue 3", "apply 160 patches on 80k files <= 0.35x quilt push -a",
+                          f"{r:.2f}x ({f80.median:.3f} s vs {q80.median:.3f} s)", r <= 0.35))
     if f80 and f2:
         r = f80.median / f2.median
-        out.append(f"  fspatch(80k) <= 1.5 x (2k)  : {r:.2f} x  {verdict(r <= 1.5)}")
+        out.append(target("issue 3", "apply 160 patches: 80k files within 1.5x of 2k files",
+                          f"{r:.2f}x ({f80.median:.3f} s vs {f2.median:.3f} s)", r <= 1.5))
     return "\n".join(out)
 
 
@@ -341,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tools", default="fspatch,quilt,git")
+    ap.add_argument("--git-runs", type=int, default=3, help="runs of the (slow) git loop")
     ap.add_argument("--no-scaling", action="store_true", help="skip fspatch on 10/100/1,000 patches (20k tree)")
     a = ap.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",") if s]
@@ -349,39 +399,39 @@ def main(argv: list[str] | None = None) -> int:
     if "quilt" in tools and quilt_version is None:
         log("quilt unavailable: skipped")
     print(f"fspatch: {' '.join(fspatch_cmd())}; quilt: {quilt_version or '-'}; "
-          f"{run(['git', '--version']).stdout.decode().strip()}; runs: {a.runs} (median)")
+          f"{run(['git', '--version']).stdout.decode().strip()}; runs: {a.runs} (median), git loop {a.git_runs}")
     ms: list[Measure] = []
     t_start = time.perf_counter()
     for size in sizes:
         scaling = size == 20_000 and not a.no_scaling and "fspatch" in tools
         series = gen_tree.generate(size, max(SCALING) if scaling else SERIES_LEN, a.seed)
-        tools_here: list = []
+        plan: list = []  # (tool, patches)
         if "fspatch" in tools:
             w = FspatchWS(series)
             w.setup()
-            tools_here.append(w)
+            plan.append((w, SERIES_LEN))
+            if size in (2_000, 80_000):
+                plan.append((w, ISSUE3_LEN))
+            if scaling:
+                plan += [(w, n) for n in SCALING]
         if "quilt" in tools and quilt_version:
-            tools_here.append(Quilt(series))
+            qt = Quilt(series)
+            plan.append((qt, SERIES_LEN))
+            if size == 80_000:
+                plan.append((qt, ISSUE3_LEN))
         if "git" in tools:
-            tools_here.append(GitLoop(series))
-        for t in tools_here:
-            t.use(SERIES_LEN)
-            log(f"{size:,} files, {SERIES_LEN} patches: {type(t).__name__} ...")
+            gl = GitLoop(series)
+            gl.runs = a.git_runs
+            plan.append((gl, SERIES_LEN))
+        for t, n in plan:
+            t.use(n)
+            log(f"{size:,} files, {n} patches: {type(t).__name__} ...")
             try:
                 ms.append(t.measure(a.runs))
             except RuntimeError as exc:
                 log(f"FAILED: {exc}")
-                ms.append(Measure(size, SERIES_LEN, type(t).__name__.lower(), note="failed"))
+                ms.append(Measure(size, n, type(t).__name__.lower(), note="failed"))
             log(f"  median {ms[-1].median:.3f}s")
-        if scaling:
-            w = tools_here[0]
-            for n in SCALING:
-                if n == SERIES_LEN:
-                    continue
-                w.use(n)
-                log(f"{size:,} files, {n} patches: fspatch ...")
-                ms.append(w.measure(a.runs))
-                log(f"  median {ms[-1].median:.3f}s")
     print()
     print(fmt_table(ms))
     print()
