@@ -6,7 +6,7 @@ common layer, applies it, then times, 3 runs each, medians printed:
 
 * fspatch: the whole process ``fspatch -q -C ws pull-upstream minillm v2 --no-stop``
   (start-up, old stack rebuilt from the patch files, replay, patch files and lock
-  rewritten, checkout moved to the new stack);
+  rewritten, checkout moved to the new stack), and its peak RSS (GNU ``time``);
 * git: ``git checkout --detach v2`` then ``git cherry-pick`` of the same 70 stack commits,
   one process per pick (the loop a script would run), in a copy of the same checkout.
 
@@ -25,6 +25,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_apply import target, timed  # noqa: E402
 
 N_FILES = 3000
 N_COMMITS = 2100
@@ -132,15 +135,16 @@ def main() -> None:
         print(f"generated in {time.perf_counter() - t0:.1f} s: {N_FILES} files, {n_up} upstream commits v1..v2, "
               f"{len(commits)} patches")
         fs_times, git_times, git_loop_times = [], [], []
+        fs_rss = 0
         for run in range(RUNS):
             ws = base / f"ws{run}"
             shutil.copytree(base / "ws", ws, symlinks=True)
-            t = time.perf_counter()
-            res = subprocess.run([*fspatch, "-q", "-C", str(ws), "pull-upstream", "minillm", "v2", "--no-stop"],
-                                 capture_output=True, text=True)
-            fs_times.append(time.perf_counter() - t)
-            if res.returncode != 0:
-                raise SystemExit(f"fspatch failed ({res.returncode}): {res.stderr}{res.stdout}")
+            try:
+                dt, rss = timed([*fspatch, "-q", "-C", str(ws), "pull-upstream", "minillm", "v2", "--no-stop"])
+            except RuntimeError as exc:
+                raise SystemExit(f"fspatch failed: {exc}") from None
+            fs_times.append(dt)
+            fs_rss = max(fs_rss, rss)
             gw = base / f"git{run}"
             shutil.copytree(base / "ws/third_party/minillm", gw, symlinks=True)
             t = time.perf_counter()
@@ -159,11 +163,16 @@ def main() -> None:
             shutil.rmtree(ws)
             shutil.rmtree(gw)
         f, g, gl = statistics.median(fs_times), statistics.median(git_times), statistics.median(git_loop_times)
-        print(f"fspatch pull-upstream (whole process):     median {f:.3f} s  runs {', '.join(f'{x:.3f}' for x in fs_times)}")
+        print(f"fspatch pull-upstream (whole process):     median {f:.3f} s  runs {', '.join(f'{x:.3f}' for x in fs_times)}"
+              f"  peak RSS {fs_rss / 1024:.0f} MiB")
         print(f"git checkout v2 + {len(commits)} cherry-picks:         median {g:.3f} s  runs {', '.join(f'{x:.3f}' for x in git_times)}")
         print(f"git cherry-pick loop only:                 median {gl:.3f} s")
         print(f"ratio fspatch/git: {f / g:.3f}  (vs the loop only: {f / gl:.3f}); identical final trees")
         print(f"targets: <= 1 s {'OK' if f <= 1 else 'MISSED'}, <= 0.25x git {'OK' if f / g <= 0.25 else 'MISSED'}")
+        what = f"pull-upstream of {len(commits)} patches across {n_up:,} commits"
+        print(target("issue 5", f"{what} <= 1 s", f"{f:.3f} s, {fs_rss / 1024:.0f} MiB", f <= 1))
+        print(target("issue 5", f"{what} <= 0.25x git checkout + cherry-pick loop",
+                     f"{f / g:.2f}x ({f:.3f} s vs {g:.3f} s; vs the picks alone {f / gl:.2f}x)", f / g <= 0.25))
 
 
 if __name__ == "__main__":
