@@ -113,7 +113,8 @@ def export_cmd(ctx: click.Context, backend_name: str | None, vendor: str | None,
             return
         for item in sr.layers:
             state = "written" if item.written else "unchanged"
-            _say(ctx, f"{item.layer}/{item.backend}: {item.path} ({item.patches} patch{'es' if item.patches != 1 else ''}, {state})")
+            count = f"{item.patches} patch{'es' if item.patches != 1 else ''}"
+            _say(ctx, f"{item.layer}/{item.backend}: {item.path} ({count}, {state})")
         return
 
     r = cmd.run(_opts(ctx).workspace(), backend_name, vendor=vendor, out=out, encrypt_to=encrypt_to, key=key)
@@ -158,9 +159,11 @@ def import_flagscale(ctx: click.Context, path: Path, key: Path | None, force: bo
 
 def _layer_options(f: F) -> F:
     f = click.option("--no-check", "no_check", is_flag=True,
-                     help="Store the patches even if they do not apply on the layer's top (fix them with push/refresh).")(f)
+                     help="Store the patches even if they do not apply on the layer's top "
+                          "(fix them with push/refresh).")(f)
     f = click.option("--vendor", metavar="VENDOR", help="Append to this vendor's layer (default: the common layer).")(f)
-    f = click.option("-b", "--backend", "backend_name", metavar="BACKEND", help="Backend whose layer gets the patches.")(f)
+    f = click.option("-b", "--backend", "backend_name", metavar="BACKEND",
+                     help="Backend whose layer gets the patches.")(f)
     return f
 
 

@@ -218,7 +218,7 @@ def run_series(
         applied = stack.vendor if layer.vendor is not None else stack.common
         info = repo.commit_info(stack.backend.commit)
         mails = format_mbox(
-            [(a.commit, e.name, reader.source(layer, e).patch) for a, e in zip(applied, entries)],
+            [(a.commit, e.name, reader.source(layer, e).patch) for a, e in zip(applied, entries, strict=True)],
             date=mail_date(info.committer_time, info.committer_offset),
             fallback=repo.identity(),
             version=__version__,

@@ -315,7 +315,8 @@ def append_to_layer(
 
     checked = False
     if check:
-        checked = _check_applies(ws, layer, [(f"{src.display}", parse_patch(data, src.display)) for _, src, data in planned])
+        stored = [(src.display, parse_patch(data, src.display)) for _, src, data in planned]
+        checked = _check_applies(ws, layer, stored)
 
     rel_dir = layer.dir.as_posix()
     ws_git = ws.root / ".git"
