@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -227,6 +230,10 @@ def test_vendor_layer_import_needs_the_layer_and_lands_there(tmp_path: Path) -> 
     assert (layer / "series").read_text() == "0001-hello.patch\n"
     assert w.cli("apply", "minillm", "--vendor", "acme").exit_code == 0
     assert (w.checkout / "VENDOR.txt").read_bytes() == b"hello\n"
+    out = tmp_path / "out"
+    assert w.cli("export", "--vendor", "acme", "--format", "quilt", "--out", str(out)).exit_code == 0
+    assert snapshot(out) == {f"vendors/acme/minillm/patches/{k}": v for k, v in snapshot(layer).items()
+                             if k in ("series", "0001-hello.patch")}
 
 
 def test_quilt_sources_reads_debian_layout_in_series_order() -> None:
@@ -234,3 +241,33 @@ def test_quilt_sources_reads_debian_layout_in_series_order() -> None:
     a = [s.name for s in quilt_sources(LESS)]
     b = [s.name for s in quilt_sources(LESS / "debian" / "patches")]
     assert a == b == (LESS / "debian" / "patches" / "series").read_text().split()
+
+
+@pytest.mark.parametrize("step", ["import:journal", "import:patch", "import:series"])
+def test_import_killed_at_any_step_is_undone_by_recover(tmp_path: Path, step: str) -> None:
+    """An import killed (SIGKILL) after some writes leaves a journal; `fspatch recover` restores every byte."""
+    w = make_workspace(tmp_path)
+    git(w.root, "init", "-q")
+    before = snapshot(w.root)
+    env = {**os.environ, "FSPATCH_CRASH_AT": step}
+    run = [sys.executable, "-m", "fspatch", "-C", str(w.root)]
+    killed = subprocess.run([*run, "import", "quilt", "--no-check", str(ZLIB)], env=env, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    env.pop("FSPATCH_CRASH_AT")
+    refused = subprocess.run([*run, "import", "quilt", str(ZLIB)], env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "recover" in refused.stderr
+    done = subprocess.run([*run, "recover"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert snapshot(w.root) == before
+
+
+def test_export_format_takes_one_form_and_one_report(tmp_path: Path) -> None:
+    """`--format quilt --format json` reports JSON; two forms, or quilt without --out, are usage errors."""
+    w = make_workspace(tmp_path)
+    out = tmp_path / "out"
+    r = w.cli("export", "--format", "quilt", "--format", "json", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["form"] == "quilt" and [x["layer"] for x in data["layers"]] == ["common"]
+    assert w.cli("export", "--format", "quilt").exit_code == 2
+    assert w.cli("export", "--format", "quilt", "--format", "mbox", "--out", str(out)).exit_code == 2

@@ -48,7 +48,7 @@ from pathlib import Path, PurePosixPath
 from fspatch.core.patch import Patch, format_diff, format_patch, parse_diff, parse_message, parse_patch
 from fspatch.core.series import SeriesEntry, parse_series
 from fspatch.core.stack import Builder, PatchSource, split_author
-from fspatch.core.transaction import crash_point, transaction
+from fspatch.core.transaction import crash_point, refuse_if_pending, transaction
 from fspatch.core.workspace import RESERVED_NAMES, LayerRef, Workspace, read_patch_bytes
 from fspatch.errors import InputError, UsageError
 from fspatch.git_adapter import GitRepo
@@ -292,6 +292,9 @@ def append_to_layer(
     patch applied on its top first: a patch that does not apply is a conflict and nothing is
     written.  Writes are journalled (``fspatch recover`` undoes a killed import).
     """
+    ws_git = ws.root / ".git"
+    if ws_git.is_dir():
+        refuse_if_pending(ws_git, str(ws_git))  # before reading layers a killed verb half wrote
     if not sources:
         raise UsageError("nothing to import: no patch with a diff was found")
     if layer.vendor is not None:
@@ -319,7 +322,6 @@ def append_to_layer(
         checked = _check_applies(ws, layer, stored)
 
     rel_dir = layer.dir.as_posix()
-    ws_git = ws.root / ".git"
     with transaction(
         "import", ws.root, git_dir=ws_git if ws_git.is_dir() else None, dirs=[rel_dir], files=[f"{rel_dir}/series"]
     ):
