@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import lzma
 import os
 import shutil
 import signal
@@ -271,3 +273,18 @@ def test_export_format_takes_one_form_and_one_report(tmp_path: Path) -> None:
     assert data["form"] == "quilt" and [x["layer"] for x in data["layers"]] == ["common"]
     assert w.cli("export", "--format", "quilt").exit_code == 2
     assert w.cli("export", "--format", "quilt", "--format", "mbox", "--out", str(out)).exit_code == 2
+
+
+def test_compressed_quilt_patches_import_like_plain_ones(tmp_path: Path) -> None:
+    """quilt reads `.gz`/`.bz2`/`.xz` patches; so does the import, into the same plain stored bytes."""
+    plain = debian_workspace(tmp_path / "plain", ZLIB)
+    assert plain.cli("import", "quilt", str(ZLIB)).exit_code == 0
+    quilt = tmp_path / "q"
+    shutil.copytree(ZLIB / "debian" / "patches", quilt)
+    (quilt / "cflags-for-minizip.gz").write_bytes(gzip.compress((quilt / "cflags-for-minizip").read_bytes()))
+    (quilt / "use-dso-really.xz").write_bytes(lzma.compress((quilt / "use-dso-really").read_bytes()))
+    (quilt / "series").write_text("cflags-for-minizip.gz\nuse-dso-really.xz\n")
+    packed = debian_workspace(tmp_path / "packed", ZLIB)
+    r = packed.cli("import", "quilt", str(quilt))
+    assert r.exit_code == 0, r.output
+    assert snapshot(packed.series_dir) == snapshot(plain.series_dir)

@@ -37,9 +37,9 @@ import email
 import email.header
 import email.policy
 import email.utils
-import gzip
 import lzma
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -49,7 +49,7 @@ from fspatch.core.patch import Patch, format_diff, format_patch, parse_diff, par
 from fspatch.core.series import SeriesEntry, parse_series
 from fspatch.core.stack import Builder, PatchSource, split_author
 from fspatch.core.transaction import crash_point, refuse_if_pending, transaction
-from fspatch.core.workspace import RESERVED_NAMES, LayerRef, Workspace, read_patch_bytes
+from fspatch.core.workspace import RESERVED_NAMES, LayerRef, Workspace, max_patch_bytes, read_patch_bytes
 from fspatch.errors import InputError, UsageError
 from fspatch.git_adapter import GitRepo
 
@@ -73,9 +73,8 @@ _MBOX_FROM = re.compile(rb"From \S+ +[A-Z][a-z]{2} [A-Z][a-z]{2} +\d+ \d\d:\d\d:
 _QUOTED_FROM = re.compile(rb"^>+From ", re.M)
 _TO_QUOTE = re.compile(rb"^(>*From )", re.M)
 _TRANSPORT = frozenset({"mime-version", "content-type", "content-transfer-encoding"})
-_COMPRESSED = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress, ".lzma": lzma.decompress}
+_COMPRESSED = (".gz", ".bz2", ".xz", ".lzma")  # what quilt reads besides plain files (.zst is not in the stdlib)
 _EXTENSIONS = (".patch", ".diff", ".dpatch")
-ZERO_ID = "0" * 40
 
 
 @dataclass(frozen=True)
@@ -128,13 +127,29 @@ def quilt_sources(path: Path) -> list[Source]:
         raw = read_patch_bytes(file, display, folder)
         suffix = PurePosixPath(entry.name).suffix
         if suffix in _COMPRESSED:
-            try:
-                raw = _COMPRESSED[suffix](raw)
-            except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
-                raise InputError(f"cannot decompress: {exc}", path=display) from None
+            raw = _decompress(suffix, raw, display)
         patch = parse_patch(raw, display, entry.strip)
         out.append(Source(display, entry.name, _with_subject(patch, _stem(entry.name))))
     return out
+
+
+def _decompress(suffix: str, raw: bytes, display: str) -> bytes:
+    """A ``.gz``/``.bz2``/``.xz`` patch, inflated to at most the patch size limit (no zip bombs)."""
+    limit = max_patch_bytes()
+    engine: zlib._Decompress | bz2.BZ2Decompressor | lzma.LZMADecompressor
+    if suffix == ".gz":
+        engine = zlib.decompressobj(wbits=47)
+    elif suffix == ".bz2":
+        engine = bz2.BZ2Decompressor()
+    else:
+        engine = lzma.LZMADecompressor()
+    try:
+        data = engine.decompress(raw, limit + 1)
+    except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
+        raise InputError(f"cannot decompress: {exc}", path=display) from None
+    if len(data) > limit:
+        raise InputError(f"decompresses to over the {limit}-byte patch limit (FSPATCH_MAX_PATCH_BYTES)", path=display)
+    return data
 
 
 def _shown(file: Path, base: Path) -> str:
