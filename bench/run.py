@@ -1,8 +1,14 @@
 """``make bench``: run every ``bench/bench_*.py`` and write ``BENCHMARKS.md`` at the repo root.
 
+The peers are installed first (``quilt`` with apt-get when missing; git is assumed).
 Each benchmark runs as a subprocess of this same Python; its output is streamed
 as it comes and kept for the report.  A failing benchmark does not stop the
 others; the run ends with the list of failures (exit 1 if any).
+
+The report starts with a summary table: every line a benchmark prints as
+``TARGET: <issue> | <what> | <figure> | ok|MISSED|figure``, plus the issues' targets that
+no benchmark reported (shown as not measured).  The load average is recorded at the
+start and after each benchmark: the machine may be shared, and load shows up in the figures.
 
     python bench/run.py                 # all benchmarks
     python bench/run.py apply markers   # only bench_apply.py and bench_markers.py
@@ -24,6 +30,39 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+# The targets the issues set: (issue, start of the `what` text a benchmark reports them under).
+EXPECTED = [
+    ("issue 3", "apply 160 patches on 80k files <= 1.0 s"),
+    ("issue 3", "apply 160 patches on 80k files <= 0.35x quilt"),
+    ("issue 3", "apply 160 patches: 80k files within 1.5x of 2k"),
+    ("issue 4", "check --markers on 500 patches over 5,000 files < 2 s"),
+    ("issue 5", "pull-upstream of 70 patches across"),
+    ("issue 5", "pull-upstream of 70 patches across"),
+]
+TARGET_RE = re.compile(r"^TARGET: ([^|]+?) \| (.+?) \| (.+?) \| (\S.*?)\s*$")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def ensure_peers() -> list[str]:
+    """Install quilt if missing (git is assumed); returns notes for the report."""
+    notes = []
+    if shutil.which("git") is None:
+        notes.append("git is missing: the git loops cannot run")
+    if shutil.which("quilt") is None:
+        try:
+            from bench_apply import ensure_quilt
+
+            v = ensure_quilt()
+        except Exception as exc:  # noqa: BLE001 - report, do not stop
+            v = None
+            notes.append(f"installing quilt failed: {exc}")
+        notes.append(f"quilt installed by bench/run.py: {v}" if v else "quilt could not be installed: its columns are skipped")
+    return notes
 
 
 def _cmd(*args: str) -> str:
@@ -71,7 +110,7 @@ def machine() -> list[tuple[str, str]]:
         ("cores", str(os.cpu_count())),
         ("RAM", ram),
         ("OS", f"{platform.system()} {platform.release()}"),
-        ("load average at start", " ".join(f"{x:.2f}" for x in os.getloadavg())),
+        ("load average at start (1, 5, 15 min)", _load()),
         ("Python", platform.python_version()),
         ("fspatch", f"{fspatch_v} (commit {commit}{' + local changes' if dirty not in ('', '-') else ''})"),
         ("pygit2 / libgit2", f"{pygit2_v} / {libgit2_v}"),
@@ -101,13 +140,48 @@ def run_one(script: Path) -> tuple[int, str, float]:
     return rc, "".join(lines), secs
 
 
-def report(results: list[tuple[Path, int, str, float]], info: list[tuple[str, str]], started: dt.datetime) -> str:
+def targets(results: list[tuple[Path, int, str, float, str]]) -> list[tuple[str, str, str, str, str]]:
+    """(issue, what, figure, status, benchmark) of every TARGET line, then the expected ones not reported."""
+    rows = []
+    for script, _rc, text, _secs, _load_after in results:
+        for line in text.splitlines():
+            m = TARGET_RE.match(line)
+            if m:
+                rows.append((*m.groups(), script.stem))
+    for issue, what in EXPECTED:
+        have = sum(1 for r in rows if r[0] == issue and r[1].startswith(what))
+        want = sum(1 for i, w in EXPECTED if i == issue and w == what)
+        if have < want:
+            rows.append((issue, what + " …", "-", "not measured (benchmark failed or skipped)", "-"))
+    order = {"issue 3": 0, "issue 4": 1, "issue 5": 2}
+    return sorted(rows, key=lambda r: order.get(r[0], 9))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def report(results: list[tuple[Path, int, str, float, str]], info: list[tuple[str, str]], started: dt.datetime,
+           notes: list[str]) -> str:
+    total = sum(r[3] for r in results)
+    rows = targets(results)
+    status = {"ok": "ok", "MISSED": "**MISSED**", "figure": "figure (no numeric target)"}
     out = [
         "# Benchmarks",
         "",
-        f"Run {started.strftime('%Y-%m-%d %H:%M %Z').strip()} by `make bench` (`bench/run.py`). "
-        "Figures are wall times on the machine below; other load on the machine shows up in them.",
+        f"Run {started.strftime('%Y-%m-%d %H:%M %Z').strip()} by `make bench` (`bench/run.py`), "
+        f"{len(results)} benchmarks in {total / 60:.1f} min. "
+        "Figures are whole-process wall times (medians) on the machine below; other load on the machine "
+        f"shows up in them: the load average was {info_value(info, 'load average')} at the start and "
+        f"{results[-1][4] if results else '-'} at the end (1, 5, 15 min; {os.cpu_count()} cores).",
         "",
+        "## Summary",
+        "",
+        "| issue | target | figure | status | benchmark |",
+        "|---|---|---|---|---|",
+        *(f"| {i} | {_cell(w)} | {_cell(f)} | {status.get(st, st)} | {b} |" for i, w, f, st, b in rows),
+        "",
+        *([f"- {n}" for n in notes] + [""] if notes else []),
         "## Machine",
         "",
         "| | |",
@@ -117,22 +191,31 @@ def report(results: list[tuple[Path, int, str, float]], info: list[tuple[str, st
         "## Reproduce",
         "",
         "```sh",
-        "make bench                          # every bench/bench_*.py, then this file",
-        "python bench/bench_apply.py --help  # one benchmark alone (see bench/README.md)",
+        "make bench                                  # every bench/bench_*.py, then this file",
+        "make bench VENV=/tmp/venv FSPATCH_CACHE=/work/cache   # with an existing venv and sdist cache",
+        "python bench/run.py debian real             # some benchmarks only (still writes this file)",
+        "python bench/bench_apply.py --help          # one benchmark alone (see bench/README.md)",
         "```",
         "",
-        "Generated data (synthetic upstream trees, patch series, workspaces) is cached under "
-        "`$FSPATCH_BENCH_DIR` (default `/tmp/fspatch-bench`).",
+        "Downloaded and generated data (the Debian source package and its imported tree, synthetic "
+        "upstream trees, patch series, workspaces) is cached under `$FSPATCH_BENCH_DIR` (default "
+        "`/tmp/fspatch-bench`); the real vLLM, megatron-core and llama.cpp releases come from "
+        "`$FSPATCH_CACHE/upstreams` (`make demo-real` makes them). Nothing of it is committed.",
         "",
     ]
-    for script, rc, text, secs in results:
+    for script, rc, text, secs, load_after in results:
         status = "ok" if rc == 0 else f"**FAILED** (exit {rc})"
-        out += [f"## {script.stem}", "", f"`bench/{script.name}` — {status}, {secs:.0f} s.", ""]
+        out += [f"## {script.stem}", "", f"`bench/{script.name}` — {status}, {secs:.0f} s; "
+                f"load average after it: {load_after}.", ""]
         doc = _first_line(script)
         if doc:
             out += [doc, ""]
         out += ["```", text.rstrip("\n"), "```", ""]
     return "\n".join(out)
+
+
+def info_value(info: list[tuple[str, str]], key: str) -> str:
+    return next((v for k, v in info if k.startswith(key)), "-")
 
 
 def _first_line(script: Path) -> str:
@@ -153,14 +236,15 @@ def main(argv: list[str] | None = None) -> int:
         print("no benchmarks found", file=sys.stderr)
         return 2
     started = dt.datetime.now().astimezone()
+    notes = ensure_peers()
     info = machine()
-    print("\n".join(f"{k}: {v}" for k, v in info), flush=True)
+    print("\n".join(f"{k}: {v}" for k, v in info + [("note", n) for n in notes]), flush=True)
     results = []
     for script in scripts:
         rc, text, secs = run_one(script)
-        results.append((script, rc, text, secs))
-    a.out.write_text(report(results, info, started))
-    failed = [s.name for s, rc, _, _ in results if rc != 0]
+        results.append((script, rc, text, secs, _load()))
+    a.out.write_text(report(results, info, started, notes))
+    failed = [s.name for s, rc, _, _, _ in results if rc != 0]
     total = sum(r[3] for r in results)
     print(f"\nwrote {a.out} ({len(results)} benchmarks, {total:.0f}s)")
     if failed:
