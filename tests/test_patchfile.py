@@ -697,3 +697,13 @@ def test_generated_series_round_trips() -> None:
     """The benchmark's generated 160-patch series parses and formats back byte for byte (speed: bench/bench_parse.py)."""
     for p in _series(160):
         assert format_patch(parse_patch(p)) == p
+
+
+def test_abbreviated_index_lines_are_not_canonical() -> None:
+    """Full-length index ids or none (DESIGN §2): an abbreviated index line is dropped on rewrite."""
+    text = b"diff --git a/x.py b/x.py\nindex 1234567..89abcde 100644\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"
+    out = format_patch(parse_patch(text))
+    assert b"index " not in out
+    assert format_patch(parse_patch(out)) == out
+    full = text.replace(b"1234567..89abcde", b"1" * 40 + b".." + b"2" * 40)
+    assert format_patch(parse_patch(full)) == full

@@ -126,6 +126,7 @@ _MBOX_FROM = re.compile(rb"From \S+ +[A-Z][a-z]{2} [A-Z][a-z]{2} +\d+ \d\d:\d\d:
 _HEADER = re.compile(rb"([A-Za-z][A-Za-z0-9_-]*):(?:[ \t]+(.*))?", re.DOTALL)
 _PREAMBLE = re.compile(rb"Index: |=+\r?$|diff |RCS file: |retrieving revision |Only in ")
 _HUNK = re.compile(rb"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)", re.DOTALL)
+_FULL_ID = (40, 64)  # SHA-1 and SHA-256 object ids
 _INDEX = re.compile(rb"index ([0-9a-fA-F]+)\.\.([0-9a-fA-F]+)(?: ([0-7]+))?")
 _MODE = re.compile(rb"[0-7]{1,7}")
 _PERCENT = re.compile(rb"(\d{1,3})%")
@@ -850,7 +851,9 @@ def _format_file(fd: FileDiff, out: list[bytes]) -> None:
         if fd.similarity is not None:
             out.append(b"similarity index %d%%\n" % fd.similarity)
         out.append(verb + b" from " + _quote(old_b) + b"\n" + verb + b" to " + _quote(new_b) + b"\n")
-    if fd.old_id and fd.new_id:
+    # Full-length ids or none (DESIGN §2): an abbreviation grows with the repository, so a
+    # no-op rewrite would change bytes one day.  Abbreviated index lines are dropped.
+    if fd.old_id and fd.new_id and len(fd.old_id) in _FULL_ID and len(fd.new_id) in _FULL_ID:
         line = b"index " + fd.old_id.encode("ascii") + b".." + fd.new_id.encode("ascii")
         if status not in ("A", "D") and fd.old_mode is not None and fd.old_mode == fd.new_mode:
             line += b" %06o" % fd.old_mode
