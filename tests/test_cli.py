@@ -138,3 +138,23 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
         assert r.returncode == 2, args
         assert r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert "--help" in r.stderr
+
+
+def test_backend_add_from_a_file_url_and_reusing_a_checkout(tmp_path: Path, upstream: Path) -> None:
+    """backend add clones from a file:// URL and pins the tag's full commit; a second workspace reuses a checkout."""
+    from fspatch.example import git
+
+    ws = tmp_path / "ws"
+    assert CliRunner().invoke(main_group, ["init", str(ws)]).exit_code == 0
+    r = CliRunner().invoke(main_group, ["-C", str(ws), "backend", "add", "minillm", "--url", f"file://{upstream}", "--ref", "v1.1"])
+    assert r.exit_code == 0, r.output
+    want = git(upstream, "rev-parse", "v1.1^{commit}").strip()
+    assert f"commit: {want}" in (ws / "upstream.lock").read_text()
+    assert git(ws / "third_party/minillm", "rev-parse", "HEAD").strip() == want
+    other = tmp_path / "other"
+    assert CliRunner().invoke(main_group, ["init", str(other)]).exit_code == 0
+    git(tmp_path, "clone", "-q", str(upstream), str(other / "vendor/minillm"))
+    r = CliRunner().invoke(main_group, ["-C", str(other), "backend", "add", "Minillm", "--url", str(upstream), "--ref", "v1.0", "--path", "vendor/minillm"])
+    assert r.exit_code == 0 and "reusing vendor/minillm" in r.output
+    r = CliRunner().invoke(main_group, ["-C", str(other), "backend", "add", "x", "--url", "ext::sh -c evil", "--ref", "v1.0"])
+    assert r.exit_code == 2 and "command transport" in r.output
