@@ -318,6 +318,17 @@ class Fspatch:
         out = run([*fspatch_cmd(), "-C", str(self.root), "apply", self.backend], check=False)
         return out.returncode == 0, (out.stdout + out.stderr).decode(errors="replace")
 
+    def locate(self, series: list[tuple[str, int]]) -> str | None:
+        """The patch an apply failure is about, when the message names none: push one at a time."""
+        self.reset()
+        for name, _ in series:
+            out = run([*fspatch_cmd(), "-q", "-C", str(self.root), "push", "-b", self.backend], check=False)
+            if out.returncode != 0:
+                self.reset()
+                return name
+        self.reset()
+        return None
+
     def tree(self) -> str:
         return gen_tree.git(self.checkout, "rev-parse", "HEAD^{tree}").decode().strip()
 
@@ -482,7 +493,6 @@ def bench(pkg: str, runs: int, tools: list[str]) -> int:
             dropped.append((bad, "quilt", text.strip().splitlines()[-3:] and " / ".join(text.strip().splitlines()[-3:])))
             series = [x for x in series if x[0] != bad]
             log(f"quilt refuses {bad}: dropped")
-    quilt_tree = q.tree(repo) if q else None
     f = Fspatch(dest, backend, repo, tag, patches) if "fspatch" in tools else None
     if f:
         for _ in range(len(full)):
@@ -490,7 +500,7 @@ def bench(pkg: str, runs: int, tools: list[str]) -> int:
             ok, text = f.probe()
             if ok:
                 break
-            bad = _first_failure(text, series)
+            bad = _first_failure(text, series) or f.locate(series)
             if bad is None:
                 raise RuntimeError(f"fspatch apply failed:\n{text[-3000:]}")
             dropped.append((bad, "fspatch", text.strip()))
@@ -516,7 +526,6 @@ def bench(pkg: str, runs: int, tools: list[str]) -> int:
             ok, text, _ = q.probe()
             if not ok:
                 raise RuntimeError(f"quilt fails on the reduced series:\n{text[-2000:]}")
-            quilt_tree = q.tree(repo)
         if f:
             f.use(series)
             if not f.probe()[0]:
@@ -531,7 +540,9 @@ def bench(pkg: str, runs: int, tools: list[str]) -> int:
     else:
         print("no patch dropped: all three tools apply the whole series")
 
-    # Same result from every tool.
+    # Same result from every tool (quilt's files hashed into the git clone, so `git diff` can compare).
+    odb = g.dir / ".git" if g else repo
+    quilt_tree = q.tree(odb) if q else None
     trees = {}
     if f:
         trees["fspatch"] = f.tree()
@@ -542,10 +553,10 @@ def bench(pkg: str, runs: int, tools: list[str]) -> int:
     same = len(set(trees.values())) <= 1
     print("end trees: " + ", ".join(f"{k} {v[:12]}" for k, v in trees.items())
           + ("  (identical)" if same else "  DIFFERENT"))
-    if not same and g and f and q:
-        a, b = trees.get("fspatch") or trees["git"], trees["quilt"]
-        diff = gen_tree.git(repo, "diff", "--stat=200", a, b).decode(errors="replace")
-        print("  quilt vs fspatch/git:\n" + "\n".join("    " + ln for ln in diff.splitlines()[-20:]))
+    if not same and g and q:
+        a, b = trees["git"], trees["quilt"]
+        diff = gen_tree.git(g.dir, "diff", "--stat=200", "--summary", a, b).decode(errors="replace")
+        print("  git diff --stat --summary <git loop's tree> <quilt's tree>:\n" + "\n".join("    " + ln for ln in diff.splitlines()[-20:]))
 
     ms: list[Measure] = []
     for t in (f, q, g):
