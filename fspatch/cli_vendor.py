@@ -44,7 +44,9 @@ def vendor_add(ctx: click.Context, name: str, device_type: str, contact: str | N
 @click.option("--task", "tasks", multiple=True, type=TASK_CHOICE, help="Task the layer is for (repeatable).")
 @click.option("--model", "models", multiple=True, help="Model the layer works with (repeatable).")
 @click.pass_context
-def vendor_layer(ctx: click.Context, name: str, backend_name: str, tasks: tuple[str, ...], models: tuple[str, ...]) -> None:
+def vendor_layer(
+    ctx: click.Context, name: str, backend_name: str, tasks: tuple[str, ...], models: tuple[str, ...]
+) -> None:
     """Create vendor NAME's layer for BACKEND (or set its tasks and models)."""
     from fspatch.commands import vendor as cmd
 
@@ -73,21 +75,45 @@ _FORMS = ("diff", "quilt", "mbox")
 @main_group.command("export", context_settings=CONTEXT)
 @click.argument("backend_name", metavar="[BACKEND]", required=False)
 @click.option("--vendor", metavar="VENDOR", help="Export only this vendor (default: every vendor).")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
-              help="Write DIR/VENDOR/BACKEND/diff.* and DIR/patch_history.yaml instead of into the layers "
-                   "(quilt, mbox: the directory to write them in, required).")
-@click.option("--encrypt-to", "encrypt_to", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write diff.patch.encrypted for this RSA public key (PEM) instead of diff.patch.")
-@click.option("--key", "key", type=click.Path(dir_okay=False, path_type=Path),
-              help="RSA private key (PEM) to read encrypted patches, in memory only.")
-@click.option("--format", "fmts", multiple=True, type=click.Choice(["text", "json", *_FORMS]),
-              help="What to write: diff (default: diff.patch + diff.yaml per vendor layer), quilt "
-                   "(OUT/<layer dir>/patches/series + patches, every layer) or mbox (OUT/<layer dir>.mbox, "
-                   "git am-able); and how to report: text (default) or json.  Give one of each, "
-                   "e.g. --format mbox --format json.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write DIR/VENDOR/BACKEND/diff.* and DIR/patch_history.yaml instead of into the layers "
+    "(quilt, mbox: the directory to write them in, required).",
+)
+@click.option(
+    "--encrypt-to",
+    "encrypt_to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write diff.patch.encrypted for this RSA public key (PEM) instead of diff.patch.",
+)
+@click.option(
+    "--key",
+    "key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="RSA private key (PEM) to read encrypted patches, in memory only.",
+)
+@click.option(
+    "--format",
+    "fmts",
+    multiple=True,
+    type=click.Choice(["text", "json", *_FORMS]),
+    help="What to write: diff (default: diff.patch + diff.yaml per vendor layer), quilt "
+    "(OUT/<layer dir>/patches/series + patches, every layer) or mbox (OUT/<layer dir>.mbox, "
+    "git am-able); and how to report: text (default) or json.  Give one of each, "
+    "e.g. --format mbox --format json.",
+)
 @click.pass_context
-def export_cmd(ctx: click.Context, backend_name: str | None, vendor: str | None, out: Path | None,
-               encrypt_to: Path | None, key: Path | None, fmts: tuple[str, ...]) -> None:
+def export_cmd(
+    ctx: click.Context,
+    backend_name: str | None,
+    vendor: str | None,
+    out: Path | None,
+    encrypt_to: Path | None,
+    key: Path | None,
+    fmts: tuple[str, ...],
+) -> None:
     """Write each vendor layer as one diff.patch + diff.yaml and refresh vendors/history.yaml.
 
     With --format quilt or mbox, write every layer (the common layer and each vendor's; with
@@ -123,7 +149,8 @@ def export_cmd(ctx: click.Context, backend_name: str | None, vendor: str | None,
         return
     for layer in r.layers:
         state = "written" if layer.written else "unchanged"
-        _say(ctx, f"{layer.vendor}/{layer.backend}: {layer.patch_path} ({layer.files} file{'s' if layer.files != 1 else ''}, {state})")
+        files = f"{layer.files} file{'s' if layer.files != 1 else ''}"
+        _say(ctx, f"{layer.vendor}/{layer.backend}: {layer.patch_path} ({files}, {state})")
     _say(ctx, f"history: {r.history_path}")
 
 
@@ -134,8 +161,12 @@ def import_group() -> None:
 
 @import_group.command("flagscale", context_settings=CONTEXT)
 @click.argument("path", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--key", "key", type=click.Path(dir_okay=False, path_type=Path),
-              help="RSA private key (PEM) for *.patch.encrypted, decrypted in memory only.")
+@click.option(
+    "--key",
+    "key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="RSA private key (PEM) for *.patch.encrypted, decrypted in memory only.",
+)
 @click.option("--force", is_flag=True, help="Replace layers that already hold patches.")
 @format_option
 @click.pass_context
@@ -151,19 +182,26 @@ def import_flagscale(ctx: click.Context, path: Path, key: Path | None, force: bo
         _say(ctx, f"common/{c.backend}: {c.patches} patches")
     for v in r.vendors:
         enc = ", encrypted" if v.encrypted else ""
-        _say(ctx, f"{v.vendor}/{v.backend}: {v.patches} patches{enc}; removed {v.hunks_removed} of "
-                  f"{v.hunks_total} hunks ({v.lines_removed} lines) identical to the common layer")
+        _say(
+            ctx,
+            f"{v.vendor}/{v.backend}: {v.patches} patches{enc}; removed {v.hunks_removed} of "
+            f"{v.hunks_total} hunks ({v.lines_removed} lines) identical to the common layer",
+        )
     if r.history:
         _say(ctx, "history: vendors/history.import.yaml")
 
 
 def _layer_options(f: F) -> F:
-    f = click.option("--no-check", "no_check", is_flag=True,
-                     help="Store the patches even if they do not apply on the layer's top "
-                          "(fix them with push/refresh).")(f)
+    f = click.option(
+        "--no-check",
+        "no_check",
+        is_flag=True,
+        help="Store the patches even if they do not apply on the layer's top (fix them with push/refresh).",
+    )(f)
     f = click.option("--vendor", metavar="VENDOR", help="Append to this vendor's layer (default: the common layer).")(f)
-    f = click.option("-b", "--backend", "backend_name", metavar="BACKEND",
-                     help="Backend whose layer gets the patches.")(f)
+    f = click.option(
+        "-b", "--backend", "backend_name", metavar="BACKEND", help="Backend whose layer gets the patches."
+    )(f)
     return f
 
 
@@ -185,13 +223,21 @@ def _say_import(ctx: click.Context, r: Any, fmt: str) -> None:
 @click.option("--keep-names", is_flag=True, help="Keep the quilt file names verbatim (default: NNNN-<name>.patch).")
 @format_option
 @click.pass_context
-def import_quilt(ctx: click.Context, path: Path, backend_name: str | None, vendor: str | None, no_check: bool,
-                 keep_names: bool, fmt: str) -> None:
+def import_quilt(
+    ctx: click.Context,
+    path: Path,
+    backend_name: str | None,
+    vendor: str | None,
+    no_check: bool,
+    keep_names: bool,
+    fmt: str,
+) -> None:
     """Append a quilt series (PATH, PATH/patches or PATH/debian/patches) to a layer, headers kept."""
     from fspatch.commands import import_quilt as cmd
 
-    r = cmd.run(_opts(ctx).workspace(), path, backend=backend_name, vendor=vendor, keep_names=keep_names,
-                check=not no_check)
+    r = cmd.run(
+        _opts(ctx).workspace(), path, backend=backend_name, vendor=vendor, keep_names=keep_names, check=not no_check
+    )
     _say_import(ctx, r, fmt)
 
 
@@ -200,8 +246,9 @@ def import_quilt(ctx: click.Context, path: Path, backend_name: str | None, vendo
 @_layer_options
 @format_option
 @click.pass_context
-def import_mbox(ctx: click.Context, files: tuple[Path, ...], backend_name: str | None, vendor: str | None,
-                no_check: bool, fmt: str) -> None:
+def import_mbox(
+    ctx: click.Context, files: tuple[Path, ...], backend_name: str | None, vendor: str | None, no_check: bool, fmt: str
+) -> None:
     """Append the patches of mailboxes or git format-patch files to a layer, in order."""
     from fspatch.commands import import_mbox as cmd
 
@@ -214,8 +261,9 @@ def import_mbox(ctx: click.Context, files: tuple[Path, ...], backend_name: str |
 @_layer_options
 @format_option
 @click.pass_context
-def import_commits(ctx: click.Context, spec: str, backend_name: str | None, vendor: str | None, no_check: bool,
-                   fmt: str) -> None:
+def import_commits(
+    ctx: click.Context, spec: str, backend_name: str | None, vendor: str | None, no_check: bool, fmt: str
+) -> None:
     """Append the first-parent commits A..B of the backend's checkout to a layer, oldest first."""
     from fspatch.commands import import_commits as cmd
 
@@ -224,7 +272,9 @@ def import_commits(ctx: click.Context, spec: str, backend_name: str | None, vend
 
 
 def _legacy_options(f: F) -> F:
-    f = click.option("--commit", metavar="SHA", help="Workspace commit (unpatch: layers as of it; patch: must be HEAD).")(f)
+    f = click.option(
+        "--commit", metavar="SHA", help="Workspace commit (unpatch: layers as of it; patch: must be HEAD)."
+    )(f)
     f = click.option("--task", type=TASK_CHOICE, help="Task the vendor layer must declare.")(f)
     f = click.option("--device-type", "device_type", help="Device type naming the vendor (vendor.yaml device_type).")(f)
     f = click.option("--backend", "backend_name", required=True, help="Backend, e.g. vllm or Megatron-LM.")(f)
@@ -234,7 +284,9 @@ def _legacy_options(f: F) -> F:
 @main_group.command("unpatch", context_settings=CONTEXT)
 @_legacy_options
 @click.pass_context
-def unpatch_cmd(ctx: click.Context, backend_name: str, device_type: str | None, task: str | None, commit: str | None) -> None:
+def unpatch_cmd(
+    ctx: click.Context, backend_name: str, device_type: str | None, task: str | None, commit: str | None
+) -> None:
     """FlagScale-style: check out BACKEND with its patches (= fspatch apply)."""
     from fspatch.commands import legacy as cmd
 
@@ -245,7 +297,9 @@ def unpatch_cmd(ctx: click.Context, backend_name: str, device_type: str | None, 
 @main_group.command("patch", context_settings=CONTEXT)
 @_legacy_options
 @click.pass_context
-def patch_cmd(ctx: click.Context, backend_name: str, device_type: str | None, task: str | None, commit: str | None) -> None:
+def patch_cmd(
+    ctx: click.Context, backend_name: str, device_type: str | None, task: str | None, commit: str | None
+) -> None:
     """FlagScale-style: record the checkout's edits (= fspatch refresh, then export for a vendor)."""
     from fspatch.commands import legacy as cmd
 

@@ -188,7 +188,7 @@ class GitRepo:
             id=str(c.id),
             tree=str(c.tree_id),
             parents=tuple(str(p) for p in c.parent_ids),
-            message=c.message,
+            message=c.raw_message.decode("utf-8", "surrogateescape"),
             author_name=c.author.name,
             author_email=c.author.email,
             author_time=c.author.time,
@@ -307,9 +307,16 @@ class GitRepo:
         return str(self._repo.TreeBuilder().write())
 
     def create_commit(self, tree: str, parents: Iterable[str], message: str, author: Person, committer: Person) -> str:
-        a = pygit2.Signature(author.name, author.email, author.time, author.offset)
-        c = pygit2.Signature(committer.name, committer.email, committer.time, committer.offset)
-        oid = self._repo.create_commit(None, a, c, message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents])
+        """A commit object (no ref moves).
+
+        Patch headers may hold bytes that are not UTF-8 (a Latin-1 ``Co-authored-by:`` in a
+        Debian patch): they reach us surrogate-escaped and go into the message as the original
+        bytes; in a signature, where git wants text, they become U+FFFD.
+        """
+        a = pygit2.Signature(_text(author.name), _text(author.email), author.time, author.offset)
+        c = pygit2.Signature(_text(committer.name), _text(committer.email), committer.time, committer.offset)
+        raw = message.encode("utf-8", "surrogateescape")
+        oid = self._repo.create_commit(None, a, c, raw, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents])
         return str(oid)
 
     def identity(self) -> tuple[str, str]:
@@ -816,6 +823,11 @@ def _write(root: Path, path: str, data: bytes, mode: int) -> None:
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.chmod(full, 0o755 if mode == MODE_EXEC else 0o644)
+
+
+def _text(value: str) -> str:
+    """Surrogate-escaped bytes (undecodable input) as U+FFFD, so libgit2 gets valid UTF-8."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def check_url(url: str) -> None:

@@ -157,3 +157,21 @@ def test_stack_state_survives_gc_and_clone(kinds: tuple[WS, list[str]], tmp_path
     mirror = pygit2.Repository(str(tmp_path / "mirror"))
     assert mirror.get(r.head) is not None
     assert "refs/fspatch/state" in list(mirror.references)
+
+
+def test_latin1_bytes_in_a_patch_header_are_kept(tmp_path: Path) -> None:
+    """A Debian-style header with Latin-1 bytes applies (no internal error) and keeps its bytes in the commit."""
+    w = make_workspace(tmp_path)
+    p = w.series_dir / "0001-enable-flag-gems.patch"
+    data = p.read_bytes().replace(b"Signed-off-by:", b"Co-authored-by: S\xf8ren L\xf8vborg <s@example.org>\nSigned-off-by:", 1)
+    p.write_bytes(data)
+    r = apply_cmd.run(w.ws(), "minillm")
+    repo = pygit2.Repository(str(w.checkout))
+    first = repo[r.head].parents[0].parents[0]
+    assert b"S\xf8ren L\xf8vborg" in first.raw_message
+    from fspatch.commands import goto as goto_cmd
+    from fspatch.commands import refresh as refresh_cmd
+
+    goto_cmd.run(w.ws(), "minillm", "0001")
+    assert not refresh_cmd.run(w.ws(), "minillm").file_changed
+    assert p.read_bytes() == data

@@ -31,8 +31,8 @@ from fspatch.core.export import (
 from fspatch.core.schema import validate
 from fspatch.core.series import SeriesEntry, check_patch_name, parse_series
 from fspatch.core.session import ensure_commit
-from fspatch.core.workspace import LayerRef, Workspace, normalize_backend
 from fspatch.core.transaction import crash_point, transaction
+from fspatch.core.workspace import LayerRef, Workspace, normalize_backend
 from fspatch.core.yamlio import atomic_write, dump_yaml, parse_yaml
 from fspatch.errors import InputError, UsageError
 from fspatch.git_adapter import GitRepo
@@ -99,7 +99,11 @@ def run(
                 diff = squash(repo, stack.common_top, stack.top)
                 meta = diff_meta(ws, head, v, [b])
                 yaml_bytes = dump_yaml(meta)
-                validate(parse_yaml(yaml_bytes, f"{layer.dir.as_posix()}/diff.yaml"), "diff", f"{layer.dir.as_posix()}/diff.yaml")
+                validate(
+                    parse_yaml(yaml_bytes, f"{layer.dir.as_posix()}/diff.yaml"),
+                    "diff",
+                    f"{layer.dir.as_posix()}/diff.yaml",
+                )
                 folder = (out / v / b) if out is not None else ws.layer_dir(layer)
                 written = False
                 if public is not None:
