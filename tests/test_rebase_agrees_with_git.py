@@ -84,7 +84,7 @@ def test_every_patch_git_picks_cleanly_is_clean_with_the_same_tree(tmp_path: Pat
     plan = Plan("pull-upstream", "minillm", "v1", s.backend.commit, "v2", new, False, False, [lp])
     folder = ws.root / "series/minillm"
     Replayer(repo, plan).run(lambda _lp, name: parse_patch((folder / name).read_bytes(), name))
-    for name, status, commit, tree in zip(lp.names, lp.status, lp.new, picks):
+    for name, status, commit, tree in zip(lp.names, lp.status, lp.new, picks, strict=True):
         if tree is not None:
             assert status != CONFLICT, f"{name}: git picks it cleanly"
             assert commit is not None and repo.tree_of(commit) == tree, name

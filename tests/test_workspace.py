@@ -142,7 +142,7 @@ def test_duplicate_key_is_one_error_at_the_duplicate_line() -> None:
 def test_alias_bomb_fails_fast_with_a_line() -> None:
     """A "billion laughs" document is refused at its first anchor, without expanding anything."""
     rows = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for prev, name in zip("abcdefgh", "bcdefghi"):
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
         rows.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
     start = time.monotonic()
     with pytest.raises(InputError) as info:
