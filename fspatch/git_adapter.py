@@ -181,7 +181,7 @@ class GitRepo:
         return out
 
     def commit_info(self, commit_id: str) -> CommitInfo:
-        c = self._repo[commit_id]
+        c = self._repo[pygit2.Oid(hex=commit_id)]
         if not isinstance(c, pygit2.Commit):
             raise GitError(f"{commit_id} is not a commit")
         return CommitInfo(
@@ -198,14 +198,14 @@ class GitRepo:
         )
 
     def _tree(self, tree_id: str) -> pygit2.Tree:
-        """A tree object (pygit2's stubs type lookups as plain Object)."""
-        return cast(pygit2.Tree, self._repo[tree_id])
+        """A tree object (pygit2's stubs type every lookup as plain Object)."""
+        return cast(pygit2.Tree, self._repo[pygit2.Oid(hex=tree_id)])
 
     def tree_of(self, commit_id: str) -> str:
         return self.commit_info(commit_id).tree
 
     def read_blob(self, blob_id: str) -> bytes:
-        return bytes(cast(pygit2.Blob, self._repo[blob_id]).data)
+        return bytes(cast(pygit2.Blob, self._repo[pygit2.Oid(hex=blob_id)]).data)
 
     def write_blob(self, data: bytes) -> str:
         return str(self._repo.create_blob(data))
@@ -513,7 +513,7 @@ class GitRepo:
         tree_id = self.tree_of(commit_id)
         wd = self.workdir
         if paths is None:
-            index.read_tree(self._repo[tree_id])
+            index.read_tree(self._tree(tree_id))
             index.write()
             return
         for path in paths:
