@@ -21,9 +21,7 @@ class GotoResult:
 
 def run(ws: Workspace, backend: str, patch: str, *, vendor: str | None = None) -> GotoResult:
     s = Session.open(ws, backend)
-    layer = s.current_layer(vendor)
-    entries = s.entries(layer)
-    ls = s.check_applied_prefix(layer, entries)
+    layer, entries, ls = s.applied_layer(vendor)
     name = resolve_patch([e.name for e in entries], patch, layer)
     names = ls.names()
     if names and names[-1] == name:

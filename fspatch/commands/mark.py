@@ -31,12 +31,11 @@ class MarkResult:
 def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | None = None) -> MarkResult:
     s = Session.open(ws, backend)
     s.require_head_at_stack(allow_descendant=True)
-    layer = s.current_layer(vendor)
-    ls = s.check_applied_prefix(layer, s.entries(layer))
+    layer, entries, ls = s.applied_layer(vendor)
     names = ls.names()
     if not names:
         raise UsageError(f"no applied patch in {layer.dir} to mark")
-    name = resolve_patch([e.name for e in s.entries(layer)], patch, layer) if patch else names[-1]
+    name = resolve_patch([e.name for e in entries], patch, layer) if patch else names[-1]
     if name not in names:
         raise UsageError(f"{name} is not applied; push it first")
     top = names[-1]

@@ -23,9 +23,7 @@ def run(
     """Pop one patch, all of them, or down to (keeping) PATCH as the top, like ``quilt pop PATCH``."""
     s = Session.open(ws, backend)
     s.require_head_at_stack()
-    layer = s.current_layer(vendor)
-    entries = s.entries(layer)
-    ls = s.check_applied_prefix(layer, entries)
+    layer, entries, ls = s.applied_layer(vendor)
     s.require_top_layer(layer)
     names = ls.names()
     if not names:

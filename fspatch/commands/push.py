@@ -22,9 +22,7 @@ def run(
 ) -> PushResult:
     s = Session.open(ws, backend)
     s.require_head_at_stack()
-    layer = s.current_layer(vendor)
-    entries = s.entries(layer)
-    ls = s.check_applied_prefix(layer, entries)
+    layer, entries, ls = s.applied_layer(vendor)
     s.require_top_layer(layer)
     pending = entries[len(ls.applied) :]
     if not pending:

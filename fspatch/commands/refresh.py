@@ -38,9 +38,7 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
     s = Session.open(ws, backend)
     state = s.require_state()
     s.require_head_at_stack(allow_descendant=True)
-    layer = s.current_layer(vendor)
-    entries = s.entries(layer)
-    ls = s.check_applied_prefix(layer, entries)
+    layer, entries, ls = s.applied_layer(vendor)
     names = ls.names()
     if not names:
         raise UsageError(f"no applied patch in {layer.dir} to refresh; create one with 'fspatch new NAME'")

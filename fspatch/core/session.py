@@ -146,6 +146,12 @@ class Session:
             )
         return ls
 
+    def applied_layer(self, vendor: str | None) -> tuple[LayerRef, list[SeriesEntry], LayerState]:
+        """The layer a stack verb works on, its series, and its applied part (checked to agree)."""
+        layer = self.current_layer(vendor)
+        entries = self.entries(layer)
+        return layer, entries, self.check_applied_prefix(layer, entries)
+
     def require_top_layer(self, layer: LayerRef) -> None:
         state = self.require_state()
         idx = state.index_of(layer.label)
