@@ -383,20 +383,18 @@ class GitRepo:
             raise GitError(f"cannot fetch {' '.join(refspecs)} from {url}: {exc}") from None
 
     # -- the working tree --------------------------------------------------
-    def snapshot_worktree(self) -> str:
+    def snapshot_worktree(self, dirty: Sequence[str] | None = None) -> str:
         """A tree of what the checkout holds now: HEAD + staged + unstaged + untracked edits.
 
         Ignored files are left out, as git would.  The index on disk is not touched.
+        ``dirty`` is :meth:`dirty_paths` when the caller already has it (a status costs a stat
+        of every file).
         """
         head = self.head()
         base = self.tree_of(head) if head else self.empty_tree()
-        changes: dict[str, Entry | None] = {}
         wd = self.workdir
-        for path, flags in self._repo.status(untracked_files="all").items():
-            if flags & FileStatus.IGNORED or flags == FileStatus.CURRENT:
-                continue
-            changes[path] = self._worktree_entry(wd, path)
-        return self.update_tree(base, changes)
+        paths = self.dirty_paths() if dirty is None else dirty
+        return self.update_tree(base, {path: self._worktree_entry(wd, path) for path in paths})
 
     def dirty_paths(self) -> list[str]:
         """Paths with staged, unstaged or untracked changes (ignored files excluded)."""

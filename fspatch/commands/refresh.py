@@ -50,7 +50,8 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
     old_head = repo.head()
     assert old_head is not None
     head_tree = repo.tree_of(old_head)
-    work_tree = repo.snapshot_worktree()
+    dirty = repo.dirty_paths()
+    work_tree = repo.snapshot_worktree(dirty)
     target = ls.applied[idx].commit
     parent = ls.applied[idx - 1].commit if idx else ls.base
     li = state.index_of(layer.label)
@@ -100,7 +101,7 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
             "refresh the top patch instead"
         )
 
-    touched = set(repo.dirty_paths())
+    touched = set(dirty)
     if new_state.head != old_head:
         touched.update(repo.changed_paths(head_tree, repo.tree_of(new_state.head)))
     meta_rel = f"{layer.dir}/layer.yaml"
