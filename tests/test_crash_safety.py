@@ -167,3 +167,22 @@ def test_killed_export_is_undone_by_recover(tmp_path: Path) -> None:
     rec = _fspatch(w, "recover")
     assert rec.returncode == 0, rec.stderr
     assert snapshot(w.root / "vendors") == before
+
+
+@pytest.mark.parametrize("step", ["pull-upstream:patches", "pull-upstream:checkout", "pull-upstream:state"])
+def test_killed_continue_is_undone_by_abort(tmp_path: Path, step: str) -> None:
+    """`continue` killed while finishing the replay: abort still restores the state before the pull."""
+    w = make_workspace(tmp_path)
+    apply_cmd.run(w.ws(), "minillm")
+    before = _everything(w)
+    r = _fspatch(w, "pull-upstream", "minillm", "v1.1", "--stop")
+    assert r.returncode == 1 and "fspatch continue" in r.stdout
+    cu = w.checkout / "csrc/kernels/rmsnorm.cu"
+    text = cu.read_text()
+    start, end = text.index("<<<<<<<"), text.index("\n", text.index(">>>>>>>")) + 1
+    cu.write_text(text[:start] + "  dim3 block(n >= 1024 ? 1024 : 512);\n" + text[end:])
+    r = _fspatch(w, "continue", crash=step)
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
+    r = _fspatch(w, "abort")
+    assert r.returncode == 0, r.stderr
+    assert _everything(w) == before
