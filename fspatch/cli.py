@@ -392,6 +392,8 @@ def status(ctx: click.Context, backend_name: str | None, fmt: str) -> None:
         for layer in b.layers:
             top = f", top {layer.top}" if layer.top else ""
             click.echo(f"  {layer.layer}: {layer.applied}/{layer.total} applied{top}")
+        if b.waiting:
+            click.echo(f"  {b.waiting}")
         if not b.head_at_stack:
             click.echo(f"  HEAD {str(b.head)[:12]} is not the stack top")
         if b.dirty:

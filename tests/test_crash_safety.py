@@ -86,6 +86,8 @@ def test_killed_verb_is_undone_by_recover(tmp_path: Path, args: list[str], step:
     assert r.returncode == -signal.SIGKILL, (r.returncode, r.stdout, r.stderr)
     blocked = _fspatch(w, "series")
     assert blocked.returncode == 2 and "fspatch recover" in blocked.stderr
+    looked = _fspatch(w, "status")  # status may look, and says what to run
+    assert looked.returncode == 0 and "run 'fspatch recover'" in looked.stdout
     rec = _fspatch(w, "recover")
     assert rec.returncode == 0, rec.stderr
     assert "undid the interrupted" in rec.stdout
@@ -142,7 +144,7 @@ def test_killed_pull_upstream_is_undone_by_abort(tmp_path: Path, step: str) -> N
     before = _everything(w)
     r = _fspatch(w, "pull-upstream", "minillm", "v1.1", "--no-stop", crash=step)
     assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
-    assert _fspatch(w, "status").returncode == 2
+    assert _fspatch(w, "series").returncode == 2
     r = _fspatch(w, "abort")
     assert r.returncode == 0, r.stderr
     assert _everything(w) == before

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fspatch.core import journal, transaction
 from fspatch.core.session import Session
 from fspatch.core.workspace import LayerRef, Workspace
+from fspatch.errors import FspatchError
 from fspatch.git_adapter import GitRepo
 
 
@@ -28,6 +30,7 @@ class BackendStatus:
     head_at_stack: bool
     layers: tuple[LayerStatus, ...] = ()
     dirty: tuple[str, ...] = field(default_factory=tuple)
+    waiting: str | None = None  # an interrupted verb or a paused replay, and what to run
 
 
 @dataclass(frozen=True)
@@ -44,23 +47,49 @@ def run(ws: Workspace, backend: str | None = None) -> StatusResult:
         if not GitRepo.is_repo(ws.checkout_path(b)):
             out.append(BackendStatus(name, b.path, b.ref, b.commit, False, None, False))
             continue
-        s = Session.open(ws, name, fetch=False)
+        s = Session.open(ws, name, fetch=False, read_only=True)
         head = s.repo.head()
+        interrupted = transaction.pending(s.repo.git_dir)
+        paused = journal.in_progress(s.repo)
+        waiting = (
+            f"interrupted '{interrupted.get('operation')}': run 'fspatch recover'"
+            if interrupted
+            else f"{paused.get('operation')} stopped at a conflict: 'fspatch continue', 'skip' or 'abort'"
+            if paused
+            else None
+        )
         layers = []
         if s.state is not None:
             for ls in s.state.layers:
                 vendor = ls.layer.split("/", 1)[1] if ls.layer.startswith("vendor/") else None
-                total = len(ws.read_layer_series(LayerRef(name, vendor)))
+                total = _total(ws, LayerRef(name, vendor), len(ls.applied))
                 layers.append(
                     LayerStatus(ls.layer, len(ls.applied), total, ls.applied[-1].name if ls.applied else None)
                 )
         else:
-            total = len(ws.read_layer_series(LayerRef(name, None)))
+            total = _total(ws, LayerRef(name, None), 0)
             layers.append(LayerStatus("common", 0, total, None))
         at_stack = head == (s.state.head if s.state is not None else b.commit)
         out.append(
             BackendStatus(
-                name, b.path, b.ref, b.commit, True, head, at_stack, tuple(layers), tuple(s.repo.dirty_paths())
+                name,
+                b.path,
+                b.ref,
+                b.commit,
+                True,
+                head,
+                at_stack,
+                tuple(layers),
+                tuple(s.repo.dirty_paths()),
+                waiting,
             )
         )
     return StatusResult(str(ws.root), tuple(out))
+
+
+def _total(ws: Workspace, layer: LayerRef, fallback: int) -> int:
+    """Patches in the layer's series; status still answers when a half-done verb broke the series."""
+    try:
+        return len(ws.read_layer_series(layer))
+    except FspatchError:
+        return fallback

@@ -41,8 +41,11 @@ class Session:
 
     # -- opening -----------------------------------------------------------
     @classmethod
-    def open(cls, ws: Workspace, name: str, *, fetch: bool = True, operation_ok: bool = False) -> Session:
-        """Open a backend; refused while a pull-upstream/rebase-vendors waits (unless operation_ok)."""
+    def open(
+        cls, ws: Workspace, name: str, *, fetch: bool = True, operation_ok: bool = False, read_only: bool = False
+    ) -> Session:
+        """Open a backend; refused while a pull-upstream/rebase-vendors waits (unless operation_ok)
+        or an interrupted verb left a journal (unless read_only: status may look, never change)."""
         backend = ws.backend(name)
         path = ws.checkout_path(backend)
         if not GitRepo.is_repo(path):
@@ -51,7 +54,7 @@ class Session:
                 f"run 'fspatch backend add {backend.name} --url {backend.url} --ref {backend.ref}'"
             )
         repo = GitRepo.open(path)
-        if not operation_ok:
+        if not operation_ok and not read_only:
             from fspatch.core.journal import in_progress
 
             pending = in_progress(repo)
@@ -60,7 +63,8 @@ class Session:
                     f"a {pending.get('operation')} of '{backend.name}' is in progress; finish it with "
                     "'fspatch continue', 'fspatch skip' or 'fspatch abort' first"
                 )
-        refuse_if_pending(repo.git_dir, backend.path)
+        if not read_only:
+            refuse_if_pending(repo.git_dir, backend.path)
         if fetch:
             ensure_commit(repo, backend)
         state, ref = load_state(repo)
