@@ -95,6 +95,21 @@ def _ok_marker(name: str, text: bytes) -> Path | None:
     return Path(base) / "fspatch" / "schema-ok" / digest
 
 
+def errors_cached(data: Any, name: str, key: bytes) -> list[tuple[int | None, str]]:
+    """``iter_errors``, skipped (no errors) when data with this key already passed this schema."""
+    marker = _ok_marker(name, key)
+    if marker is not None and marker.exists():
+        return []
+    errors = iter_errors(data, name)
+    if not errors and marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass
+    return errors
+
+
 def validate_cached(data: Any, name: str, source_path: str, text: bytes) -> None:
     """``validate``, skipped when exactly these bytes already passed exactly this schema.
 

@@ -23,6 +23,7 @@ back with comments and key order intact (and writes nothing when nothing changed
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import stat
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from fspatch.core.schema import SCHEMA_NAMES, iter_errors, schema_text, validate
+from fspatch.core.schema import SCHEMA_NAMES, errors_cached, schema_text, validate
 from fspatch.core.series import (
     SeriesEntry,
     check_patch_name,
@@ -395,7 +396,8 @@ class Workspace:
             "version": backend.version,
         }
         candidate = {k: v for k, v in fields.items() if v is not None}
-        problems = iter_errors({"format": 1, "backends": {backend.name: candidate}}, "lock")
+        data = {"format": 1, "backends": {backend.name: candidate}}
+        problems = errors_cached(data, "lock", json.dumps(data, sort_keys=True).encode())
         if problems:
             raise UsageError(f"invalid backend {backend.name!r}: {problems[0][1]}")
         for other in self.backends().values():
