@@ -19,7 +19,7 @@ from fspatch.cli import main_group
 from fspatch.core.interop import numbered_name, quilt_sources
 from fspatch.core.patch import format_patch, parse_patch
 from fspatch.core.workspace import LayerRef
-from fspatch.example import git
+from scripts.example import git
 from tests.wsutil import WS, make_workspace, snapshot
 
 DEBIAN = Path(__file__).parent / "data" / "debian"
