@@ -95,7 +95,7 @@ def test_killed_verb_is_undone_by_recover(tmp_path: Path, args: list[str], step:
     # And the verb then runs to completion normally.
     again = _fspatch(w, *args)
     assert again.returncode == 0, again.stderr
-    assert not (w.checkout / ".git/fspatch/txn.json").exists()
+    assert not (w.checkout / ".git/fspatch/journal.json").exists()
 
 
 def test_abort_also_undoes_an_interrupted_verb(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_a_failing_verb_restores_what_it_started(tmp_path: Path) -> None:
     r = _fspatch(w, "pop")
     assert r.returncode == 2
     assert _everything(w) == before
-    assert not (w.checkout / ".git/fspatch/txn.json").exists()
+    assert not (w.checkout / ".git/fspatch/journal.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,7 @@ def _run_layers(
     commit) or --key (decrypt confidential patches in memory)."""
     from fspatch.core import crypto
     from fspatch.core.export import build_stack, check_task, reader_for
-    from fspatch.core.session import ensure_commit
+    from fspatch.core.fetch import ensure_commit
     from fspatch.git_adapter import GitRepo
 
     if upto is not None:

@@ -28,10 +28,10 @@ from fspatch.core.export import (
     squash,
     workspace_repo,
 )
+from fspatch.core.fetch import ensure_commit
+from fspatch.core.journal import crash_point, transaction
 from fspatch.core.schema import validate
 from fspatch.core.series import SeriesEntry, check_patch_name, parse_series
-from fspatch.core.session import ensure_commit
-from fspatch.core.transaction import crash_point, transaction
 from fspatch.core.workspace import LayerRef, Workspace, normalize_backend
 from fspatch.core.yamlio import atomic_write, dump_yaml, parse_yaml
 from fspatch.errors import InputError, UsageError

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fspatch.core.export import TASKS
-from fspatch.core.rebase import common_fingerprint
+from fspatch.core.layers import common_fingerprint
 from fspatch.core.workspace import LayerRef, Workspace, valid_vendor
 from fspatch.errors import UsageError
 
