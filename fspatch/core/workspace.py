@@ -584,6 +584,10 @@ class Workspace:
         """Write one file atomically (a workspace path, or where ``--out`` points); whether it changed."""
         return atomic_write(path, data)
 
+    def remove_file(self, path: Path) -> None:
+        """Remove one file this workspace's verbs wrote (a stale exported patch)."""
+        path.unlink(missing_ok=True)
+
     def delete_patch(self, layer: LayerRef, name: str) -> None:
         """Remove a patch file (its series line is the caller's to drop)."""
         self.patch_path(layer, name).unlink(missing_ok=True)
