@@ -200,6 +200,11 @@ class Backend:
     version: str | None = None
 
 
+TASKS = ("train", "inference", "post_train")
+"""What a vendor layer can be for, in the order reports list them: the one definition
+(the JSON Schemas' enums are pinned equal to it by ``tests/test_names_defined_once.py``)."""
+
+
 @dataclass(frozen=True)
 class LayerRef:
     """Names one layer: the common layer of ``backend`` (``vendor=None``) or a vendor's layer."""
