@@ -526,14 +526,21 @@ class GitRepo:
     def set_head(self, commit_id: str) -> None:
         self._repo.set_head(pygit2.Oid(hex=commit_id))
 
-    def write_tree_to_dir(self, tree_id: str, dest: Path) -> int:
-        """Materialise a tree into a plain directory (no git there). Returns the file count."""
+    def write_tree_to_dir(
+        self, tree_id: str, dest: Path, *, after_file: Callable[[str], None] | None = None
+    ) -> int:
+        """Materialise a tree into a plain directory (no git there). Returns the file count.
+
+        ``after_file`` is called with each path written (the crash tests kill a half-done write).
+        """
         n = 0
         for path, entry in self.list_files(tree_id):
             if entry.mode == MODE_GITLINK:
                 continue
             _write(dest, path, self.read_blob(entry.id), entry.mode)
             n += 1
+            if after_file is not None:
+                after_file(path)
         return n
 
     # -- rebasing (added for pull-upstream / rebase-vendors) -----------------

@@ -220,3 +220,65 @@ def test_the_graph_rules_catch_what_they_forbid() -> None:
     ]
     circle = {"fspatch.cli": {"fspatch.cli.stack"}, "fspatch.cli.stack": {"fspatch.cli"}}
     assert _cycles(circle) == [["fspatch.cli", "fspatch.cli.stack", "fspatch.cli"]]
+def _fspatch_imports(path: Path) -> set[str]:
+    """The fspatch modules a file imports (``from fspatch.commands import x`` names ``fspatch.commands.x``)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.startswith("fspatch"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("fspatch"):
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def _is_package_module(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def test_no_command_imports_another_command() -> None:
+    """DESIGN §3 / issue 12: verbs never call verbs; they compose core operations (the import pins it)."""
+    offenders = []
+    for p in sorted((PKG / "commands").glob("*.py")):
+        own = f"fspatch.commands.{p.stem}"
+        for name in _fspatch_imports(p):
+            if not _is_package_module(name, "fspatch.commands") or name in ("fspatch.commands", own):
+                continue
+            if name.startswith(own + "."):
+                continue
+            offenders.append(f"commands/{p.name} imports {name}")
+    assert offenders == []
+
+
+def test_core_imports_neither_commands_nor_cli() -> None:
+    """Imports point down only: the core never reaches up into the verbs or the command line."""
+    offenders = []
+    for p in sorted((PKG / "core").rglob("*.py")):
+        for name in _fspatch_imports(p):
+            if _is_package_module(name, "fspatch.commands") or _is_package_module(name, "fspatch.cli"):
+                offenders.append(f"{p.relative_to(PKG)} imports {name}")
+            if name.startswith("fspatch.cli_"):
+                offenders.append(f"{p.relative_to(PKG)} imports {name}")
+    assert offenders == []
+
+
+def test_commands_never_import_the_cli() -> None:
+    """A verb returns a result; rendering and exit codes are the command line's, never imported back."""
+    offenders = []
+    for p in sorted((PKG / "commands").rglob("*.py")):
+        for name in _fspatch_imports(p):
+            if _is_package_module(name, "fspatch.cli") or name.startswith("fspatch.cli_"):
+                offenders.append(f"commands/{p.name} imports {name}")
+    assert offenders == []
+
+
+def test_the_git_adapter_and_errors_import_no_layer_above() -> None:
+    """The bottom of the graph (git adapter, errors) imports nothing of core, commands or cli."""
+    for leaf in ("git_adapter.py", "errors.py"):
+        ups = [
+            n
+            for n in _fspatch_imports(PKG / leaf)
+            if any(_is_package_module(n, pkg) for pkg in ("fspatch.core", "fspatch.commands", "fspatch.cli"))
+            or n.startswith("fspatch.cli_")
+        ]
+        assert ups == [], f"{leaf} imports {ups}"
