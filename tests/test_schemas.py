@@ -58,6 +58,20 @@ settings:
       .cuh:
         block: ['/*', '*/']
 """,
+    "pending": """\
+format: 1
+operation: pull-upstream
+backend: vllm
+old: {ref: v0.8.0, commit: 0123456789abcdef0123456789abcdef01234567}
+new: {ref: v0.9.0, commit: 89abcdef0123456789abcdef0123456789abcdef}
+drop_upstreamed: false
+layers:
+  - label: common
+    series:
+      - {name: 0001-a.patch, strip: 1, status: conflict,
+         sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}
+outcomes: []
+""",
     "vendor": """\
 name: cambricon
 device_type: Cambricon_MLU

@@ -48,9 +48,18 @@ def apply(
 ) -> None:
     """Build BACKEND's stack (upstream → common → vendor) in memory and check out its top."""
     from fspatch.commands import apply as cmd
+    from fspatch.commands import resume
 
+    ws = opts(ctx).workspace()
+    if resume.is_pending(ws, backend_name) and to is None and at is None and upto is None:
+        from fspatch.cli.options import progress
+        from fspatch.cli.render import render_replay
+
+        say(ctx, f"{backend_name}: patches pending from a bot replay; entering the first one")
+        render_replay(ctx, resume.run(ws, backend_name, progress=progress(ctx)), "text", None)
+        return
     r = cmd.run(
-        opts(ctx).workspace(), backend_name, vendor=vendor, task=task, upto=upto, force=force, to=to, at=at, key=key
+        ws, backend_name, vendor=vendor, task=task, upto=upto, force=force, to=to, at=at, key=key
     )
     for layer in r.layers:
         top = f", top {layer.top}" if layer.top else ""

@@ -69,6 +69,7 @@ RULE_NO_UPSTREAM = "no-upstream"
 RULE_DOES_NOT_APPLY = "does-not-apply"
 RULE_VENDOR_DOES_NOT_APPLY = "vendor-does-not-apply"
 RULE_NOT_CANONICAL = "not-canonical"
+RULE_PENDING = "pending-patch"
 
 #: Stable rule ids of the workspace checks and their one-line descriptions (SARIF).
 HEALTH_RULES: Mapping[str, str] = MappingProxyType(
@@ -192,6 +193,31 @@ def _report(acc: _Acc, checks: Collection[str]) -> HealthReport:
     )
 
 
+def _pending_findings(ws: Workspace, b: Backend) -> list[Finding]:
+    """A patch a bot replay left pending is a finding until a person resolves or skips it."""
+    from fspatch.core.replay_pending import pending_patches, pending_rel
+
+    try:
+        pend = pending_patches(ws, b.name)
+    except InputError as exc:
+        return [
+            Finding(
+                "", pending_rel(b.name), exc.line or 0, RULE_SCHEMA, exc.message, case=case_of(LayerRef(b.name, None))
+            )
+        ]
+    return [
+        Finding(
+            "",
+            p.display,
+            0,
+            RULE_PENDING,
+            f"pending from a bot replay onto {b.ref}: run 'fspatch apply {b.name}', resolve, 'fspatch continue'",
+            case=case_of(LayerRef.from_label(b.name, p.layer)),
+        )
+        for p in pend
+    ]
+
+
 def _check_backend(ws: Workspace, b: Backend, checks: Collection[str], acc: _Acc) -> None:
     layers = [LayerRef(b.name, None), *ws.vendor_layers(b.name)]
     for layer in layers:
@@ -209,6 +235,8 @@ def _check_backend(ws: Workspace, b: Backend, checks: Collection[str], acc: _Acc
             acc.findings.extend(canonical_findings(got))
         for name in got.encrypted:
             acc.skipped.append(f"{layer.dir.as_posix()}/{name}: encrypted, not checked (no key)")
+    if "series" in checks:
+        acc.findings.extend(_pending_findings(ws, b))
     if not {"apply", "markers"} & set(checks):
         return
     repo, why = open_upstream(ws, b)

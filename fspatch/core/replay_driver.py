@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from fspatch.core import replay_pending
 from fspatch.core.journal import ALL_REFS, Journal, begin, crash_point, paused_replay, reopen
 from fspatch.core.layers import common_fingerprint
 from fspatch.core.patch import Patch
@@ -19,7 +20,7 @@ from fspatch.core.replay_plan import LayerPlan, Plan
 from fspatch.core.replay_report import CONFLICT, DROPPED, RESOLVED, SKIPPED, ReplayReport, summarize
 from fspatch.core.session import Session, read_patch
 from fspatch.core.stack import Builder, LayerState, StackState, load_state, save_state
-from fspatch.core.workspace import LayerRef, vendor_of_label
+from fspatch.core.workspace import LayerRef, Workspace, vendor_of_label
 from fspatch.errors import ConflictError, DirtyCheckoutError, UsageError
 
 
@@ -88,6 +89,13 @@ class Driver:
         s, plan, ws, repo = self.s, self.plan, self.s.ws, self.s.repo
         written: list[str] = []
         any_conflict = False
+        old_series = {lp.label: ws.read_layer_series(self.layer(lp)) for lp in plan.layers}
+        old_bytes = {
+            (lp.label, name): ws.patch_path(self.layer(lp), name).read_bytes()
+            for lp in plan.layers
+            for name in lp.names
+            if ws.patch_path(self.layer(lp), name).is_file()
+        }
         for lp in plan.layers:
             layer = self.layer(lp)
             entries = ws.read_layer_series(layer)
@@ -138,7 +146,12 @@ class Driver:
                 ws.save_layer_meta(layer, meta)
                 written.append(f"{layer.dir.as_posix()}/layer.yaml")
         if any_conflict:
+            if plan.operation == "pull-upstream":
+                written.append(replay_pending.record(ws, plan, old_series, old_bytes))
             return written
+        cleared = replay_pending.clear(ws, plan.backend)
+        if cleared is not None:
+            written.append(cleared)
         # Build the new stack from the files just written (exactly what `apply` will build).
         state, state_ref = load_state(repo)
         layers = [LayerRef(plan.backend, None)]
@@ -189,6 +202,21 @@ def start_operation(
     return Driver(session, plan, progress).drive(journal)
 
 
+def resume_pending(ws: Workspace, backend: str, progress: Progress | None) -> OperationResult:
+    """Enter the first pending patch of a bot replay like an interactive stop (fresh clone included)."""
+    replay_pending.ensure_checkout(ws, backend)
+    s = Session.open(ws, backend, operation_ok=False)
+    dirty = s.repo.dirty_paths()
+    if dirty:
+        raise DirtyCheckoutError(
+            "local changes in the checkout: " + ", ".join(dirty[:5]) + "; refresh or discard them first",
+            path=s.backend.path,
+        )
+    refs_before = s.repo.direct_refs()
+    plan = replay_pending.resume_plan(ws, s.repo, s.backend.name)
+    return start_operation(s, plan, progress, refs_before)
+
+
 def resume_operation(session: Session, progress: Progress | None) -> tuple[Driver, Journal]:
     """The paused replay of this backend, to continue or skip (its journal marked running again)."""
     journal = reopen(session.repo.git_dir, session.repo)
@@ -204,6 +232,12 @@ def check_ready(s: Session) -> None:
         raise UsageError(
             f"a {waiting.operation} of '{s.backend.name}' is already in progress; "
             "run 'fspatch continue', 'fspatch skip' or 'fspatch abort'"
+        )
+    pend = replay_pending.pending_patches(s.ws, s.backend.name)
+    if pend:
+        raise UsageError(
+            f"{len(pend)} patch(es) of '{s.backend.name}' are pending from a bot replay "
+            f"(first {pend[0].display}); run 'fspatch apply {s.backend.name}' to resolve them"
         )
     if s.state is not None:
         s.require_head_at_stack()

@@ -27,7 +27,7 @@ from fspatch.errors import InputError
 __all__ = ["SCHEMA_NAMES", "iter_errors", "load_schema", "schema_text", "validate"]
 
 #: Every schema fspatch ships, one per YAML file of a workspace (DESIGN §2).
-SCHEMA_NAMES: tuple[str, ...] = ("diff", "history", "layer", "lock", "vendor")
+SCHEMA_NAMES: tuple[str, ...] = ("diff", "history", "layer", "lock", "pending", "vendor")
 
 _MAX_MESSAGE = 200
 

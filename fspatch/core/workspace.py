@@ -68,7 +68,8 @@ SERIES_NAME = "series"
 LAYER_META = "layer.yaml"
 VENDOR_META = "vendor.yaml"
 #: File names a layer directory keeps for itself; a patch may not use them.
-RESERVED_NAMES = frozenset({SERIES_NAME, LAYER_META, VENDOR_META, "diff.patch", "diff.yaml"})
+PENDING_NAME = "pending.yaml"
+RESERVED_NAMES = frozenset({SERIES_NAME, LAYER_META, VENDOR_META, PENDING_NAME, "diff.patch", "diff.yaml"})
 
 #: ``settings`` as they are when ``upstream.lock`` says nothing.  ``syntaxes`` only holds the
 #: workspace's overrides; the marker checker merges them over its built-in table.
