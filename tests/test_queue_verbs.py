@@ -165,13 +165,23 @@ def test_float_and_sink_reorder_the_applied_stack(w: WS) -> None:
     assert _head_tree(w) == tree and "checkout clean" in _ok(w, "status")
 
 
-def test_float_of_an_unapplied_patch_only_reorders_the_series(w: WS) -> None:
+def test_sink_of_unapplied_patches_only_reorders_the_series(w: WS) -> None:
     """Unapplied patches are reordered in the series file alone; nothing is built or checked out."""
     _ok(w, "pop", "-a")
     before = snapshot(w.checkout)
-    _ok(w, "float", "0001")
-    assert (w.series_dir / "series").read_text().split() == [P2, P3, P1]
+    assert _ok(w, "sink", "0003", "--to", "0002").strip() == f"Moved {P3} below {P2}"
+    assert (w.series_dir / "series").read_text().split() == [P1, P3, P2]
     assert snapshot(w.checkout) == before
+    assert _ok(w, "unapplied").splitlines() == [P1, P3, P2]
+
+
+def test_float_of_an_unapplied_patch_pushes_it(w: WS) -> None:
+    """As stg float: an unapplied patch floated becomes the top applied one."""
+    _ok(w, "goto", "0001")
+    assert _ok(w, "float", "0003").strip() == f"Moved {P3} to the top of series/minillm"
+    assert (w.series_dir / "series").read_text().split() == [P1, P3, P2]
+    assert _ok(w, "applied").splitlines() == [P1, P3]
+    assert "checkout clean" in _ok(w, "status")
 
 
 def test_a_reorder_that_does_not_apply_changes_nothing(w: WS) -> None:
