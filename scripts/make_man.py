@@ -105,7 +105,7 @@ def render(path: tuple[str, ...], cmd: click.Command, root: click.Command, date:
         out.append(".SH EXAMPLES")
         for line in cmd.epilog.strip().split("\n"):
             stripped = line.strip()
-            if not stripped or stripped.lower().rstrip(":") == "examples":
+            if not stripped or stripped == "\b" or stripped.lower().rstrip(":") == "examples":
                 continue
             out += [".PP", ".nf", roff(stripped), ".fi"]
     if not path:

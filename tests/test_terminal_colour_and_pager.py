@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from fspatch.cli_term import color_wanted, pager_command
+from fspatch.cli.term import color_wanted, pager_command
 from tests.wsutil import WS, make_workspace
 
 ESC = b"\x1b["
