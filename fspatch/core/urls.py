@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Sequence
 from pathlib import Path
+
+from fspatch.errors import FspatchError
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SCP = re.compile(r"^[^/\\:]+@[^/\\:]+:|^[A-Za-z0-9.-]+:(?!//)")  # user@host:path, host:path
@@ -91,4 +94,27 @@ def resolve_url(url: str, root: Path, origin: str | None = None) -> str:
     return found[0]
 
 
-__all__ = ["candidates", "is_relative", "join_url", "resolve_url", "stored_form"]
+def workspace_origin(root: Path) -> str | None:
+    """The workspace repository's ``origin`` URL, when the workspace is a git clone."""
+    from fspatch.git_adapter import GitRepo
+
+    if not GitRepo.is_repo(root):
+        return None
+    try:
+        return GitRepo.open(root).remote_url("origin")
+    except FspatchError:
+        return None
+
+
+def fetch_urls(root: Path, urls: Sequence[str]) -> list[str]:
+    """The URLs git should try, in order, for stored URLs (the lock's, then its mirrors), resolved."""
+    origin = workspace_origin(root) if any(is_relative(u) for u in urls) else None
+    out: list[str] = []
+    for url in urls:
+        resolved = resolve_url(url, root, origin)
+        if resolved not in out:
+            out.append(resolved)
+    return out
+
+
+__all__ = ["candidates", "fetch_urls", "is_relative", "join_url", "resolve_url", "stored_form", "workspace_origin"]
