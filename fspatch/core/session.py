@@ -201,6 +201,16 @@ class Session:
         self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, *, patch: str | None, all_: bool
     ) -> Motion:
         """Push the next patch, all of them, or up to PATCH (built in memory; nothing moves yet)."""
+        pending = self.to_push(layer, entries, ls, patch=patch, all_=all_)
+        applied = self.builder().build(ls.top, [self.source(layer, e) for e in pending])
+        new_layer = replace(ls, applied=ls.applied + tuple(applied))
+        state = self.require_state().with_layer(new_layer)
+        return Motion(layer, state, tuple(e.name for e in pending), (), applied[-1].name)
+
+    def to_push(
+        self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, *, patch: str | None, all_: bool
+    ) -> list[SeriesEntry]:
+        """What push pushes: the next patch, all of them, or up to PATCH."""
         pending = list(entries[len(ls.applied) :])
         if not pending:
             raise UsageError(f"all patches of {layer.dir} are applied")
@@ -211,10 +221,7 @@ class Session:
             pending = pending[: [e.name for e in pending].index(name) + 1]
         elif not all_:
             pending = pending[:1]
-        applied = self.builder().build(ls.top, [self.source(layer, e) for e in pending])
-        new_layer = replace(ls, applied=ls.applied + tuple(applied))
-        state = self.require_state().with_layer(new_layer)
-        return Motion(layer, state, tuple(e.name for e in pending), (), applied[-1].name)
+        return pending
 
     def pop_motion(
         self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, *, patch: str | None, all_: bool
