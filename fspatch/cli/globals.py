@@ -139,7 +139,7 @@ def install(root: click.Group) -> None:
 @click.argument("verb", nargs=-1)
 @click.pass_context
 def help_cmd(ctx: click.Context, verb: tuple[str, ...]) -> None:
-    """Show the help of VERB (``fspatch help backend add`` = ``fspatch backend add --help``)."""
+    """Show the help of VERB: fspatch help backend add = fspatch backend add --help."""
     from fspatch.errors import UsageError
 
     parent = ctx.parent
@@ -149,8 +149,7 @@ def help_cmd(ctx: click.Context, verb: tuple[str, ...]) -> None:
     for name in verb:
         sub = current.get_command(here, name) if isinstance(current, click.Group) else None
         if sub is None:
-            root = parent.info_name or "fspatch"
-            raise UsageError(f"no verb '{' '.join(verb)}' (see '{root} --help')")
+            raise UsageError(f"no verb '{' '.join(verb)}' (see 'fspatch --help')")
         here = click.Context(sub, info_name=name, parent=here)
         current = sub
     click.echo(here.get_help(), color=here.color)
