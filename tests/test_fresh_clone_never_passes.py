@@ -19,17 +19,20 @@ from click.testing import CliRunner
 
 from tests.wsutil import WS, make_workspace
 
-UNMARKED = """\
-From: Test Author <author@example.org>
-Subject: An unmarked change
-
----
-diff --git a/minillm/model_runner.py b/minillm/model_runner.py
---- a/minillm/model_runner.py
-+++ b/minillm/model_runner.py
-@@ -1,3 +1,4 @@
-+import sys  # not fenced in markers
-"""
+UNMARKED = (
+    "From: Test Author <author@example.org>\n"
+    "Subject: An unmarked change\n"
+    "\n"
+    "---\n"
+    "diff --git a/minillm/model_runner.py b/minillm/model_runner.py\n"
+    "--- a/minillm/model_runner.py\n"
+    "+++ b/minillm/model_runner.py\n"
+    "@@ -1,3 +1,4 @@\n"
+    "+import sys  # not fenced in markers\n"
+    ' """Model runner: loads a model and runs batches."""\n'
+    " \n"
+    " import os\n"
+)
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -61,7 +64,18 @@ def _clone(w: WS, where: Path) -> WS:
 
 def _only_v10_checkout(w: WS, tmp_path: Path) -> None:
     """Replace the checkout by a clone holding v1.0's history only (v1.1 must be fetched)."""
-    _git(tmp_path, "clone", "-q", "--no-tags", "--single-branch", "--branch", "v1.0", str(w.upstream), "v10only")
+    _git(
+        tmp_path,
+        "clone",
+        "-q",
+        "--no-local",
+        "--no-tags",
+        "--single-branch",
+        "--branch",
+        "v1.0",
+        str(w.upstream),
+        "v10only",
+    )
     shutil.rmtree(w.checkout)
     shutil.move(str(tmp_path / "v10only"), str(w.checkout))
 
@@ -88,7 +102,9 @@ def test_sync_recreates_every_checkout_of_a_fresh_clone(tmp_path: Path) -> None:
     assert r.output.strip() == f"minillm: cloned into third_party/minillm, at v1.0 ({pinned[:12]})"
     assert _git(c.checkout, "rev-parse", "HEAD").strip() == pinned
     again = c.cli("sync")
-    assert again.exit_code == 0 and again.output.strip() == "minillm: third_party/minillm has v1.0 (" + pinned[:12] + ")"
+    assert (
+        again.exit_code == 0 and again.output.strip() == "minillm: third_party/minillm has v1.0 (" + pinned[:12] + ")"
+    )
     # the fresh checkout is a valid applied state: new works at once
     assert c.cli("new", "first").exit_code == 0
 
@@ -134,7 +150,8 @@ def test_check_in_a_fresh_clone_fails_with_a_clear_line(tmp_path: Path) -> None:
     assert r.exit_code == 1, r.output
     assert "minillm" in r.output and "no checkout" in r.output and "fspatch sync" in r.output
     # git-free checks need no checkout and still pass
-    assert c.cli("check", "--schemas", "--series").exit_code == 0
+    r = c.cli("check", "--schemas", "--series")
+    assert r.exit_code == 0, r.output
     # --sync sets the checkout up, then finds the unmarked change
     r = c.cli("check", "--sync")
     assert r.exit_code == 1, r.output
@@ -164,7 +181,7 @@ def test_the_pre_commit_hook_never_passes_in_a_fresh_clone(tmp_path: Path) -> No
 
 def test_sync_help_says_what_it_is(tmp_path: Path) -> None:
     """`fspatch sync --help` states its job in git's words and gives an example."""
-    from tests.wsutil import main_group
+    from fspatch.cli import main_group
 
     r = CliRunner().invoke(main_group, ["sync", "--help"])
     assert r.exit_code == 0

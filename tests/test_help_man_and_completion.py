@@ -18,7 +18,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from tests.wsutil import WS, main_group, make_workspace
+from fspatch.cli import main_group
+from tests.wsutil import WS, make_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 FSPATCH = str(Path(sys.executable).with_name("fspatch"))
@@ -65,7 +66,9 @@ def test_man_pages_for_every_verb(tmp_path: Path) -> None:
     assert '.TH "FSPATCH-PUSH" "1" "2026-01-01"' in push
     assert "\\-\\-merge" in push  # the options come from the command itself
     again = tmp_path / "again"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_man.py"), str(again), "--date", "2026-01-01"], check=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_man.py"), str(again), "--date", "2026-01-01"], check=True
+    )
     assert all((again / p.name).read_bytes() == p.read_bytes() for p in out.iterdir())  # stable output
     if shutil.which("groff"):
         for page in sorted(out.iterdir()):
@@ -81,7 +84,9 @@ def test_make_man_target_exists() -> None:
 
 def _complete(w: WS, words: str, cwd: Path | None = None) -> list[str]:
     """What bash completion offers for the last word of ``words`` (click's bash_complete protocol)."""
-    env = dict(os.environ, _FSPATCH_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD=str(len(words.split(" ")) - 1))
+    env = dict(
+        os.environ, _FSPATCH_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD=str(len(words.split(" ")) - 1)
+    )
     r = subprocess.run([FSPATCH], cwd=cwd or w.root, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return [line.split(",", 1)[1] for line in r.stdout.splitlines() if "," in line]

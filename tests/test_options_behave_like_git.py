@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from tests.wsutil import WS, main_group, make_workspace
+from fspatch.cli import main_group
+from tests.wsutil import WS, make_workspace
 
 
 def _ok(w: WS, *args: str) -> str:
@@ -67,13 +68,16 @@ def test_backend_is_optional_with_one_backend(tmp_path: Path) -> None:
 def test_one_backend_spelling_across_verbs(tmp_path: Path) -> None:
     """-b/--backend everywhere; the positional BACKEND and the legacy --backend keep working."""
     w = make_workspace(tmp_path)
-    assert _ok(w, "apply", "-b", "minillm") == _ok(w, "apply", "minillm")
+    _ok(w, "apply")
+    assert _ok(w, "apply", "-b", "minillm") == _ok(w, "apply", "minillm") == _ok(w, "apply")
     for verb in ("status", "series", "review"):
         assert _ok(w, verb, "-b", "minillm") == _ok(w, verb, "minillm"), verb
     assert _ok(w, "series", "--backend", "minillm") == _ok(w, "series")
     assert _ok(w, "check", "-b", "minillm", "--series") == _ok(w, "check", "minillm", "--series")
-    assert _ok(w, "export", "-b", "minillm") == _ok(w, "export", "minillm")
-    assert _ok(w, "blame", "-b", "minillm", "minillm/flagscale_device.py") == _ok(w, "blame", "minillm/flagscale_device.py")
+    assert _ok(w, "matrix", "-b", "minillm") == _ok(w, "matrix", "minillm")
+    assert _ok(w, "blame", "-b", "minillm", "minillm/flagscale_device.py") == _ok(
+        w, "blame", "minillm/flagscale_device.py"
+    )
     r = w.cli("pull-upstream", "-b", "minillm", "v1.1", "--no-stop")
     assert r.exit_code == 1 and "minillm: v1.0" in r.output
     r = w.cli("status", "-b", "nosuch")
@@ -122,10 +126,12 @@ def test_every_verb_has_an_example_in_its_help() -> None:
 
 
 def test_vendor_add_updates_without_device_type(tmp_path: Path) -> None:
-    """"create (or update)": an update needs no --device-type and keeps it; a new vendor needs one."""
+    """ "create (or update)": an update needs no --device-type and keeps it; a new vendor needs one."""
     w = make_workspace(tmp_path)
     assert _ok(w, "vendor", "add", "acme", "--device-type", "Acme_NPU").startswith("Created")
-    assert _ok(w, "vendor", "add", "acme", "--contact", "npu@acme.example").strip() == "Updated vendors/acme/vendor.yaml"
+    assert (
+        _ok(w, "vendor", "add", "acme", "--contact", "npu@acme.example").strip() == "Updated vendors/acme/vendor.yaml"
+    )
     text = (w.root / "vendors" / "acme" / "vendor.yaml").read_text()
     assert "device_type: Acme_NPU" in text and "npu@acme.example" in text
     r = w.cli("vendor", "add", "other")

@@ -98,7 +98,7 @@ def test_common_patches_are_reachable_while_a_vendor_layer_is_on_top(tmp_path: P
     assert series.splitlines() == [
         "+ 0001-enable-flag-gems.patch",
         "+ 0002-rmsnorm-block-size.patch",
-        "+ 0003-device-selection.patch",
+        "> 0003-device-selection.patch",  # the top of its layer
     ]
     assert _ok(w, "series").splitlines() == ["> 0001-npu.patch"]
     # the vendor option keeps working as the layer's other spelling

@@ -58,7 +58,9 @@ def test_plain_push_stops_at_the_hunk_and_points_to_merge(tmp_path: Path) -> Non
 
 def test_a_clean_three_way_merge_is_applied_and_refreshed(tmp_path: Path) -> None:
     """The patch changes a line two below one that v1.1 changed: 3-way is clean; the patch file now fits v1.0."""
-    w = _workspace_with(tmp_path, "0002-rows.patch", _replace(CU, "int rows = in.size(0);", "int rows = in.size(0);  // rows"))
+    w = _workspace_with(
+        tmp_path, "0002-rows.patch", _replace(CU, "int rows = in.size(0);", "int rows = in.size(0);  // rows")
+    )
     r = w.cli("push", "--merge")
     assert r.exit_code == 0, r.output
     assert r.output.splitlines() == [

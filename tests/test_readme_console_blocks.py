@@ -57,7 +57,9 @@ def matches(expected: list[str], actual: list[str]) -> bool:
 
 
 def tour_env(bin_dir: Path, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "FSPATCH_")) and k not in ("NO_COLOR", "PAGER")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "FSPATCH_")) and k not in ("NO_COLOR", "PAGER")
+    }
     env.update(
         PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
         HOME=str(home),
@@ -66,6 +68,8 @@ def tour_env(bin_dir: Path, home: Path) -> dict[str, str]:
         GIT_AUTHOR_EMAIL="dana@flagscale.example",
         GIT_COMMITTER_NAME="Dana Developer",
         GIT_COMMITTER_EMAIL="dana@flagscale.example",
+        GIT_AUTHOR_DATE="2026-01-01T00:00:00Z",
+        GIT_COMMITTER_DATE="2026-01-01T00:00:00Z",
         TERM="dumb",
         LC_ALL="C.UTF-8",
     )
@@ -75,7 +79,16 @@ def tour_env(bin_dir: Path, home: Path) -> dict[str, str]:
 def run_step(command: str, cwd: Path, env: dict[str, str], tour: Path) -> tuple[list[str], Path]:
     pwd_file = tour.parent / ".pwd"
     script = f"{command}\n__rc=$?\npwd > {pwd_file}\nexit $__rc\n"
-    r = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    r = subprocess.run(
+        ["bash", "-c", script],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
     new_cwd = Path(pwd_file.read_text().strip())
     text = r.stdout.replace(str(tour.resolve()), PLACE).replace(str(tour), PLACE)
     return text.rstrip("\n").split("\n") if text.strip() else [], new_cwd
@@ -101,7 +114,9 @@ def test_readme_console_blocks_are_real(tmp_path: Path) -> None:
             actual, cwd = run_step(step.command, cwd, env, tour)
             ok = matches(step.expected, actual)
             if not ok:
-                failures.append(f"$ {step.command}\n--- README\n" + "\n".join(step.expected) + "\n--- got\n" + "\n".join(actual))
+                failures.append(
+                    f"$ {step.command}\n--- README\n" + "\n".join(step.expected) + "\n--- got\n" + "\n".join(actual)
+                )
             rendered.append(f"$ {step.command}")
             rendered += step.expected if ok else actual
         new_text.append(text[last : m.start()] + "```console\n" + "\n".join(rendered) + "\n```\n")

@@ -30,13 +30,17 @@ FSPATCH = str(Path(sys.executable).with_name("fspatch"))
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "PAGER", "FSPATCH_PAGER", "LESS", "FSPATCH_COLOR")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "PAGER", "FSPATCH_PAGER", "LESS", "FSPATCH_COLOR")
+    }
     env["TERM"] = "xterm"
     env.update(extra)
     return env
 
 
-def run_tty(args: list[str], cwd: Path, env: dict[str, str], *, rows: int = 40, keys: bytes = b"", timeout: float = 20) -> tuple[int, bytes]:
+def run_tty(
+    args: list[str], cwd: Path, env: dict[str, str], *, rows: int = 40, keys: bytes = b"", timeout: float = 20
+) -> tuple[int, bytes]:
     """Run fspatch with stdin/stdout/stderr on a pty of ``rows`` rows; what the terminal showed, exit code.
 
     ``keys`` are typed once output appears (e.g. ``q`` to leave a pager).
