@@ -13,9 +13,9 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fspatch.example import common_patches, make_series, make_upstream  # noqa: E402
+from scripts.example import common_patches, make_series, make_upstream  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
