@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from fspatch.core.journal import crash_point
 from fspatch.core.lookup import layer_of
-from fspatch.core.lookup import layer_of
 from fspatch.core.session import Session, resolve_patch
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError

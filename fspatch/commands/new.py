@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fspatch.core.journal import crash_point
-from fspatch.core.patch import Patch, format_patch
 from fspatch.core.names import new_file_name
+from fspatch.core.patch import Patch, format_patch
 from fspatch.core.series import NUMBERED, SeriesEntry
 from fspatch.core.session import Session
 from fspatch.core.stack import AppliedPatch, LayerState

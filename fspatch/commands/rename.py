@@ -6,9 +6,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 from fspatch.core.journal import crash_point
+from fspatch.core.lookup import layer_of
 from fspatch.core.series import SeriesEntry, patch_file_name
-from fspatch.core.lookup import layer_of
-from fspatch.core.lookup import layer_of
 from fspatch.core.session import Session, resolve_patch
 from fspatch.core.stack import AppliedPatch
 from fspatch.core.workspace import LayerRef, Workspace
