@@ -63,7 +63,7 @@ def render(path: tuple[str, ...], cmd: click.Command, root: click.Command, date:
     """One man page (roff, man macros) for the command at ``path``."""
     name = page_name(path)
     prog = " ".join(("fspatch", *path))
-    ctx = click.Context(cmd, info_name=prog)
+    ctx = click.Context(cmd, info_name=prog, **cmd.context_settings)
     summary = cmd.get_short_help_str(limit=200)
     out = [
         f'.TH "{name.upper()}" "1" "{date}" "fspatch {version}" "fspatch manual"',
