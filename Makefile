@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 FSPATCH_CACHE ?= $(HOME)/.cache/fspatch
 export FSPATCH_CACHE
 
-.PHONY: install demo test bench demo-real lint clean
+.PHONY: install demo test bench bench-truth demo-real lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: $(PY)
 
 bench: $(PY)
 	$(PY) bench/run.py
+
+bench-truth: $(PY)
+	$(PY) bench/bench_truth.py
 
 demo-real: $(PY)
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash scripts/demo_real.sh
