@@ -232,4 +232,12 @@ def _context(
     hi = aa[0] if aa else len(b_lines)
     if hi < lo:
         return "the anchors cross"
-    return tuple(t_lines[k0:t0]), tuple(b_lines[lo:hi]), tuple(t_lines[t1:k1])
+    before_l = list(t_lines[k0:t0])
+    after_l = list(t_lines[t1:k1])
+    # Blank lines at the outer ends carry no position (and vanish at a file's end): drop them;
+    # uniqueness is still required of what is left.
+    while before_l and not before_l[0].strip():
+        before_l.pop(0)
+    while after_l and not after_l[-1].strip():
+        after_l.pop()
+    return tuple(before_l), tuple(b_lines[lo:hi]), tuple(after_l)
