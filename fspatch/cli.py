@@ -466,6 +466,7 @@ def main(argv: list[str] | None = None) -> None:
 from fspatch import (  # noqa: E402,F401
     cli_check,
     cli_rebase,
+    cli_resolve,
     cli_review,  # noqa: E402,F401
     cli_vendor,
 )
