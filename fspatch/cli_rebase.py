@@ -76,8 +76,23 @@ def _text(rep: Any, r: Any) -> str:
                 )
             for cu in c.culprits:
                 out.append(f"        changed upstream by {cu.id[:12]} {cu.subject}")
+        for a in getattr(p, "resolutions", ()):
+            out.append(f"      resolved ({a.rule}) {a.path}:{a.line}: {a.detail}")
+            out.extend(_shown("before", a.before))
+            out.extend(_shown("after", a.after))
+        for note in getattr(p, "notes", ()):
+            out.append(f"      left: {note}")
     out.append(rep.summary)
-    if r.stopped:
+    last = rep.patches[-1] if rep.patches else None
+    if r.stopped and last is not None and str(last.status) == "resolved":
+        out.append(f"stopped at {rep.stopped_at}: resolved automatically, shown before it is kept, in {r.checkout}/:")
+        for path in r.conflict_files:
+            out.append(f"    {r.checkout}/{path}")
+        out.append(
+            "review (or edit) those files, then 'fspatch continue' to keep them; "
+            "'fspatch skip' to drop the patch, 'fspatch abort' to restore everything"
+        )
+    elif r.stopped:
         out.append(f"stopped at {rep.stopped_at}; conflict markers are in {r.checkout}/:")
         for path in r.conflict_files:
             out.append(f"    {r.checkout}/{path}")
@@ -86,6 +101,33 @@ def _text(rep: Any, r: Any) -> str:
             "'fspatch abort' to restore everything"
         )
     return "\n".join(out)
+
+
+_SHOWN_LINES = 12
+
+
+def _shown(label: str, text: str) -> list[str]:
+    """A region's text in the report, indented, at most a dozen lines."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    out = [f"        {label}:"]
+    out.extend(f"        | {line}" for line in lines[:_SHOWN_LINES])
+    if len(lines) > _SHOWN_LINES:
+        out.append(f"        | … {len(lines) - _SHOWN_LINES} more lines")
+    return out
+
+
+def _resolve_option(f: Any) -> Any:
+    return click.option(
+        "--resolve",
+        "resolve",
+        type=click.Choice(["none", "recorded", "safe"]),
+        default="safe",
+        show_default=True,
+        help="Conflicts git leaves: none (leave all), recorded (replay recorded resolutions), "
+        "safe (recorded, then structured merge and marker-guided relocation; docs/resolution.md).",
+    )(f)
 
 
 def _stop_option(f: Any) -> Any:
@@ -119,6 +161,7 @@ def _report_options(f: Any) -> Any:
 @click.argument("ref", metavar="REF")
 @click.option("--url", help="Fetch REF from this URL (default: the lock's URL, then its mirrors).")
 @_stop_option
+@_resolve_option
 @click.option("--drop-upstreamed", is_flag=True, help="Drop patches whose change is already upstream.")
 @_report_options
 @click.pass_context
@@ -128,6 +171,7 @@ def pull_upstream(
     ref: str,
     url: str | None,
     stop: bool | None,
+    resolve: str,
     drop_upstreamed: bool,
     report_file: Path | None,
     fmt: str,
@@ -146,6 +190,7 @@ def pull_upstream(
         url=url,
         stop=_interactive(stop),
         drop_upstreamed=drop_upstreamed,
+        resolve=resolve,
         progress=_progress(ctx),
     )
     _render(ctx, r, fmt, report_file)
@@ -154,15 +199,16 @@ def pull_upstream(
 @main_group.command("rebase-vendors", context_settings=CONTEXT)
 @click.argument("backend_name", metavar="BACKEND")
 @_stop_option
+@_resolve_option
 @_report_options
 @click.pass_context
 def rebase_vendors(
-    ctx: click.Context, backend_name: str, stop: bool | None, report_file: Path | None, fmt: str
+    ctx: click.Context, backend_name: str, stop: bool | None, resolve: str, report_file: Path | None, fmt: str
 ) -> None:
     """Replay every vendor layer of BACKEND onto the current common layer (same modes as pull-upstream)."""
     from fspatch.commands import rebase_vendors as cmd
 
-    r = cmd.run(_opts(ctx).workspace(), backend_name, stop=_interactive(stop), progress=_progress(ctx))
+    r = cmd.run(_opts(ctx).workspace(), backend_name, stop=_interactive(stop), resolve=resolve, progress=_progress(ctx))
     _render(ctx, r, fmt, report_file)
 
 

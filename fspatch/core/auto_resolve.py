@@ -11,8 +11,8 @@ What it returns is data for the report, the journal (JSON) and the rewritten pat
   and the region before (git's markers) and after;
 * the patch's trailers (``Fspatch-Resolved: structured megatron/x.py:12``), so the rewritten
   patch says in its own header which regions a rule settled;
-* the patch's category for the summary (``4 resolved (3 recorded, 1 structured)``): the
-  least certain rule it needed (relocated, then structured, then recorded).
+* (the summary's category, ``4 resolved (3 recorded, 1 structured)``, is
+  ``replay_report.category``: the least certain rule a patch needed).
 
 And :func:`record_person`: after ``continue``, the person's file is compared with git's
 regions and each region whose resolution can be told exactly is stored (rerere).
@@ -21,32 +21,18 @@ regions and each region whose resolution can be told exactly is stored (rerere).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from fspatch.core.conflict_regions import ConflictRegion, marked, parse_diff3, resolved_regions
 from fspatch.core.ladder import NONE, Ladder, RegionResult
 from fspatch.core.markers import MarkerConfig
+from fspatch.core.replay_report import AutoResolution
 from fspatch.core.resolutions import DIR_NAME, ResolutionStore, record_for
 from fspatch.git_adapter import Entry, FileMerge, GitRepo
 
 TRAILER = "Fspatch-Resolved"
-ORDER = ("recorded", "structured", "relocated")  # most to least certain
-
-
-@dataclass(frozen=True)
-class AutoResolution:
-    """One region a rule resolved (JSON-able: the plan keeps these in the journal)."""
-
-    rule: str
-    path: str
-    region: int  # 0-based index among the file's conflict regions
-    line: int  # first line of the region in upstream's side (1-based)
-    detail: str
-    before: str  # the region as git left it (diff3 markers)
-    after: str
-    recorded_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,15 +121,6 @@ def with_trailers(
     return kept + trailers(resolutions)
 
 
-def category(resolutions: Sequence[AutoResolution]) -> str:
-    """The least certain rule a patch needed: how the summary counts it."""
-    rules = {r.rule for r in resolutions}
-    for rule in reversed(ORDER):
-        if rule in rules:
-            return rule
-    return "person"
-
-
 def record_person(
     repo: GitRepo,
     store: ResolutionStore,
@@ -154,13 +131,14 @@ def record_person(
     author: str,
     patch: str,
     context: str,
+    proposed: Mapping[tuple[str, int], str] | None = None,
     now: dt.datetime | None = None,
 ) -> list[str]:
     """Store how the person resolved each region of each conflicted file (exact ones only).
 
     ``final_of(path)`` reads the person's file (None: deleted or not a file: nothing recorded).
-    A region already resolved by a rule is recorded too (the person kept or changed it).  Returns
-    the display paths written.
+    A region the person left as a rule proposed it (``proposed``: (path, region) -> text) is not
+    recorded: the rule will prove it again.  Returns the display paths written.
     """
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     written: list[str] = []
@@ -173,6 +151,8 @@ def record_person(
             continue
         for region, lines in zip(merged.regions, resolved_regions(merged, final), strict=True):
             if lines is None:
+                continue
+            if proposed and proposed.get((f.path, region.index)) == _text(lines):
                 continue
             rec = record_for(f.ours[0], region, lines, recorded=stamp, author=author, patch=patch, context=context)
             old = store.lookup(f.ours[0], region)
