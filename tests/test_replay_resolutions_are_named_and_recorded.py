@@ -162,7 +162,7 @@ def test_continue_records_and_a_later_bot_run_elsewhere_replays_it(tmp_path: Pat
     assert (bot.root / ATTN_PATH).read_bytes() == PERSON
     assert r2.report.summary.endswith("1 resolved (1 recorded), 0 conflicts")
     bot_patch = (bot.root / "series/minillm/0002-gems-matmul.patch").read_text()
-    assert "Fspatch-Resolved: recorded pkg/attn.py:1" in bot_patch
+    assert "Fspatch-Resolved: recorded pkg/attn.py:2" in bot_patch
     assert bot_patch.split("\ndiff --git", 1)[1] == person_patch.split("\ndiff --git", 1)[1]  # the same change
 
 
@@ -217,3 +217,24 @@ def test_forget_drops_a_recorded_resolution(tmp_path: Path) -> None:
     assert "flag_gems.matmul(q, k.T) / math.sqrt" in shown.text
     resolutions_cmd.run_forget(ws, rec.id)
     assert resolutions_cmd.run_list(ws).resolutions == ()
+
+
+def test_cli_resolve_flag_report_and_resolutions_verbs(tmp_path: Path) -> None:
+    """The CLI wiring: --resolve, the resolution named in the text report, resolutions list/show/forget."""
+    from click.testing import CliRunner
+
+    from fspatch.cli import main_group
+
+    up = upstream(tmp_path)
+    ws = fresh(tmp_path / "a", up, [P_IMPORT])
+    runner = CliRunner()
+    bad = runner.invoke(main_group, ["-C", str(ws.root), "pull-upstream", "minillm", "v2", "--resolve", "guess"])
+    assert bad.exit_code == 2
+    res = runner.invoke(main_group, ["-C", str(ws.root), "pull-upstream", "minillm", "v2", "--no-stop"])
+    assert res.exit_code == 0, res.output
+    assert "resolved (structured) pkg/model.py:3: kept both" in res.output
+    assert "1 resolved (1 structured)" in res.output
+    listed = runner.invoke(main_group, ["-C", str(ws.root), "resolutions", "list"])
+    assert listed.exit_code == 0 and "0 recorded resolutions in series/minillm/resolutions" in listed.output
+    missing = runner.invoke(main_group, ["-C", str(ws.root), "resolutions", "show", "abcdef"])
+    assert missing.exit_code == 2 and "no recorded resolution 'abcdef'" in missing.output
