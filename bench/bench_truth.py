@@ -78,6 +78,10 @@ PACKAGES = [
     "procps",
     "e2fsprogs",
     "less",
+    "python-pip",
+    "python-django",
+    "setuptools",
+    "pylint",
 ]
 SOURCES = Path("/etc/apt/sources.list.d/fspatch-truth-src.sources")
 LABELS = ("old upstream", "new upstream", "patch")
