@@ -274,7 +274,7 @@ def measure_bump(
     new_at = {n: i for i, n in enumerate(new_names)}
     store = ResolutionStore(store_dir, "resolutions")
     ladder = Ladder(SAFE, store)
-    pending: list[tuple[str, Any, list[Any], tuple[bytes, bytes, bytes, bytes]]] = []
+    pending: Pending = []
     for i, name in enumerate(old_names):
         j = new_at.get(name)
         if j is None:
@@ -293,41 +293,67 @@ def measure_bump(
             t = repo.read_file(theirs, path)
             if a is None or o is None or t is None:
                 continue  # add/delete conflicts: not regions of text
-            got = repo.merge_texts(path, a[0], o[0], t[0], LABELS)
-            if got is None or got[0]:
-                continue
-            merged = parse_diff3(got[1], LABELS)
-            if merged is None:
-                continue
-            c.conflict_files += 1
             tr = repo.read_file(truth, path)
-            truths = resolved_regions(merged, tr[0]) if tr is not None else [None] * len(merged.regions)
-            fr = ladder.resolve_file(path, a[0], o[0], t[0], got[1], LABELS)
-            assert fr is not None
-            for reg, want in zip(fr.regions, truths, strict=True):
-                c.regions += 1
-                if want is not None:
-                    c.truth_known += 1
-                if reg.rule is None:
-                    if verbose and not reg.base and want is not None and want != reg.ours:
-                        log(f"LEFT {old.pkg} {name} {path} region {reg.index}: {reg.reason}")
-                    continue
-                c.resolved += 1
-                c.by_rule[reg.rule] = c.by_rule.get(reg.rule, 0) + 1
-                if want is None:
-                    c.unverified += 1
-                elif reg.after == want:
-                    c.equal += 1
-                else:
-                    c.differ += 1
-                    if verbose:
-                        log(f"DIFFER {old.pkg} {name} {path} region {reg.index} ({reg.rule}: {reg.reason})")
-                        log("  ours: " + repr(b"".join(reg.ours)[:300]))
-                        log("  theirs: " + repr(b"".join(reg.theirs)[:300]))
-                        log("  fspatch: " + repr(b"".join(reg.after or ())[:300]))
-                        log("  maintainers: " + repr(b"".join(want)[:300]))
-            pending.append((path, merged, truths, (a[0], o[0], t[0], got[1])))
-    # The recorded pass: record every region whose truth is known, then replay the same conflicts.
+            compare_file(repo, ladder, c, pending, f"{old.pkg} {name}", path, a[0], o[0], t[0], tr, verbose)
+    recorded_pass(store_dir, store, pending, c)
+    c.seconds = time.perf_counter() - t0
+    return c
+
+
+Pending = list[tuple[str, Any, list[Any], tuple[bytes, bytes, bytes, bytes]]]
+
+
+def compare_file(
+    repo: GitRepo,
+    ladder: Ladder,
+    c: Counts,
+    pending: Pending,
+    label: str,
+    path: str,
+    a: bytes,
+    o: bytes,
+    t: bytes,
+    tr: tuple[bytes, int] | None,
+    verbose: bool,
+) -> None:
+    """One conflicting file: git's regions, the ladder's answers, compared with the truth file."""
+    got = repo.merge_texts(path, a, o, t, LABELS)
+    if got is None or got[0]:
+        return
+    merged = parse_diff3(got[1], LABELS)
+    if merged is None:
+        return
+    c.conflict_files += 1
+    truths = resolved_regions(merged, tr[0]) if tr is not None else [None] * len(merged.regions)
+    fr = ladder.resolve_file(path, a, o, t, got[1], LABELS)
+    assert fr is not None
+    for reg, want in zip(fr.regions, truths, strict=True):
+        c.regions += 1
+        if want is not None:
+            c.truth_known += 1
+        if reg.rule is None:
+            if verbose and not reg.base and want is not None and want != reg.ours:
+                log(f"LEFT {label} {path} region {reg.index}: {reg.reason}")
+            continue
+        c.resolved += 1
+        c.by_rule[reg.rule] = c.by_rule.get(reg.rule, 0) + 1
+        if want is None:
+            c.unverified += 1
+        elif reg.after == want:
+            c.equal += 1
+        else:
+            c.differ += 1
+            if verbose:
+                log(f"DIFFER {label} {path} region {reg.index} ({reg.rule}: {reg.reason})")
+                log("  ours: " + repr(b"".join(reg.ours)[:300]))
+                log("  theirs: " + repr(b"".join(reg.theirs)[:300]))
+                log("  fspatch: " + repr(b"".join(reg.after or ())[:300]))
+                log("  maintainers: " + repr(b"".join(want)[:300]))
+    pending.append((path, merged, truths, (a, o, t, got[1])))
+
+
+def recorded_pass(store_dir: Path, store: ResolutionStore, pending: Pending, c: Counts) -> None:
+    """Record every region whose truth is known (as continue would), then replay the same conflicts."""
     for path, merged, truths, _texts in pending:
         for reg, want in zip(merged.regions, truths, strict=True):
             if want is not None:
@@ -341,8 +367,105 @@ def measure_bump(
         for reg, want in zip(again.regions, truths, strict=True):
             if want is not None and reg.rule == RECORDED and reg.after == want:
                 c.replayed_equal += 1
-    c.seconds = time.perf_counter() - t0
-    return c
+
+
+# --------------------------------------------------------------------------- FlagScale's own bumps
+
+FLAGSCALE = Path(os.environ.get("FSPATCH_FLAGSCALE_MIRROR", "/work/.mirror/FlagOpen+FlagScale/repo"))
+MEGATRON = Path(os.environ.get("FSPATCH_MEGATRON_MIRROR", "/work/.mirror/NVIDIA+Megatron-LM/repo"))
+FS_PATCHES = "flagscale/backends/Megatron-LM/"
+FS_PIN = "third_party/Megatron-LM"
+
+
+def _git(gitdir: Path, *args: str) -> bytes:
+    return subprocess.run(["git", f"--git-dir={gitdir}", *args], capture_output=True, check=True).stdout
+
+
+def _apply_one(repo: GitRepo, path: str, data: bytes | None, patch_text: bytes) -> bytes | None:
+    """One FlagScale per-file patch applied to one upstream file (None: it does not apply)."""
+    tree = repo.update_tree(repo.empty_tree(), {path: Entry(repo.write_blob(data), MODE_FILE)} if data else {})
+    try:
+        new = apply_files(repo, tree, parse_patch(patch_text, path).files)
+    except FspatchError:
+        return None
+    got = repo.read_file(new, path)
+    return got[0] if got is not None else None
+
+
+def run_flagscale(verbose: bool) -> list[tuple[str, Counts]]:
+    """FlagScale's Megatron-LM bumps: per-file patches before and after each pin move (the issue's data).
+
+    Every first-parent FlagScale commit that moves the ``third_party/Megatron-LM`` pin is one bump;
+    each ``flagscale/backends/Megatron-LM/<path>.patch`` present on both sides is replayed:
+    base = the file at the old pin, theirs = base + the old patch, ours = the file at the new pin,
+    truth = ours + the patch as the maintainers refreshed it in that commit.  Read-only on the
+    two local mirrors (``FSPATCH_FLAGSCALE_MIRROR``, ``FSPATCH_MEGATRON_MIRROR``); objects are
+    written to a scratch repository in the cache.
+    """
+    if not (FLAGSCALE / "HEAD").exists() or not (MEGATRON / "HEAD").exists():
+        log("FlagScale / Megatron-LM mirrors not found: FlagScale bumps skipped")
+        return []
+    work = cache_dir() / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    gitdir = work / "flagscale-megatron.git"
+    repo = GitRepo.open(gitdir) if gitdir.exists() else GitRepo.init(gitdir)
+    bumps = _git(FLAGSCALE, "log", "--first-parent", "--format=%H", "HEAD", "--", FS_PIN).decode().split()
+    out = []
+    for commit in reversed(bumps):
+
+        def pin(rev: str) -> str | None:
+            line = _git(FLAGSCALE, "ls-tree", rev, FS_PIN).decode().split()
+            return line[2] if len(line) >= 3 else None
+
+        try:
+            old_pin, new_pin = pin(f"{commit}^"), pin(commit)
+        except subprocess.CalledProcessError:
+            continue
+        if old_pin is None or new_pin is None:
+            continue
+        if subprocess.run(
+            ["git", f"--git-dir={MEGATRON}", "cat-file", "-e", f"{old_pin}^{{commit}}"], check=False
+        ).returncode:
+            continue
+        names = _git(FLAGSCALE, "ls-tree", "-r", "--name-only", f"{commit}^", "--", FS_PATCHES).decode().splitlines()
+        c = Counts()
+        t0 = time.perf_counter()
+        store_dir = Path(tempfile.mkdtemp())
+        store = ResolutionStore(store_dir, "resolutions")
+        ladder = Ladder(SAFE, store)
+        pending: Pending = []
+        for name in names:
+            if not name.endswith(".patch"):
+                continue
+            path = name[len(FS_PATCHES) : -len(".patch")]
+            try:
+                old_patch = _git(FLAGSCALE, "show", f"{commit}^:{name}")
+                new_patch = _git(FLAGSCALE, "show", f"{commit}:{name}")
+                base = _git(MEGATRON, "show", f"{old_pin}:{path}")
+                ours = _git(MEGATRON, "show", f"{new_pin}:{path}")
+            except subprocess.CalledProcessError:
+                continue  # a new file, or one upstream deleted, or a patch dropped: no text regions
+            theirs = _apply_one(repo, path, base, old_patch)
+            truth = _apply_one(repo, path, ours, new_patch)
+            if theirs is None or truth is None:
+                continue
+            c.patches += 1
+            got = repo.merge_texts(path, base, ours, theirs, LABELS)
+            if got is None or got[0]:
+                c.clean += 1
+                continue
+            c.conflict_patches += 1
+            compare_file(repo, ladder, c, pending, "flagscale", path, base, ours, theirs, (truth, MODE_FILE), verbose)
+        recorded_pass(store_dir, store, pending, c)
+        c.seconds = time.perf_counter() - t0
+        label = f"FlagScale Megatron-LM {old_pin[:9]} -> {new_pin[:9]}"
+        log(
+            f"{label}: {c.patches} file patches, {c.conflict_patches} conflicting, {c.regions} regions, "
+            f"resolved {c.resolved} (equal {c.equal}, differ {c.differ}, unverified {c.unverified}) {c.by_rule}"
+        )
+        if c.patches:
+            out.append((label, c))
+    return out
 
 
 def run_package(pkg: str, verbose: bool) -> list[tuple[str, Counts]]:
@@ -389,6 +512,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--packages", nargs="*", default=PACKAGES)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--no-flagscale", action="store_true", help="Skip FlagScale's own Megatron-LM bumps.")
     args = ap.parse_args()
     ensure_sources()
     rows: list[tuple[str, Counts]] = []
@@ -397,6 +521,7 @@ def main() -> int:
             rows.extend(run_package(pkg, args.verbose))
         except (OSError, subprocess.SubprocessError, FspatchError) as exc:
             log(f"{pkg}: skipped ({exc})")
+    fs_rows = [] if args.no_flagscale else run_flagscale(args.verbose)
     total = Counts()
     print(
         "| bump | patches | conflicting patches | files | git's regions | truth known "
@@ -433,6 +558,28 @@ def main() -> int:
         f"{rate:.1f} % ({total.replayed_equal}/{total.recorded}) | "
         f"{'ok' if rate == 100.0 and total.recorded else 'MISSED'}"
     )
+    if fs_rows:
+        fs = Counts()
+        print()
+        for label, c in fs_rows:
+            fs.add(c)
+            rules = ", ".join(f"{k} {v}" for k, v in sorted(c.by_rule.items()))
+            print(
+                f"| {label} | {c.patches} | {c.conflict_patches} | {c.conflict_files} | {c.regions} | "
+                f"{c.truth_known} | {c.resolved} | {c.equal} | {c.differ} | {c.unverified} | {rules} |"
+            )
+        fshare = 100.0 * fs.equal / fs.regions if fs.regions else 0.0
+        frate = 100.0 * fs.replayed_equal / fs.recorded if fs.recorded else 0.0
+        fok = fshare >= 25.0 and fs.differ == 0
+        print(
+            f"TARGET: issue 17 | FlagScale's Megatron-LM bumps ({len(fs_rows)} with per-file patches): conflict regions resolved as the "
+            f"maintainers did >= 25 %, 0 differently | {fshare:.1f} % ({fs.equal}/{fs.regions}), "
+            f"{fs.differ} differently, {fs.unverified} unverified | {'ok' if fok else 'MISSED'}"
+        )
+        print(
+            f"TARGET: issue 17 | FlagScale bumps: recorded resolutions replayed on a repeat = 100 % | "
+            f"{frate:.1f} % ({fs.replayed_equal}/{fs.recorded}) | {'ok' if frate == 100.0 and fs.recorded else 'MISSED'}"
+        )
     return 0
 
 

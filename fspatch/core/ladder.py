@@ -126,7 +126,7 @@ class Ladder:
             why.append("recorded: none for this exact conflict" + (f" (similar: {', '.join(near)})" if near else ""))
         if self.mode == RECORDED:
             return result(None, "; ".join(why) or "no recorded resolutions", None, near=near), []
-        got = structured_merge.merge_region(path, merged, region)
+        got = structured_merge.merge_region(path, merged, region, base, ours)
         if got.lines is not None:
             return result(structured_merge.RULE, got.reason, got.lines, near=near), []
         why.append(f"structured: {got.reason}")

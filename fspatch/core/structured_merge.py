@@ -104,8 +104,16 @@ def insertions(base: Lines, side: Lines) -> list[tuple[int, Lines]] | None:
     return out
 
 
-def merge_region(path: str, merged: MergedFile, region: ConflictRegion) -> Outcome:
-    """Keep both sides of an insert/insert region when the syntax proves order does not matter."""
+def merge_region(
+    path: str, merged: MergedFile, region: ConflictRegion, base_file: bytes = b"", ours_file: bytes = b""
+) -> Outcome:
+    """Keep both sides of an insert/insert region when the syntax proves order does not matter.
+
+    ``ours_file`` (the new upstream file) lets it refuse when upstream's file has a name that
+    contains every word of a name the patch adds (``init_mock_args`` beside upstream's
+    ``init_basic_mock_args``): upstream may have the same thing its own way, and then
+    maintainers keep only upstream's (FlagScale's Megatron-LM bump to 8479eb35f did).
+    """
     lang = language_for(path)
     if lang is None:
         return Outcome(None, "no grammar for this file type")
@@ -189,6 +197,12 @@ def merge_region(path: str, merged: MergedFile, region: ConflictRegion) -> Outco
     shadow = sorted({n for _, n in ours_names | theirs_names} & others)
     if shadow:
         return Outcome(None, f"{_show(shadow)} already defined in this scope")
+    if ours_file:
+        similar = _similar_new_names({n for _, n in theirs_names}, base_file, ours_file)
+        if similar:
+            return Outcome(
+                None, f"upstream has {_show(similar)}, like the patch's name: maybe the same thing its own way"
+            )
     what = "; ".join(f"{_who(side)}: {_count(found[side])}" for side in ("ours", "theirs"))
     if not region.base:
         order = _sorted_order(lang, region, before, after)
@@ -197,6 +211,29 @@ def merge_region(path: str, merged: MergedFile, region: ConflictRegion) -> Outco
         if order is not None:
             return Outcome(order, f"kept both ({what}) in {_describe(parent)}, in the block's sorted order")
     return Outcome(tuple(lines), f"kept both ({what}) in {_describe(parent)}")
+
+
+_IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def _words(name: str) -> frozenset[str]:
+    return frozenset(w.lower() for part in name.split("_") for w in _WORD.findall(part))
+
+
+def _similar_new_names(patch_names: set[str], base_file: bytes, ours_file: bytes) -> list[str]:
+    """Identifiers of upstream's file whose words include all words of a name the patch adds."""
+    new = set(_IDENT.findall(ours_file))
+    out = set()
+    for name in patch_names:
+        words = _words(name.split("::")[-1].split(".")[-1])
+        if len(words) < 2:
+            continue
+        for cand in new:
+            text = cand.decode()
+            if text != name and words <= _words(text):
+                out.add(text)
+    return sorted(out)
 
 
 _C_INCLUDE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"]+)[>"][ \t]*(?://.*|/\*.*\*/)?[ \t]*\r?\n?$')
