@@ -572,13 +572,15 @@ def main() -> int:
         frate = 100.0 * fs.replayed_equal / fs.recorded if fs.recorded else 0.0
         fok = fshare >= 25.0 and fs.differ == 0
         print(
-            f"TARGET: issue 17 | FlagScale's Megatron-LM bumps ({len(fs_rows)} with per-file patches): conflict regions resolved as the "
-            f"maintainers did >= 25 %, 0 differently | {fshare:.1f} % ({fs.equal}/{fs.regions}), "
+            f"TARGET: issue 17 | FlagScale's Megatron-LM bumps ({len(fs_rows)} with per-file patches): "
+            f"conflict regions resolved as the maintainers did >= 25 %, 0 differently | "
+            f"{fshare:.1f} % ({fs.equal}/{fs.regions}), "
             f"{fs.differ} differently, {fs.unverified} unverified | {'ok' if fok else 'MISSED'}"
         )
         print(
             f"TARGET: issue 17 | FlagScale bumps: recorded resolutions replayed on a repeat = 100 % | "
-            f"{frate:.1f} % ({fs.replayed_equal}/{fs.recorded}) | {'ok' if frate == 100.0 and fs.recorded else 'MISSED'}"
+            f"{frate:.1f} % ({fs.replayed_equal}/{fs.recorded}) | "
+            f"{'ok' if frate == 100.0 and fs.recorded else 'MISSED'}"
         )
     return 0
 
