@@ -434,6 +434,9 @@ def diff(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
 
     ws = _opts(ctx).workspace()
     r = cmd.run(ws, _backend(ws, backend), patch=patch, vendor=vendor)
+    if not _opts(ctx).quiet:
+        for what in r.resolved:  # on stderr: stdout stays a patch for git apply
+            click.echo(f"{r.patch}: resolved by fspatch at the last replay: {what}", err=True)
     sys.stdout.flush()
     sys.stdout.buffer.write(r.text)
     sys.stdout.buffer.flush()

@@ -238,3 +238,20 @@ def test_cli_resolve_flag_report_and_resolutions_verbs(tmp_path: Path) -> None:
     assert listed.exit_code == 0 and "0 recorded resolutions in series/minillm/resolutions" in listed.output
     missing = runner.invoke(main_group, ["-C", str(ws.root), "resolutions", "show", "abcdef"])
     assert missing.exit_code == 2 and "no recorded resolution 'abcdef'" in missing.output
+
+
+def test_diff_names_the_resolved_regions(tmp_path: Path) -> None:
+    """fspatch diff of a ladder-resolved patch names its resolutions (stderr), the diff stays a patch."""
+    from click.testing import CliRunner
+
+    from fspatch.cli import main_group
+    from fspatch.commands import diff as diff_cmd
+
+    up = upstream(tmp_path)
+    ws = fresh(tmp_path / "a", up, [P_IMPORT])
+    pull_upstream.run(ws, "minillm", "v2", stop=False)
+    r = diff_cmd.run(Workspace.load(ws.root), "minillm", patch="0001")
+    assert r.resolved == ("structured pkg/model.py:3",)
+    assert r.text.startswith(b"diff --git a/pkg/model.py b/pkg/model.py")
+    res = CliRunner().invoke(main_group, ["-C", str(ws.root), "diff", "0001"])
+    assert res.exit_code == 0 and "resolved by fspatch at the last replay: structured pkg/model.py:3" in res.output
