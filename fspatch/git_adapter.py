@@ -27,11 +27,9 @@ from pygit2.enums import CheckoutStrategy, DiffFind, DiffOption, FileMode, FileS
 
 from fspatch.errors import DirtyCheckoutError, GitError, UsageError
 
-ZERO_ID = "0" * 40
 MODE_FILE = 0o100644
 MODE_EXEC = 0o100755
 MODE_LINK = 0o120000
-MODE_TREE = 0o040000
 MODE_GITLINK = 0o160000
 
 
@@ -859,8 +857,3 @@ def check_url(url: str) -> None:
         raise UsageError(f"refusing URL that starts with '-': {url}")
     if url.lower().startswith(("ext::", "fd::")) or "::" in url.split("/", 1)[0]:
         raise UsageError(f"refusing URL with a command transport: {url}")
-
-
-def hash_blob(data: bytes) -> str:
-    """The git blob id of some bytes, without writing anything."""
-    return str(pygit2.hash(data))

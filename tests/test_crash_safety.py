@@ -18,7 +18,7 @@ import pygit2
 import pytest
 
 from fspatch.commands import apply as apply_cmd
-from fspatch.example import git
+from scripts.example import git
 from tests.wsutil import WS, make_workspace, snapshot
 
 

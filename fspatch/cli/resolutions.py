@@ -1,18 +1,20 @@
-"""Click wiring for ``fspatch resolutions list|show|forget`` (registers on fspatch.cli.main_group)."""
+"""``fspatch resolutions list|show|forget``: the recorded resolutions of a backend (docs/resolution.md)."""
 
 from __future__ import annotations
 
 import click
 
-from fspatch.cli import CONTEXT, FspatchGroup, _json, _opts, _say, backend_option, format_option, main_group
+from fspatch.cli.base import group
+from fspatch.cli.options import backend_option, format_option, opts
+from fspatch.cli.render import say, to_json
 
 
-@main_group.group("resolutions", context_settings=CONTEXT, cls=FspatchGroup)
+@group()
 def resolutions() -> None:
     """Recorded conflict resolutions (series/<backend>/resolutions/), replayed on the same conflict."""
 
 
-@resolutions.command("list", context_settings=CONTEXT)
+@resolutions.command("list")
 @backend_option
 @format_option
 @click.pass_context
@@ -20,16 +22,16 @@ def resolutions_list(ctx: click.Context, backend: str | None, fmt: str) -> None:
     """List the recorded resolutions: id, file, date, author, patch."""
     from fspatch.commands import resolutions as cmd
 
-    r = cmd.run_list(_opts(ctx).workspace(), backend)
+    r = cmd.run_list(opts(ctx).workspace(), backend)
     if fmt == "json":
-        click.echo(_json(r))
+        click.echo(to_json(r))
         return
     for i in r.resolutions:
-        _say(ctx, f"{i.id}  {i.path}  recorded {i.recorded} by {i.author}" + (f"  ({i.patch})" if i.patch else ""))
-    _say(ctx, f"{len(r.resolutions)} recorded resolution{'' if len(r.resolutions) == 1 else 's'} in {r.directory}")
+        say(ctx, f"{i.id}  {i.path}  recorded {i.recorded} by {i.author}" + (f"  ({i.patch})" if i.patch else ""))
+    say(ctx, f"{len(r.resolutions)} recorded resolution{'' if len(r.resolutions) == 1 else 's'} in {r.directory}")
 
 
-@resolutions.command("show", context_settings=CONTEXT)
+@resolutions.command("show")
 @click.argument("ident", metavar="ID")
 @backend_option
 @format_option
@@ -38,15 +40,15 @@ def resolutions_show(ctx: click.Context, ident: str, backend: str | None, fmt: s
     """Show one recorded resolution (ID or a prefix of at least 4 characters)."""
     from fspatch.commands import resolutions as cmd
 
-    r = cmd.run_show(_opts(ctx).workspace(), ident, backend)
+    r = cmd.run_show(opts(ctx).workspace(), ident, backend)
     if fmt == "json":
-        click.echo(_json(r))
+        click.echo(to_json(r))
         return
     click.echo(f"# {r.file}")
     click.echo(r.text, nl=False)
 
 
-@resolutions.command("forget", context_settings=CONTEXT)
+@resolutions.command("forget")
 @click.argument("ident", metavar="ID")
 @backend_option
 @click.pass_context
@@ -54,5 +56,5 @@ def resolutions_forget(ctx: click.Context, ident: str, backend: str | None) -> N
     """Delete one recorded resolution: it is not replayed any more."""
     from fspatch.commands import resolutions as cmd
 
-    r = cmd.run_forget(_opts(ctx).workspace(), ident, backend)
-    _say(ctx, f"removed {r.removed}")
+    r = cmd.run_forget(opts(ctx).workspace(), ident, backend)
+    say(ctx, f"removed {r.removed}")
