@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 FSPATCH_CACHE ?= $(HOME)/.cache/fspatch
 export FSPATCH_CACHE
 
-.PHONY: install demo tour test bench demo-real lint man clean
+.PHONY: install demo tour test bench bench-truth demo-real lint man clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(PY)
 
 bench: $(PY)
 	$(PY) bench/run.py
+
+bench-truth: $(PY)
+	$(PY) bench/bench_truth.py
 
 demo-real: $(PY)
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash scripts/demo_real.sh

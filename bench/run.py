@@ -40,6 +40,8 @@ EXPECTED = [
     ("issue 4", "check --markers on 500 patches over 5,000 files < 2 s"),
     ("issue 5", "pull-upstream of 70 patches across"),
     ("issue 5", "pull-upstream of 70 patches across"),
+    ("issue 17", "Debian truth set ("),
+    ("issue 17", "Debian truth set: recorded resolutions"),
 ]
 TARGET_RE = re.compile(r"^TARGET: ([^|]+?) \| (.+?) \| (.+?) \| (\S.*?)\s*$")
 

@@ -684,6 +684,24 @@ class GitRepo:
             changes[path] = Entry(self.write_blob(merged), o.mode)
         return MergeResult(self.update_tree(ours, changes), ())
 
+    def merge_texts(
+        self, path: str, base: bytes, ours: bytes, theirs: bytes, labels: tuple[str, str, str]
+    ) -> tuple[bool, bytes] | None:
+        """One file's 3-way merge on bytes: (clean, text); diff3 markers named by ``labels``.
+
+        Cleanness is libgit2's default file merge (what ``merge_trees`` decides); the text is the
+        diff3-style output the resolution ladder reads.  None for a binary file.
+        """
+        ids = [self.write_blob(data) for data in (base, ours, theirs)]
+        e = [pygit2.IndexEntry(path, pygit2.Oid(hex=i), MODE_FILE) for i in ids]  # type: ignore[arg-type]
+        plain = self._merge_file_c(e[0], e[1], e[2], None)
+        if plain is None:
+            return None
+        if plain[0]:
+            return True, plain[1]
+        marked = self._merge_file_c(e[0], e[1], e[2], labels)
+        return None if marked is None else (False, marked[1])
+
     def _merge_blobs(self, path: str, anc: str, ours: str, theirs: str, mode: int) -> bytes | None:
         """One file's 3-way merge with libgit2's defaults; None when it conflicts (or is binary)."""
         e = [pygit2.IndexEntry(path, pygit2.Oid(hex=i), mode) for i in (anc, ours, theirs)]  # type: ignore[arg-type]

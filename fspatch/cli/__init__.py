@@ -15,7 +15,21 @@ from pathlib import Path
 import click
 
 from fspatch import __version__
-from fspatch.cli import check, interop, journal, legacy, patch, queue, review, stack, sync, upstream, vendor, workspace
+from fspatch.cli import (
+    check,
+    interop,
+    journal,
+    legacy,
+    patch,
+    queue,
+    resolutions,
+    review,
+    stack,
+    sync,
+    upstream,
+    vendor,
+    workspace,
+)
 from fspatch.cli.base import group
 from fspatch.cli.complete import attach
 from fspatch.cli.globals import help_cmd, install
@@ -69,6 +83,7 @@ for _cmd in (
     journal.continue_,
     journal.skip,
     journal.abort,
+    resolutions.resolutions,
     review.review,
     review.blame,
     vendor.vendor,

@@ -118,6 +118,18 @@ def stop_option(f: F) -> F:
     )(f)
 
 
+def resolve_option(f: F) -> F:
+    return click.option(
+        "--resolve",
+        "resolve",
+        type=click.Choice(["none", "recorded", "safe"]),
+        default="safe",
+        show_default=True,
+        help="Conflicts git leaves: none (leave all), recorded (replay recorded resolutions), "
+        "safe (recorded, then structured merge and marker-guided relocation; docs/resolution.md).",
+    )(f)
+
+
 def report_options(f: F) -> F:
     f = click.option(
         "--report",

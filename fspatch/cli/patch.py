@@ -95,6 +95,9 @@ def diff(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
 
     ws = opts(ctx).workspace()
     r = cmd.run(ws, pick_backend(ws, backend), patch=patch, vendor=vendor)
+    if not opts(ctx).quiet:
+        for what in r.resolved:  # on stderr: stdout stays a patch for git apply
+            click.echo(f"{r.patch}: resolved by fspatch at the last replay: {what}", err=True)
     emit(color_diff(r.text, color_on(ctx)), paging=paging_on(ctx))
 
 

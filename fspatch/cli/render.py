@@ -63,6 +63,21 @@ def render_replay(ctx: click.Context, r: Any, fmt: str, report_file: Path | None
         ctx.exit(EXIT_FINDINGS)
 
 
+_SHOWN_LINES = 12
+
+
+def _shown(label: str, text: str) -> list[str]:
+    """A resolved region's text in the report, indented, at most a dozen lines."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    out = [f"        {label}:"]
+    out.extend(f"        | {line}" for line in lines[:_SHOWN_LINES])
+    if len(lines) > _SHOWN_LINES:
+        out.append(f"        | … {len(lines) - _SHOWN_LINES} more lines")
+    return out
+
+
 def replay_text(rep: Any, r: Any) -> str:
     out: list[str] = []
     if rep.operation == "pull-upstream":
@@ -84,8 +99,23 @@ def replay_text(rep: Any, r: Any) -> str:
                 )
             for cu in c.culprits:
                 out.append(f"        changed upstream by {cu.id[:12]} {cu.subject}")
+        for a in getattr(p, "resolutions", ()):
+            out.append(f"      resolved ({a.rule}) {a.path}:{a.line}: {a.detail}")
+            out.extend(_shown("before", a.before))
+            out.extend(_shown("after", a.after))
+        for note in getattr(p, "notes", ()):
+            out.append(f"      left: {note}")
     out.append(rep.summary)
-    if r.stopped:
+    last = rep.patches[-1] if rep.patches else None
+    if r.stopped and last is not None and str(last.status) == "resolved":
+        out.append(f"stopped at {rep.stopped_at}: resolved automatically, shown before it is kept, in {r.checkout}/:")
+        for path in r.conflict_files:
+            out.append(f"    {r.checkout}/{path}")
+        out.append(
+            "review (or edit) those files, then 'fspatch continue' to keep them; "
+            "'fspatch skip' to drop the patch, 'fspatch abort' to restore everything"
+        )
+    elif r.stopped:
         out.append(f"stopped at {rep.stopped_at}; conflict markers are in {r.checkout}/:")
         for path in r.conflict_files:
             out.append(f"    {r.checkout}/{path}")

@@ -19,6 +19,7 @@ from fspatch.cli.options import (
     pick_backend,
     progress,
     report_options,
+    resolve_option,
     stop_option,
 )
 from fspatch.cli.render import render_replay
@@ -29,6 +30,7 @@ from fspatch.cli.render import render_replay
 @backend_option
 @click.option("--url", help="Fetch REF from this URL (default: the lock's URL, then its mirrors).")
 @stop_option
+@resolve_option
 @click.option("--drop-upstreamed", is_flag=True, help="Drop patches whose change is already upstream.")
 @report_options
 @click.pass_context
@@ -38,6 +40,7 @@ def pull_upstream(
     backend: str | None,
     url: str | None,
     stop: bool | None,
+    resolve: str,
     drop_upstreamed: bool,
     report_file: Path | None,
     fmt: str,
@@ -61,6 +64,7 @@ def pull_upstream(
         url=url,
         stop=interactive(stop),
         drop_upstreamed=drop_upstreamed,
+        resolve=resolve,
         progress=progress(ctx),
     )
     render_replay(ctx, r, fmt, report_file)
@@ -70,6 +74,7 @@ def pull_upstream(
 @click.argument("backend_name", metavar="[BACKEND]", required=False)
 @backend_option
 @stop_option
+@resolve_option
 @report_options
 @click.pass_context
 def rebase_vendors(
@@ -77,6 +82,7 @@ def rebase_vendors(
     backend_name: str | None,
     backend: str | None,
     stop: bool | None,
+    resolve: str,
     report_file: Path | None,
     fmt: str,
 ) -> None:
@@ -85,5 +91,5 @@ def rebase_vendors(
 
     ws = opts(ctx).workspace()
     name = pick_backend(ws, one_backend(backend_name, backend))
-    r = cmd.run(ws, name, stop=interactive(stop), progress=progress(ctx))
+    r = cmd.run(ws, name, stop=interactive(stop), resolve=resolve, progress=progress(ctx))
     render_replay(ctx, r, fmt, report_file)

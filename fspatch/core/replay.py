@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from fspatch.core.patch import Patch, format_patch, parse_diff
 from fspatch.core.replay_plan import LayerPlan, Plan, Stop
@@ -31,15 +32,20 @@ from fspatch.core.replay_report import (
     RESOLVED,
     SKIPPED,
     UPSTREAMED,
+    AutoResolution,
     Culprit,
     FileConflict,
     PatchOutcome,
     Region,
     ReplayStatus,
+    category,
 )
 from fspatch.core.stack import AppliedPatch, Builder
 from fspatch.errors import ConflictError
 from fspatch.git_adapter import FileMerge, GitRepo, Person
+
+if TYPE_CHECKING:
+    from fspatch.core.ladder import Ladder
 
 Progress = Callable[[int, int, str], None]
 
@@ -49,10 +55,13 @@ _MARKERS = (b"<<<<<<< ", b">>>>>>> ", b"||||||| ")
 class Replayer:
     """Drives a :class:`Plan` forward: merge, record, stop (or go on) at conflicts."""
 
-    def __init__(self, repo: GitRepo, plan: Plan, progress: Progress | None = None) -> None:
+    def __init__(
+        self, repo: GitRepo, plan: Plan, progress: Progress | None = None, ladder: Ladder | None = None
+    ) -> None:
         self.repo = repo
         self.plan = plan
         self.progress = progress
+        self.ladder = ladder if plan.resolve != "none" else None
         self.builder = Builder(repo, plan.new_commit)
         self._moves: dict[str, tuple[str, str]] | None = None
         self._history: list[str] | None = None
@@ -116,9 +125,31 @@ class Replayer:
         labels = self.labels(name)
         conflict_tree, files = repo.merge_conflicts(anc, ours, theirs, labels)
         conflicts = tuple(self._describe(f, lp, i) for f in files)
-        outcome = PatchOutcome(lp.label, name, CONFLICT, conflicts, moved, deleted)
+        paths = tuple(sorted({f.path for f in files}))
+        resolutions: tuple[AutoResolution, ...] = ()
+        notes: tuple[str, ...] = ()
+        if self.ladder is not None:
+            # The resolution ladder, on what git left only (docs/resolution.md).
+            from fspatch.core.auto_resolve import apply_ladder
+
+            got = apply_ladder(repo, conflict_tree, files, labels, self.ladder)
+            resolutions, notes = got.resolutions, got.notes
+            if got.tree is not None:
+                how = category(resolutions)
+                outcome = PatchOutcome(
+                    lp.label, name, RESOLVED, conflicts, moved, deleted, resolutions, notes, resolved_by=how
+                )
+                if self.plan.stop:  # shown before it is kept: the stop checks the proposal out
+                    self.plan.stopped = Stop(lp.label, name, paths, outcome, got.tree)
+                    return FileMergeStop(lp.top, got.tree, files, outcome)
+                new = self.builder.commit(got.tree, lp.top, patch_of(lp, name))
+                lp.top = new
+                self._record(lp, i, RESOLVED, new, outcome)
+                return None
+            conflict_tree = got.partial_tree
+        outcome = PatchOutcome(lp.label, name, CONFLICT, conflicts, moved, deleted, resolutions, notes)
         if self.plan.stop:
-            self.plan.stopped = Stop(lp.label, name, tuple(sorted({f.path for f in files})), outcome)
+            self.plan.stopped = Stop(lp.label, name, paths, outcome, conflict_tree)
             return FileMergeStop(lp.top, conflict_tree, files, outcome)
         self._record(lp, i, CONFLICT, None, outcome)
         return None
@@ -147,10 +178,33 @@ class Replayer:
         name = lp.names[plan.pi]
         new = self.builder.commit(tree, lp.top, patch_of(lp, name))
         lp.top = new
-        outcome = replace(plan.stopped.outcome, status=RESOLVED)
+        outcome = plan.stopped.outcome
+        proposal = plan.stopped.proposal
+        if tree == proposal and outcome.status == RESOLVED:
+            pass  # the ladder's resolution, kept as shown
+        else:
+            # The person's own resolution; the ladder's resolutions stay named only in files kept as proposed.
+            kept = tuple(
+                r
+                for r in outcome.resolutions
+                if proposal and self.repo.entry(proposal, r.path) == self.repo.entry(tree, r.path)
+            )
+            outcome = replace(outcome, status=RESOLVED, resolutions=kept, resolved_by="by hand")
         plan.stopped = None
         self._record(lp, plan.pi, RESOLVED, new, outcome)
         plan.pi += 1
+
+    def stopped_files(self) -> tuple[tuple[FileMerge, ...], tuple[str, str, str]]:
+        """The stopped patch's conflicted files as git's merge gives them (for recording resolutions)."""
+        plan = self.plan
+        assert plan.stopped is not None
+        lp = plan.layers[plan.li]
+        assert lp.top is not None
+        i = plan.pi
+        labels = self.labels(lp.names[i])
+        repo = self.repo
+        anc, ours, theirs = (repo.tree_of(c) for c in (self._old_parent(lp, i), lp.top, lp.old[i]))
+        return repo.merge_conflicts(anc, ours, theirs, labels)[1], labels
 
     def skip(self) -> None:
         plan = self.plan

@@ -66,6 +66,20 @@ class FileConflict:
 
 
 @dataclass(frozen=True)
+class AutoResolution:
+    """One conflict region a rule of the resolution ladder resolved (docs/resolution.md)."""
+
+    rule: str  # recorded | structured | relocated
+    path: str
+    region: int  # 0-based index among the file's conflict regions
+    line: int  # first line of the region in upstream's side (1-based)
+    detail: str  # what the rule did ("kept both (…) in a class body", "resolved as recorded on … by …")
+    before: str  # the region as git left it (diff3 markers)
+    after: str
+    recorded_id: str = ""
+
+
+@dataclass(frozen=True)
 class PatchOutcome:
     layer: str
     patch: str
@@ -73,6 +87,9 @@ class PatchOutcome:
     conflicts: tuple[FileConflict, ...] = ()
     renamed_upstream: tuple[tuple[str, str], ...] = ()
     deleted_upstream: tuple[str, ...] = ()
+    resolutions: tuple[AutoResolution, ...] = ()  # regions the ladder resolved (all of them: status resolved)
+    notes: tuple[str, ...] = ()  # regions left, with why every rule refused ("path:line: …")
+    resolved_by: str = ""  # for status resolved: the least certain rule it needed, or "by hand"
 
 
 @dataclass(frozen=True)
@@ -115,7 +132,27 @@ def outcome_from_dict(d: Mapping[str, Any]) -> PatchOutcome:
         ),
         renamed_upstream=tuple((a, b) for a, b in d["renamed_upstream"]),
         deleted_upstream=tuple(d["deleted_upstream"]),
+        resolutions=tuple(AutoResolution(**r) for r in d.get("resolutions", ())),
+        notes=tuple(d.get("notes", ())),
+        resolved_by=str(d.get("resolved_by", "")),
     )
+
+
+RULE_ORDER = ("recorded", "structured", "relocated")  # most to least certain
+
+
+def resolved_by(o: PatchOutcome) -> str:
+    """How a resolved patch counts in the summary: its rule, or ``by hand``."""
+    return o.resolved_by or "by hand"
+
+
+def category(resolutions: Sequence[AutoResolution]) -> str:
+    """The least certain rule a set of resolutions needed (relocated, structured, recorded)."""
+    rules = {r.rule for r in resolutions}
+    for rule in reversed(RULE_ORDER):
+        if rule in rules:
+            return rule
+    return "by hand"
 
 
 def summarize(outcomes: Sequence[PatchOutcome], total: int | None = None) -> tuple[dict[str, int], str]:
@@ -124,9 +161,17 @@ def summarize(outcomes: Sequence[PatchOutcome], total: int | None = None) -> tup
     for o in outcomes:
         counts[o.status.value] += 1
     parts = [f"{counts[CLEAN]} clean", f"{counts[UPSTREAMED] + counts[DROPPED]} upstreamed"]
-    parts.append(f"{counts[CONFLICT]} conflict" + ("" if counts[CONFLICT] == 1 else "s"))
     if counts[RESOLVED]:
-        parts.append(f"{counts[RESOLVED]} resolved")
+        how: dict[str, int] = {}
+        for o in outcomes:
+            if o.status == RESOLVED:
+                key = resolved_by(o)
+                how[key] = how.get(key, 0) + 1
+        for key, n in how.items():
+            counts[f"resolved {key}"] = n
+        order = [k for k in (*RULE_ORDER, "by hand") if k in how]
+        parts.append(f"{counts[RESOLVED]} resolved (" + ", ".join(f"{how[k]} {k}" for k in order) + ")")
+    parts.append(f"{counts[CONFLICT]} conflict" + ("" if counts[CONFLICT] == 1 else "s"))
     if counts[SKIPPED]:
         parts.append(f"{counts[SKIPPED]} skipped")
     n = len(outcomes) if total is None else total
