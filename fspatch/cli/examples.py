@@ -8,6 +8,9 @@ from __future__ import annotations
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "init": ("fspatch init myframework   # upstream.lock, series/, vendors/, schemas/",),
+    "resolutions list": ("fspatch resolutions list -b megatron",),
+    "resolutions show": ("fspatch resolutions show 3f2a   # an id or a prefix of 4+ characters",),
+    "resolutions forget": ("fspatch resolutions forget 3f2a   # never replayed again",),
     "sync": (
         "fspatch sync                # after git clone: every checkout back at its pin",
         "fspatch sync -b vllm",
