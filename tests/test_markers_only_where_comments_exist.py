@@ -85,7 +85,8 @@ def test_files_without_comment_syntax_warn_and_check_passes(tmp_path: Path) -> N
     lines = [line for line in r.output.splitlines() if "unknown-file-type" in line]
     assert len(lines) == 3, r.output
     for path, line in (("requirements/cuda.txt", 1), ("configs/model.json", 3), ("README", 4)):
-        assert any(f"{path}:{line}: unknown-file-type (warning):" in x for x in lines), (path, r.output)
+        assert any(f"unknown-file-type (warning): {path}:{line}: " in x for x in lines), (path, r.output)
+    assert all(x.startswith("series/minillm/0001-data-files.patch:") for x in lines)
     assert all("settings.markers.syntaxes in upstream.lock" in x and "unknown_files" in x for x in lines)
     data = json.loads(w.cli("check", "--markers", "--format", "json").output)
     assert {f["severity"] for f in data["findings"]} == {"warning"}

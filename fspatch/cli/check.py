@@ -91,7 +91,7 @@ def check(
     if junit is not None:
         junit.write_bytes(render_junit(r.findings, "fspatch check", r.cases))
     if sarif is not None:
-        sarif.write_text(render_sarif(r.findings, __version__, all_rules(), base_uris=_base_uris(root)))
+        sarif.write_text(render_sarif(r.findings, __version__, all_rules()))
     if fmt == "json":
         click.echo(render_json(r.findings, summary), nl=False)
     else:
@@ -107,17 +107,6 @@ def check(
         )
     if r.errors or (strict and r.findings):
         ctx.exit(1)
-
-
-def _base_uris(root: Path) -> dict[str, str]:
-    """backend → checkout path, for SARIF's originalUriBaseIds (empty when the lock cannot be read)."""
-    from fspatch.core.workspace import Workspace
-    from fspatch.errors import FspatchError
-
-    try:
-        return {name: b.path for name, b in Workspace.load(root).backends().items()}
-    except FspatchError:
-        return {}
 
 
 @command()
