@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from fspatch.core.envelope import envelope
+
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 TOOL_NAME = "fspatch"
@@ -147,13 +149,14 @@ def render_json(findings: Sequence[Finding], summary: Mapping[str, Any]) -> str:
     """
     ordered = sorted_findings(findings)
     by_rule = Counter(f.rule for f in ordered)
-    doc: dict[str, Any] = {
-        "format": "fspatch/check",
-        "version": 1,
-        "summary": _sorted_keys(summary),
-        "counts": {"total": len(ordered), "by_rule": {k: by_rule[k] for k in sorted(by_rule)}},
-        "findings": [_finding_dict(f) for f in ordered],
-    }
+    doc = envelope(
+        "check",
+        {
+            "summary": _sorted_keys(summary),
+            "counts": {"total": len(ordered), "by_rule": {k: by_rule[k] for k in sorted(by_rule)}},
+            "findings": [_finding_dict(f) for f in ordered],
+        },
+    )
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
