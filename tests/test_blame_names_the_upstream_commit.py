@@ -11,8 +11,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from fspatch.example import git, write_tree
 from fspatch.git_adapter import GitRepo
+from scripts.example import git, write_tree
 from tests.wsutil import WS, make_workspace
 
 V1 = b"""\

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fspatch.core.markers import MarkerConfig, check_file, wrap_file
 from fspatch.errors import InputError
-from fspatch.example import git, write_tree
+from scripts.example import git, write_tree
 from tests.wsutil import WS, make_workspace
 
 MODEL = b"""\

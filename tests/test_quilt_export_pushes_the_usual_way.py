@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fspatch.example import git
+from scripts.example import git
 from tests.test_review_kit import add_vendor_files, edit
 from tests.wsutil import WS, make_workspace, snapshot
 
