@@ -118,7 +118,7 @@ def test_blame_json_lists_each_upstream_commit_with_its_subject(tmp_path: Path) 
     r = w.cli("blame", "tiny/layers.py", "--format", "json")
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
-    data = data.get("blame", data)  # the versioned envelope keeps the result under its kind
+    assert (data["format"], data["version"]) == ("fspatch/blame", 1)
     ups = [(o["commit"], o["subject"]) for o in data["owners"] if o["kind"] == "upstream"]
     assert ups == [
         (c["rename"], "Move ops to layers"),

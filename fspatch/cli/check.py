@@ -16,7 +16,7 @@ import click
 from fspatch import __version__
 from fspatch.cli.base import command
 from fspatch.cli.options import backend_option, opts, pick_backend, vendor_option
-from fspatch.cli.render import say
+from fspatch.cli.render import say, write_output
 
 
 @command()
@@ -89,9 +89,9 @@ def check(
         "skipped": list(r.skipped),
     }
     if junit is not None:
-        junit.write_bytes(render_junit(r.findings, "fspatch check", r.cases))
+        write_output(junit, render_junit(r.findings, "fspatch check", r.cases), "--junit")
     if sarif is not None:
-        sarif.write_text(render_sarif(r.findings, __version__, all_rules()))
+        write_output(sarif, render_sarif(r.findings, __version__, all_rules()), "--sarif")
     if fmt == "json":
         click.echo(render_json(r.findings, summary), nl=False)
     else:
