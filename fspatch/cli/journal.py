@@ -40,7 +40,7 @@ def skip(ctx: click.Context, backend: str | None, report_file: Path | None, fmt:
     from fspatch.commands import resolve as cmd
 
     r = cmd.run_skip(opts(ctx).workspace(), backend, progress=progress(ctx))
-    if fmt != "json":
+    if fmt != "json" and not opts(ctx).quiet:
         for o in r.report.patches:
             if o.status == "skipped":
                 click.echo(
