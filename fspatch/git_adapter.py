@@ -17,6 +17,8 @@ import contextlib
 import os
 import re
 import stat
+from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -737,6 +739,130 @@ class GitRepo:
                 out.append(("R", d.old_file.path, d.new_file.path))
         return out
 
+    def blame(self, commit_id: str, path: str) -> list[str]:
+        """The commit that last changed each line of ``path`` as it is at ``commit_id``.
+
+        ``git blame``'s answer, computed on the objects: the history is walked from
+        ``commit_id`` (commit time order, one state per commit and path, so sides of a merge
+        meet again), a commit that leaves the file's blob as one of its parents has it passes
+        every line to that parent, and a commit that changes the file keeps the lines its
+        libgit2 line diff against each parent (first parent first) shows as added and passes
+        the others down.  Whole-file renames are followed (found with a tree diff, only at the
+        commit where the path appears).  A parent that is not in the repository (a shallow
+        clone's boundary) ends the walk: its child owns what is left.  Cost: one tree lookup
+        per commit reached and one line diff per version of the file -- not a history walk per
+        line (libgit2's own blame takes 1-5 s on Megatron-LM files; this takes a fraction).
+        Lines are split on ``\\n`` as everywhere in fspatch.
+        """
+        import heapq
+
+        start = self._repo[pygit2.Oid(hex=commit_id)]
+        if not isinstance(start, pygit2.Commit):
+            raise GitError(f"{commit_id} is not a commit")
+        blob = _path_blob(start.tree, path)
+        if blob is None:
+            raise GitError(f"{path}: not in commit {commit_id[:12]}")
+        data = self._repo[blob].data
+        n = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+        owners: list[str] = [""] * n
+        # key (commit id, path) -> [commit, path, blob, pairs (position in blob, final line) sorted]
+        waiting: dict[tuple[pygit2.Oid, str], list[object]] = {}
+        heap: list[tuple[int, int, tuple[pygit2.Oid, str]]] = []
+        seq = 0
+
+        def push(commit: pygit2.Commit, at: str, blob_id: pygit2.Oid, pairs: list[tuple[int, int]]) -> None:
+            nonlocal seq
+            if not pairs:
+                return
+            key = (commit.id, at)
+            found = waiting.get(key)
+            if found is not None:
+                merged = cast(list[tuple[int, int]], found[3]) + pairs
+                merged.sort()
+                found[3] = merged
+                return
+            waiting[key] = [commit, at, blob_id, pairs]
+            seq += 1
+            heapq.heappush(heap, (-commit.commit_time, seq, key))
+
+        blobs: OrderedDict[pygit2.Oid, pygit2.Object] = OrderedDict()
+
+        def blob_obj(oid: pygit2.Oid) -> pygit2.Object:
+            """Blobs are read twice (as a diff's old side, then as its parent's new side): keep the last few."""
+            found = blobs.get(oid)
+            if found is None:
+                found = blobs[oid] = self._repo[oid]
+                if len(blobs) > 64:
+                    blobs.popitem(last=False)
+            else:
+                blobs.move_to_end(oid)
+            return found
+
+        push(start, path, blob, [(i, i) for i in range(n)])
+        while heap:
+            _, _, key = heapq.heappop(heap)
+            commit, at, blob_id, pairs = cast(
+                tuple[pygit2.Commit, str, pygit2.Oid, list[tuple[int, int]]], tuple(waiting.pop(key))
+            )
+            parents = self._present_parents(commit)
+            sides: list[tuple[pygit2.Commit, str, pygit2.Oid]] = []
+            same = None
+            for parent in parents:
+                pb = _path_blob(parent.tree, at)
+                if pb == blob_id:
+                    same = parent
+                    break
+                if pb is not None:
+                    sides.append((parent, at, pb))
+            if same is not None:
+                push(same, at, blob_id, pairs)
+                continue
+            if not sides and parents:  # the path appears here: a rename or copy from the first parent?
+                old = self._renamed_from(parents[0], commit, at)
+                if old is not None:
+                    ob = _path_blob(parents[0].tree, old)
+                    if ob == blob_id:
+                        push(parents[0], old, blob_id, pairs)
+                        continue
+                    if ob is not None:
+                        sides.append((parents[0], old, ob))
+            new_blob = blob_obj(blob_id)
+            for parent, ppath, pb in sides:
+                if not pairs:
+                    break
+                patch = pygit2.Patch.create_from(
+                    blob_obj(pb), new_blob, context_lines=0, flag=DiffOption.FORCE_TEXT
+                )
+                hunks = [(h.old_start, h.old_lines, h.new_start, h.new_lines) for h in patch.hunks]
+                passed, pairs = _through(pairs, hunks)
+                push(parent, ppath, pb, passed)
+            me = str(commit.id)
+            for _, final in pairs:
+                owners[final] = me
+        return owners
+
+    def _present_parents(self, commit: pygit2.Commit) -> list[pygit2.Commit]:
+        out: list[pygit2.Commit] = []
+        for pid in commit.parent_ids:
+            try:
+                parent = self._repo[pid]
+            except KeyError:  # a shallow clone's boundary
+                continue
+            if isinstance(parent, pygit2.Commit):
+                out.append(parent)
+        return out
+
+    def _renamed_from(self, parent: pygit2.Commit, commit: pygit2.Commit, path: str) -> str | None:
+        diff = self._repo.diff(parent.tree, commit.tree)  # type: ignore[call-overload]
+        diff.find_similar(flags=DiffFind.FIND_RENAMES | DiffFind.FIND_COPIES)
+        for d in diff.deltas:
+            if d.new_file.path == path and d.status in (
+                pygit2.enums.DeltaStatus.RENAMED,
+                pygit2.enums.DeltaStatus.COPIED,
+            ):
+                return str(d.old_file.path)
+        return None
+
     def write_worktree(self, tree_id: str, paths: Iterable[str]) -> None:
         """Write the given paths of a tree into the working tree (removing absent ones); the index is left alone."""
         wd = self.workdir
@@ -884,3 +1010,39 @@ def check_url(url: str) -> None:
         raise UsageError(f"refusing URL that starts with '-': {url}")
     if url.lower().startswith(("ext::", "fd::")) or "::" in url.split("/", 1)[0]:
         raise UsageError(f"refusing URL with a command transport: {url}")
+
+
+def _path_blob(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
+    """The blob id at ``path`` in a tree, or None (absent, a directory or a submodule)."""
+    try:
+        obj = tree[path]
+    except KeyError:
+        return None
+    return obj.id if obj.filemode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE, FileMode.LINK) else None
+
+
+def _through(
+    pairs: list[tuple[int, int]], hunks: Sequence[tuple[int, int, int, int]]
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Split (new position, final line) pairs by a 0-context diff old → new.
+
+    Returns the pairs of unchanged lines moved to their old positions, and the pairs of lines
+    the diff adds (kept by the commit that made the change).  Both stay sorted.
+    """
+    passed: list[tuple[int, int]] = []
+    kept: list[tuple[int, int]] = []
+    positions = [pos for pos, _ in pairs]
+    k = 0
+    prev_old = prev_new = 0
+    for old_start, old_count, new_start, new_count in hunks:
+        old_first = old_start - 1 if old_count else old_start
+        new_first = new_start - 1 if new_count else new_start
+        cut = bisect_left(positions, new_first, k)
+        delta = prev_old - prev_new
+        passed.extend([(pos + delta, final) for pos, final in pairs[k:cut]])
+        k = bisect_left(positions, new_first + new_count, cut)
+        kept.extend(pairs[cut:k])
+        prev_new, prev_old = new_first + new_count, old_first + old_count
+    delta = prev_old - prev_new
+    passed.extend([(pos + delta, final) for pos, final in pairs[k:]])
+    return passed, kept

@@ -16,7 +16,7 @@ import click
 from fspatch import __version__
 from fspatch.cli.base import command
 from fspatch.cli.options import backend_option, backends_option, opts, pick_backend, vendor_option
-from fspatch.cli.render import say
+from fspatch.cli.render import say, write_output
 
 
 @command()
@@ -98,9 +98,9 @@ def check(
         "skipped": list(r.skipped),
     }
     if junit is not None:
-        junit.write_bytes(render_junit(r.findings, "fspatch check", r.cases))
+        write_output(junit, render_junit(r.findings, "fspatch check", r.cases), "--junit")
     if sarif is not None:
-        sarif.write_text(render_sarif(r.findings, __version__, all_rules(), base_uris=_base_uris(root)))
+        write_output(sarif, render_sarif(r.findings, __version__, all_rules()), "--sarif")
     if fmt == "json":
         click.echo(render_json(r.findings, summary), nl=False)
     else:
@@ -116,17 +116,6 @@ def check(
         )
     if r.errors or (strict and r.findings):
         ctx.exit(1)
-
-
-def _base_uris(root: Path) -> dict[str, str]:
-    """backend → checkout path, for SARIF's originalUriBaseIds (empty when the lock cannot be read)."""
-    from fspatch.core.workspace import Workspace
-    from fspatch.errors import FspatchError
-
-    try:
-        return {name: b.path for name, b in Workspace.load(root).backends().items()}
-    except FspatchError:
-        return {}
 
 
 @command()

@@ -32,10 +32,21 @@ def continue_(ctx: click.Context, backend: str | None, report_file: Path | None,
 @report_options
 @click.pass_context
 def skip(ctx: click.Context, backend: str | None, report_file: Path | None, fmt: str) -> None:
-    """Drop the stopped patch from its layer and resume the replay."""
+    """Drop the stopped patch from its layer and resume the replay.
+
+    The skipped patch's line is removed from its layer's series and its patch file is deleted
+    when the replay finishes ('fspatch abort' before that keeps everything); skip says so.
+    """
     from fspatch.commands import resolve as cmd
 
     r = cmd.run_skip(opts(ctx).workspace(), backend, progress=progress(ctx))
+    if fmt != "json" and not opts(ctx).quiet:
+        for o in r.report.patches:
+            if o.status == "skipped":
+                click.echo(
+                    f"skipped {o.layer}/{o.patch}: its series line and patch file are removed from the layer",
+                    err=True,
+                )
     render_replay(ctx, r, fmt, report_file)
 
 

@@ -16,8 +16,18 @@ from fspatch.errors import EXIT_FINDINGS
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def to_json(value: Any) -> str:
-    """A result dataclass (or plain data) as stable, sorted, indented JSON; bytes and paths as text."""
+def to_json(value: Any, *, key: str = "items", kind: str | None = None) -> str:
+    """A result dataclass (or plain data) as stable, sorted, indented JSON; bytes and paths as text.
+
+    Always in the versioned envelope (``core/envelope.py``, ``docs/json.md``):
+    ``{"format": "fspatch/<kind>", "version": 1, ...}``, the kind being the running command's path
+    (``backend-list``); a list goes under ``key``.
+    """
+    from fspatch.core.envelope import envelope, kind_of
+
+    if kind is None:
+        ctx = click.get_current_context(silent=True)
+        kind = kind_of(ctx.command_path) if ctx is not None else "fspatch"
 
     def default(o: Any) -> Any:
         if isinstance(o, bytes):
@@ -28,7 +38,22 @@ def to_json(value: Any) -> str:
 
     is_instance = dataclasses.is_dataclass(value) and not isinstance(value, type)
     data = dataclasses.asdict(value) if is_instance else value
-    return json.dumps(data, indent=2, sort_keys=True, default=default)
+    if not isinstance(data, dict):
+        data = {key: data}
+    return json.dumps(envelope(kind, data), indent=2, sort_keys=True, default=default)
+
+
+def write_output(path: Path, data: str | bytes, option: str) -> None:
+    """Write the file an option names (``--junit``, ``--html`` ...); an unwritable path is bad input (exit 2)."""
+    from fspatch.errors import UsageError
+
+    try:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {option} {path}: {exc.strerror or exc}") from exc
 
 
 def say(ctx: click.Context, text: str) -> None:
@@ -53,7 +78,7 @@ def render_replay(ctx: click.Context, r: Any, fmt: str, report_file: Path | None
     rep = r.report
     if report_file is not None:
         data = to_json(rep) if fmt == "json" or report_file.suffix == ".json" else replay_text(rep, r)
-        report_file.write_text(data + "\n")
+        write_output(report_file, data + "\n", "--report")
     if fmt == "json":
         click.echo(to_json(r))
     else:

@@ -12,7 +12,7 @@ from fspatch import __version__
 from fspatch.cli.base import command
 from fspatch.cli.globals import paging_on
 from fspatch.cli.options import backend_option, format_option, opts, split_args
-from fspatch.cli.render import clean, plural, to_json
+from fspatch.cli.render import clean, plural, to_json, write_output
 from fspatch.cli.term import emit
 
 
@@ -53,7 +53,9 @@ def render_review_text(r: Any) -> str:
             what = clean(p.error) if p.error else clean(p.subject)
             plus, minus = f"+{p.added}", f"-{p.removed}"
             out.append(f"  {clean(p.name):<{width}}  {plus:>6} {minus:>6}  {_cov(p.coverage):>4}  {what}")
-            for f in p.files:
+            changes = p.changes or ()
+            for f in [f"{c.old_path} -> {c.path} (renamed)" if c.old_path and c.status == "R" else c.path
+                      for c in changes] or list(p.files):
                 out.append(f"  {'':<{width}}    {clean(f)}")
     out.append("")
     if r.collisions:
@@ -113,13 +115,13 @@ def review(
     name, _ = split_args(ws, args, 0, backend)
     r = cmd.run(ws, name, vendor=vendor, limit=limit)
     if html_file is not None:
-        html_file.write_text(render_review_html(r, __version__), encoding="utf-8")
+        write_output(html_file, render_review_html(r, __version__), "--html")
         if not opts(ctx).quiet:
             click.echo(f"review page written to {html_file}", err=True)
     if fmt == "json":
-        data = dataclasses.asdict(r)
-        data["patch_count"] = r.patch_count
-        click.echo(to_json(data))
+        from fspatch.core.review import as_json
+
+        click.echo(to_json(as_json(r)))
     elif not opts(ctx).quiet:
         emit((render_review_text(r) + "\n").encode("utf-8", "surrogateescape"), paging=paging_on(ctx))
 

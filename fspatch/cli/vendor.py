@@ -109,7 +109,8 @@ _FORMS = ("diff", "quilt", "mbox")
     multiple=True,
     type=click.Choice(["text", "json", *_FORMS]),
     help="What to write: diff (default: diff.patch + diff.yaml per vendor layer), quilt "
-    "(OUT/<layer dir>/patches/series + patches, every layer) or mbox (OUT/<layer dir>.mbox, "
+    "(OUT/<backend>/patches/series + patches, vendor layers in OUT/<backend>/vendors/<vendor>/patches) "
+    "or mbox (OUT/<layer dir>.mbox, "
     "git am-able); and how to report: text (default) or json.  Give one of each, "
     "e.g. --format mbox --format json.",
 )
@@ -143,9 +144,12 @@ def export_cmd(
             raise UsageError(f"--format {form} writes below a directory: give --out DIR")
         if encrypt_to is not None or key is not None:
             raise UsageError(f"--format {form} writes plaintext; --encrypt-to and --key go with --format diff")
-        sr = cmd.run_series(
-            opts(ctx).workspace(), one_backend(backend_name, backend), form=form, out=out, vendor=vendor
-        )
+        try:
+            sr = cmd.run_series(
+                opts(ctx).workspace(), one_backend(backend_name, backend), form=form, out=out, vendor=vendor
+            )
+        except OSError as exc:  # an unwritable --out is bad input, not a bug
+            raise UsageError(f"cannot write below --out {out}: {exc.strerror or exc} ({exc.filename})") from exc
         if fmt == "json":
             click.echo(to_json(sr))
             return
@@ -155,14 +159,18 @@ def export_cmd(
             say(ctx, f"{item.layer}/{item.backend}: {item.path} ({count}, {state})")
         return
 
-    r = cmd.run(
-        opts(ctx).workspace(),
-        one_backend(backend_name, backend),
-        vendor=vendor,
-        out=out,
-        encrypt_to=encrypt_to,
-        key=key,
-    )
+    try:
+        r = cmd.run(
+            opts(ctx).workspace(),
+            one_backend(backend_name, backend),
+            vendor=vendor,
+            out=out,
+            encrypt_to=encrypt_to,
+            key=key,
+        )
+    except OSError as exc:
+        where = f"below --out {out}" if out is not None else "the export"
+        raise UsageError(f"cannot write {where}: {exc.strerror or exc} ({exc.filename})") from exc
     if fmt == "json":
         click.echo(to_json(r))
         return

@@ -45,6 +45,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fspatch.core.layers import PatchStep, StepError, walk_layer
+from fspatch.core.locate import PatchLines
 from fspatch.core.markers import RULES as MARKER_RULES
 from fspatch.core.markers import MarkerConfig, check_file
 from fspatch.core.patch import format_patch, parse_patch
@@ -262,6 +263,10 @@ def _check_backend(ws: Workspace, b: Backend, checks: Collection[str], acc: _Acc
             if "markers" in checks:
                 found = marker_findings(repo, step, upstream_tree, config)
                 acc.files += len(step.source.patch.files)
+                if found:  # point each at the patch line showing it: the tracked copy of the line
+                    raw = next((data for src, data in got.sources if src.display == step.source.display), b"")
+                    lines = PatchLines(raw, step.source.patch)
+                    found = [replace(f, patch_line=lines.locate(f.file, f.line)) for f in found]
                 acc.findings.extend(replace(f, case=case_of(layer)) for f in found)
         if layer.vendor is None:
             common_top = top
