@@ -236,6 +236,8 @@ def apply(
     r = cmd.run(
         _opts(ctx).workspace(), backend_name, vendor=vendor, task=task, upto=upto, force=force, to=to, at=at, key=key
     )
+    for name in r.unauthenticated:
+        click.echo(f"warning: {name}: unauthenticated encryption (AES-256-CBC, no MAC); checked strictly", err=True)
     for layer in r.layers:
         top = f", top {layer.top}" if layer.top else ""
         _say(ctx, f"{r.backend}: {layer.layer}: applied {layer.applied}/{layer.total} patches{top}")

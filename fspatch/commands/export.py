@@ -105,15 +105,16 @@ def run(
                     f"{layer.dir.as_posix()}/diff.yaml",
                 )
                 folder = (out / v / b) if out is not None else ws.layer_dir(layer)
+                inside = None if out is not None else ws.root  # workspace files: never through a link out
                 written = False
                 if public is not None:
                     target = folder / "diff.patch.encrypted"
                     if not _same_plaintext(target, diff, private):
-                        written |= atomic_write(target, crypto.encrypt(diff, public))
+                        written |= atomic_write(target, crypto.encrypt(diff, public), inside)
                 else:
                     target = folder / "diff.patch"
-                    written |= atomic_write(target, diff)
-                written |= atomic_write(folder / "diff.yaml", yaml_bytes)
+                    written |= atomic_write(target, diff, inside)
+                written |= atomic_write(folder / "diff.yaml", yaml_bytes, inside)
                 crash_point("export:layer")
                 n = diff.count(b"\ndiff --git ") + (1 if diff.startswith(b"diff --git ") else 0)
                 done.append(ExportedLayer(v, b, _show(ws, target), _show(ws, folder / "diff.yaml"), n, written))
@@ -142,9 +143,11 @@ def _same_plaintext(target: Path, diff: bytes, private: object | None) -> bool:
     if private is None or not target.is_file():
         return False
     try:
-        return crypto.decrypt(target.read_bytes(), private, str(target)) == diff
+        opened = crypto.open_sealed(target.read_bytes(), private, str(target))
     except InputError:
         return False
+    # An unauthenticated (CBC) file is rewritten in the authenticated format even when it matches.
+    return opened.authenticated and opened.data == diff
 
 
 def _show(ws: Workspace, path: Path) -> str:

@@ -70,7 +70,7 @@ def run(ws: Workspace, backend: str, name: str, *, message: str | None = None, v
     entries.insert(len(ls.applied), SeriesEntry(file_name))
     new_layer = LayerState(ls.layer, ls.base, ls.applied + (AppliedPatch(file_name, commit),))
     with s.transaction("new", files=[f"{layer.dir}/{file_name}", f"{layer.dir}/series"]):
-        atomic_write(path, format_patch(patch))
+        atomic_write(path, format_patch(patch), ws.root)
         crash_point("new:patch-file")
         ws.write_layer_series(layer, entries)
         crash_point("new:series")

@@ -106,7 +106,7 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
         touched.update(repo.changed_paths(head_tree, repo.tree_of(new_state.head)))
     meta_rel = f"{layer.dir}/layer.yaml"
     with s.transaction("refresh", files=[display, meta_rel] if layer.vendor else [display]):
-        file_changed = atomic_write(path, format_patch(new_patch))
+        file_changed = atomic_write(path, format_patch(new_patch), ws.root)
         crash_point("refresh:patch-file")
         if file_changed and layer.vendor is not None:
             _record_base(s, layer)

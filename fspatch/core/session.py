@@ -189,8 +189,21 @@ class Session:
 
 
 def read_patch(path: Path, display: str, strip: int = 1, root: Path | None = None) -> Patch:
-    """Read and parse one patch file (size limit, no symlinks: ``read_patch_bytes``)."""
-    return parse_patch(read_patch_bytes(path, display, root), display, strip)
+    """Read and parse one patch file (size limit, no symlinks: ``read_patch_bytes``).
+
+    An encrypted patch (by its name or its magic) is named as such: the stack verbs read
+    plain files, only ``apply --key`` decrypts.
+    """
+    from fspatch.core.crypto import looks_encrypted
+
+    data = read_patch_bytes(path, display, root)
+    if looks_encrypted(path.name, data):
+        raise UsageError(
+            "encrypted patch: this verb needs the plain text; apply the layer with "
+            "'fspatch apply BACKEND --key PRIVATE_PEM' (decrypted in memory only)",
+            path=display,
+        )
+    return parse_patch(data, display, strip)
 
 
 def ensure_commit(repo: GitRepo, backend: Backend) -> None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from fspatch.core.hunks import apply_binary, apply_hunks
 from fspatch.core.patch import FileDiff, Patch
 from fspatch.errors import ConflictError, GitError, HunkFailed, InputError, PathEscapeError
-from fspatch.git_adapter import MODE_FILE, MODE_LINK, Entry, GitRepo, Person
+from fspatch.git_adapter import MODE_FILE, MODE_LINK, Entry, GitRepo, Person, hash_blob
 
 STATE_REF = "refs/fspatch/state"
 STATE_FORMAT = 1
@@ -165,6 +165,7 @@ class PatchSource:
     name: str
     display: str  # workspace-relative path, e.g. series/vllm/0002-x.patch
     patch: Patch
+    unauthenticated: bool = False  # decrypted from a CBC file no MAC vouched for: checked strictly
 
 
 class Builder:
@@ -191,7 +192,7 @@ class Builder:
         """Apply one patch on a commit; the new commit id.  Raises ConflictError naming the hunk."""
         tree = self.repo.tree_of(parent)
         try:
-            new_tree = apply_files(self.repo, tree, src.patch.files)
+            new_tree = apply_files(self.repo, tree, src.patch.files, strict=src.unauthenticated)
         except HunkFailed as exc:
             raise ConflictError(str(exc), path=src.display) from None
         except ConflictError as exc:
@@ -271,9 +272,17 @@ def _check_link_target(
             pending = inner.split("/") + pending
 
 
-def apply_files(repo: GitRepo, tree: str, files: Sequence[FileDiff]) -> str:
-    """The tree after applying a patch's file diffs to ``tree`` (no fuzz, line offsets only)."""
+def apply_files(repo: GitRepo, tree: str, files: Sequence[FileDiff], *, strict: bool = False) -> str:
+    """The tree after applying a patch's file diffs to ``tree`` (no fuzz, line offsets only).
+
+    Several sections for one path are applied in order, as ``git apply`` does: a later
+    modification or deletion of a path an earlier section created or modified starts from
+    that section's result (a rename or copy source always names the tree before the patch).
+    Preimages are checked (:func:`_check_ids`).  ``strict`` is for plaintext that no MAC
+    vouched for (a CBC-encrypted layer): every file diff must carry an ``index`` line.
+    """
     changes: dict[str, Entry | None] = {}
+    in_order: set[str] = set()  # paths an earlier section created or modified in place
 
     def current(path: str) -> Entry | None:
         if path in changes:
@@ -291,26 +300,47 @@ def apply_files(repo: GitRepo, tree: str, files: Sequence[FileDiff]) -> str:
             _check_parents(fd.new_path, current)
         if fd.binary_no_data:
             raise ConflictError(f"{fd.path}: binary change without data (regenerate the patch with --binary)")
-        # A diff is between two trees: its old side always names the tree before the patch.
-        old_entry = repo.entry(tree, fd.old_path) if fd.old_path is not None else None
+        if strict and (fd.hunks or fd.binary) and not (fd.old_id and fd.new_id):
+            raise InputError(
+                f"{fd.path}: unauthenticated encrypted patch without an 'index' line: its content cannot be checked"
+            )
+        same_path = fd.status in ("M", "D") or (fd.status == "A")
+        # A diff is between two trees: its old side names the tree before the patch, unless an
+        # earlier section of this patch already changed that very path (git's "previous patch").
+        if fd.old_path is not None and fd.old_path in in_order and fd.status in ("M", "D"):
+            old_entry = current(fd.old_path)
+            if old_entry is None:
+                raise ConflictError(f"{fd.old_path}: an earlier section of this patch deleted it")
+        else:
+            old_entry = repo.entry(tree, fd.old_path) if fd.old_path is not None else None
         if fd.status == "A":
             assert fd.new_path is not None
             if current(fd.new_path) is not None:
                 raise ConflictError(f"{fd.new_path}: already exists")
             data = _new_content(b"", fd)
-            changes[fd.new_path] = Entry(repo.write_blob(data), fd.new_mode or MODE_FILE)
+            new_id = repo.write_blob(data)
+            _check_ids(repo, fd, None, b"", new_id, data, strict)
+            changes[fd.new_path] = Entry(new_id, fd.new_mode or MODE_FILE)
+            in_order.add(fd.new_path)
             continue
         if old_entry is None:
             raise ConflictError(f"{fd.old_path}: does not exist")
         if fd.status == "D":
-            remaining = _new_content(content(old_entry), fd) if (fd.hunks or fd.binary) else b""
+            old_data = content(old_entry)
+            remaining = _new_content(old_data, fd) if (fd.hunks or fd.binary) else b""
             if remaining:
                 raise ConflictError(f"{fd.old_path}: deleted file still has content after the patch")
+            _check_ids(repo, fd, old_entry, old_data, None, b"", strict)
             assert fd.old_path is not None
             changes[fd.old_path] = None
+            in_order.discard(fd.old_path)
             continue
-        new_data = _new_content(content(old_entry), fd) if (fd.hunks or fd.binary) else None
-        new_id = repo.write_blob(new_data) if new_data is not None else old_entry.id
+        new_id = old_entry.id
+        if fd.hunks or fd.binary:
+            old_data = content(old_entry)
+            new_data = _new_content(old_data, fd)
+            new_id = repo.write_blob(new_data)
+            _check_ids(repo, fd, old_entry, old_data, new_id, new_data, strict)
         mode = fd.new_mode or old_entry.mode
         target = fd.new_path or fd.old_path
         assert target is not None
@@ -320,11 +350,79 @@ def apply_files(repo: GitRepo, tree: str, files: Sequence[FileDiff]) -> str:
             if fd.status == "R":
                 assert fd.old_path is not None
                 changes[fd.old_path] = None
+                in_order.discard(fd.old_path)
         changes[target] = Entry(new_id, mode)
+        if same_path:
+            in_order.add(target)
     for path, entry in changes.items():
         if entry is not None and entry.mode == MODE_LINK:
             _check_link_target(path, repo.read_blob(entry.id), current, repo.read_blob)
     return repo.update_tree(tree, changes)
+
+
+_ZERO = frozenset("0")
+
+
+def _names(want: str | None, have: str) -> bool:
+    """True when an ``index`` id (full or abbreviated) names the object ``have``."""
+    return want is not None and len(want) >= 4 and have.startswith(want.lower())
+
+
+def _check_ids(
+    repo: GitRepo,
+    fd: FileDiff,
+    old: Entry | None,
+    old_data: bytes,
+    new_id: str | None,
+    new_data: bytes,
+    strict: bool,
+) -> None:
+    """Refuse a file diff whose ``index`` line contradicts what it is applied to or gives.
+
+    Why: a binary literal or deletion replaces whatever is there, so without this check a
+    patch made for another file silently wins (git refuses it: "does not match the current
+    contents").  For text, hunks may apply at an offset to a different preimage, which is
+    fine; but when the preimage *is* the one the index line names (or, with full ids, that
+    object is in the repository), the hunks must give exactly the postimage it names, or
+    the patch was edited or damaged after git wrote it.
+    """
+    old_id, want_new = fd.old_id, fd.new_id
+    if not old_id or not want_new:
+        if fd.binary is not None and old is not None:
+            raise InputError(
+                f"{fd.path}: binary patch without an 'index' line: its preimage cannot be checked "
+                "(regenerate it with 'git diff --binary --full-index')"
+            )
+        return
+    full = len(old_id) in (40, 64) and len(want_new) in (40, 64)
+    new_is_zero = set(want_new) <= _ZERO
+    if fd.binary is not None:
+        if old is not None and not _names(old_id, old.id):
+            raise ConflictError(
+                f"{fd.path}: binary patch was made for preimage {old_id[:12]}, the file here is {old.id[:12]}"
+            )
+        if new_id is not None and not new_is_zero and (full or strict) and not _names(want_new, new_id):
+            raise InputError(f"{fd.path}: binary patch data does not give the postimage {want_new[:12]} it names")
+        return
+    if not fd.hunks:
+        return
+    if old is None or _names(old_id, old.id):
+        if new_id is not None and not new_is_zero and (full or strict) and not _names(want_new, new_id):
+            raise InputError(
+                f"{fd.path}: the hunks do not give the postimage {want_new[:12]} the 'index' line names: "
+                "the patch was edited or damaged after it was made"
+            )
+        return
+    if full and new_id is not None and not new_is_zero and repo.has_blob(old_id):
+        try:
+            replay = apply_hunks(repo.read_blob(old_id), fd.hunks, fd.path)
+        except HunkFailed:
+            replay = None
+        if replay is None or hash_blob(replay) != want_new.lower():
+            raise InputError(
+                f"{fd.path}: the hunks do not turn the preimage {old_id[:12]} into the postimage "
+                f"{want_new[:12]} the 'index' line names: the patch was edited or damaged after it was made"
+            )
 
 
 def _check_parents(path: str, current: Callable[[str], Entry | None]) -> None:

@@ -44,6 +44,8 @@ from fspatch.core.yamlio import (
     display_path,
     load_yaml,
     parse_yaml,
+    read_regular,
+    real_inside,
     save_yaml,
 )
 from fspatch.errors import InputError, PathEscapeError, UsageError
@@ -104,16 +106,9 @@ DEFAULT_MAX_PATCH_BYTES = 64 << 20
 
 def max_patch_bytes() -> int:
     """The patch size limit: ``FSPATCH_MAX_PATCH_BYTES`` (bytes, > 0) or 64 MiB."""
-    raw = os.environ.get("FSPATCH_MAX_PATCH_BYTES", "").strip()
-    if not raw:
-        return DEFAULT_MAX_PATCH_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise UsageError(f"FSPATCH_MAX_PATCH_BYTES must be a positive number of bytes, not {raw!r}")
-    return value
+    from fspatch.core.limits import limit
+
+    return limit("FSPATCH_MAX_PATCH_BYTES")
 
 
 def read_patch_bytes(path: Path, display: str, root: Path | None = None) -> bytes:
@@ -435,7 +430,7 @@ class Workspace:
     def save_lock(self) -> None:
         """Validate and write ``upstream.lock`` atomically, comments kept; no change, no write."""
         validate(self._lock, "lock", LOCK_NAME)
-        save_yaml(self.root / LOCK_NAME, self._lock)
+        save_yaml(self.root / LOCK_NAME, self._lock, self.root)
 
     def settings(self) -> dict[str, Any]:
         """The lock's ``settings`` as plain data, with :data:`DEFAULT_SETTINGS` filled in."""
@@ -479,10 +474,10 @@ class Workspace:
         its common layer); git does not track empty folders, so the series file keeps it."""
         if isinstance(layer, str):
             layer = LayerRef(self.backend(layer).name)
-        folder = self.layer_dir(layer)
+        folder = real_inside(self.layer_dir(layer), self.root)
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / SERIES_NAME).exists():
-            atomic_write(folder / SERIES_NAME, b"")
+            atomic_write(folder / SERIES_NAME, b"", self.root)
         return folder
 
     def series_path(self, layer: LayerRef) -> Path:
@@ -509,6 +504,7 @@ class Workspace:
         if not series.exists():
             return []
         display = self._display(series)
+        real_inside(series, self.root)
         entries = read_series(series, display)
         for entry in entries:
             if entry.name in RESERVED_NAMES:
@@ -537,8 +533,8 @@ class Workspace:
             if entry.name in RESERVED_NAMES:
                 raise UsageError(f"{entry.name!r} is reserved in a layer directory")
         series = self.series_path(layer)
-        original = series.read_bytes() if series.is_file() else None
-        atomic_write(series, format_series(entries, original))
+        original = read_regular(series, self._display(series), "series file", self.root) if series.exists() else None
+        atomic_write(series, format_series(entries, original), self.root)
 
     def patch_path(self, layer: LayerRef, name: str) -> Path:
         """Where patch ``name`` of the layer lives; a name escaping the layer is refused."""
@@ -555,12 +551,14 @@ class Workspace:
     def write_patch(self, layer: LayerRef, name: str, data: bytes) -> Path:
         """Write a patch file atomically (nothing happens when the bytes are the same)."""
         path = self.patch_path(layer, name)
-        atomic_write(path, data)
+        atomic_write(path, data, self.root)
         return path
 
     def delete_patch(self, layer: LayerRef, name: str) -> None:
-        """Remove a patch file (its series line is the caller's to drop)."""
-        self.patch_path(layer, name).unlink(missing_ok=True)
+        """Remove a patch file (its series line is the caller's to drop); never through a link out."""
+        path = self.patch_path(layer, name)
+        real_inside(path.parent, self.root)
+        path.unlink(missing_ok=True)
 
     # ---- vendors
 
@@ -637,7 +635,7 @@ class Workspace:
             else:
                 data_for_check = data
             validate(data_for_check, schema, display)
-        save_yaml(path, data)
+        save_yaml(path, data, self.root)
 
     def _inside(self, rel: Path | str) -> Path:
         """``root / rel`` after checking that ``rel`` is relative and has no ``..``."""
