@@ -37,7 +37,7 @@ class RefreshResult:
 def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | None = None) -> RefreshResult:
     s = Session.open(ws, backend)
     state = s.require_state()
-    s.require_head_at_stack(allow_descendant=True)
+    s.require_head_at_stack()  # a commit on top is the user's: refused, as pop and push do
     layer, entries, ls = s.applied_layer(vendor)
     names = ls.names()
     if not names:

@@ -342,6 +342,7 @@ class _Parser:
 
         old_label: tuple[bytes | None, int] | None = None
         new_label: tuple[bytes | None, int] | None = None
+        raw_labels: tuple[bytes | None, bytes | None] | None = None
         hunks: tuple[Hunk, ...] = ()
         binary: BinaryData | None = None
         reverse: BinaryData | None = None
@@ -353,6 +354,7 @@ class _Parser:
                     raise self.error(i, "'---' line without a '+++' line after it")
                 old_label = (self.git_label(line[4:], i), i)
                 new_label = (self.git_label(lines[i + 1][4:], i + 1), i + 1)
+                raw_labels = (self.raw_label(line[4:], i), self.raw_label(lines[i + 1][4:], i + 1))
                 empty_side = old_label[0] is None or new_label[0] is None or created or deleted
                 if empty_side and not (i + 2 < n and lines[i + 2].startswith(b"@@")):
                     # libgit2 writes '--- /dev/null' / '+++ b/x' and no hunk for an empty file
@@ -389,7 +391,7 @@ class _Parser:
 
         old_path = None if created else self.path(old_name, start)
         new_path = None if deleted else self.path(new_name, start)
-        self.check_git_header(header, start, old_path, new_path)
+        self.check_git_header(header, start, old_path, new_path, raw_labels)
         if created:
             status = "A"
         elif deleted:
@@ -428,24 +430,63 @@ class _Parser:
         )
         return fd, i
 
-    def check_git_header(self, header: bytes, i: int, old_path: str | None, new_path: str | None) -> None:
+    def check_git_header(
+        self,
+        header: bytes,
+        i: int,
+        old_path: str | None,
+        new_path: str | None,
+        raw_labels: tuple[bytes | None, bytes | None] | None,
+    ) -> None:
         """The names on the ``diff --git`` line are checked like the others and must agree with them.
 
         Why: ``git apply`` refuses a header that disagrees with its ``---``/``+++`` lines; a
         reader that trusts only the labels would let ``diff --git a/../x b/../x`` through to
-        any tool that reads the header (quilt, review pages, the user's eyes).
+        any tool that reads the header (quilt, review pages, the user's eyes), and a damaged
+        header line would pass unnoticed.  git writes the header as the two labels, quoted the
+        same way, so with labels the comparison is on the bytes as written.
         """
+        if raw_labels is not None and raw_labels != (None, None):
+            old_raw, new_raw = raw_labels
+            if old_raw is not None and new_raw is not None:
+                ok = header == old_raw + b" " + new_raw
+            elif new_raw is not None:  # a created file: a/<name> b/<name>
+                ok = header.endswith(b" " + new_raw) and self.label_path(header[: -len(new_raw) - 1], i) == new_path
+            else:
+                assert old_raw is not None
+                ok = header.startswith(old_raw + b" ") and self.label_path(header[len(old_raw) + 1 :], i) == old_path
+            if not ok:
+                raise self.error(i, "the 'diff --git' line does not name the files its '---'/'+++' lines name")
+            return
         try:
             a_name, b_name = self.git_header_names(header, i)
         except PatchParseError:
             if old_path is None and new_path is None:
                 raise
-            return  # names with spaces git cannot split either: the other lines named the file
+            return  # names with spaces git cannot split either: the rename lines named the file
         a_path, b_path = self.path((a_name, i), i), self.path((b_name, i), i)
         if old_path is not None and a_path != old_path:
             raise self.error(i, f"'diff --git' line names {a_path!r}, the file diff changes {old_path!r}")
         if new_path is not None and b_path != new_path:
             raise self.error(i, f"'diff --git' line names {b_path!r}, the file diff changes {new_path!r}")
+
+    def raw_label(self, text: bytes, i: int) -> bytes | None:
+        """A ``---``/``+++`` name as written (quotes kept, TAB tail cut); None for /dev/null."""
+        text = text.rstrip(b"\r")
+        if text.startswith(b'"'):
+            _, rest = self.unquote_prefix(text, i)
+            raw = text[: len(text) - len(rest)]
+        else:
+            raw = text.split(b"\t", 1)[0]
+        return None if raw == _DEV_NULL else raw
+
+    def label_path(self, raw: bytes, i: int) -> str | None:
+        """The checked path of one raw header name (prefix stripped), or None when it is unusable."""
+        try:
+            name = self.unquote(raw, i) if raw.startswith(b'"') else raw
+            return self.path((self.strip_prefix(name, 1, i), i), i)
+        except PatchParseError:
+            return None
 
     def plain_file(self, i: int) -> tuple[FileDiff, int]:
         lines = self.lines

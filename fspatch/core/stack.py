@@ -106,33 +106,102 @@ class StackState:
 
     @classmethod
     def from_json(cls, raw: bytes) -> StackState:
-        data = json.loads(raw)
+        """Parse and validate ``state.json``; anything unexpected is a :class:`StateError`.
+
+        Why validate: the state ref is found on disk (a clone, a CI cache, an attacker's
+        workspace).  Its patch names become paths in the layer directory, so every field is
+        checked for type and shape before one is used: names with ``..`` or control bytes,
+        ids that are not hex, huge numbers and wrong types are all refused.
+        """
+        from fspatch.core.series import check_patch_name
+
+        if len(raw) > 64 << 20:
+            raise StateError("state.json is larger than any real stack")
+        try:
+            data = json.loads(raw, parse_int=_small_int)
+        except (ValueError, RecursionError) as exc:
+            raise StateError(f"state.json is not valid JSON ({str(exc)[:80]})") from None
+        if not isinstance(data, dict):
+            raise StateError("state.json is not a JSON object")
         if data.get("format") != STATE_FORMAT:
-            raise GitError(f"unknown fspatch state format {data.get('format')!r}; upgrade fspatch")
-        return cls(
-            backend=data["backend"],
-            upstream=data["upstream"],
-            layers=tuple(
-                LayerState(
-                    layer=layer["layer"],
-                    base=layer["base"],
-                    applied=tuple(AppliedPatch(p["name"], p["commit"]) for p in layer["applied"]),
-                )
-                for layer in data["layers"]
-            ),
-        )
+            raise StateError(f"unknown fspatch state format {str(data.get('format'))[:20]!r}; upgrade fspatch")
+        backend, upstream, layers = data.get("backend"), data.get("upstream"), data.get("layers")
+        if not isinstance(backend, str) or not _BACKEND.fullmatch(backend):
+            raise StateError("state.json: 'backend' is not a backend name")
+        _check_hex(upstream, "upstream")
+        if not isinstance(layers, list):
+            raise StateError("state.json: 'layers' is not a list")
+        out: list[LayerState] = []
+        for layer in layers:
+            if not isinstance(layer, dict) or not isinstance(layer.get("applied"), list):
+                raise StateError("state.json: a layer is not an object with an 'applied' list")
+            label = layer.get("layer")
+            if not isinstance(label, str) or not _LAYER.fullmatch(label):
+                raise StateError(f"state.json: bad layer label {str(label)[:40]!r}")
+            _check_hex(layer.get("base"), "base")
+            applied: list[AppliedPatch] = []
+            for p in layer["applied"]:
+                if not isinstance(p, dict) or not isinstance(p.get("name"), str):
+                    raise StateError(f"state.json: an applied patch of {label} has no name")
+                try:
+                    check_patch_name(p["name"])
+                except InputError as exc:
+                    raise StateError(f"state.json: {exc.message}") from None
+                _check_hex(p.get("commit"), "commit")
+                applied.append(AppliedPatch(p["name"], p["commit"]))
+            out.append(LayerState(label, layer["base"], tuple(applied)))
+        return cls(backend=backend, upstream=str(upstream), layers=tuple(out))
+
+
+class StateError(InputError):
+    """``refs/fspatch/state`` is damaged; the message says how to start afresh."""
+
+
+_BACKEND = re.compile(r"[a-z0-9_]+")
+_LAYER = re.compile(r"common|vendor/[A-Za-z0-9][A-Za-z0-9_-]*")
+_HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _small_int(text: str) -> int:
+    if len(text) > 18:
+        raise ValueError("a number with more than 18 digits")
+    return int(text)
+
+
+def _check_hex(value: object, key: str) -> None:
+    if not isinstance(value, str) or not _HEX.fullmatch(value):
+        raise StateError(f"state.json: {key!r} is not a full commit id")
 
 
 def load_state(repo: GitRepo) -> tuple[StackState | None, str | None]:
-    """The stack state and the state ref's current value (for compare-and-swap)."""
+    """The stack state and the state ref's current value (for compare-and-swap).
+
+    A damaged state (garbage, a missing object, malformed or mistyped ``state.json``, commits
+    it names that are not there) is refused with one line that says how to start afresh.
+    """
     ref = repo.read_ref(STATE_REF)
     if ref is None:
         return None, None
-    tree = repo.tree_of(ref)
-    entry = repo.entry(tree, "state.json")
-    if entry is None:
-        raise GitError(f"{STATE_REF} holds no state.json")
-    return StackState.from_json(repo.read_blob(entry.id)), ref
+    way_out = (
+        f"; delete it with 'git -C {repo.workdir} update-ref -d {STATE_REF}' and rebuild the stack "
+        "with 'fspatch apply BACKEND --force'"
+    )
+    try:
+        tree = repo.tree_of(ref)
+        entry = repo.entry(tree, "state.json")
+        if entry is None:
+            raise StateError(f"{STATE_REF} holds no state.json")
+        state = StackState.from_json(repo.read_blob(entry.id))
+        for commit in [state.upstream, *(x for ls in state.layers for x in [ls.base, *(p.commit for p in ls.applied)])]:
+            if not repo.has_commit(commit):
+                raise StateError(f"state.json names commit {commit[:12]}, which is not in the repository")
+    except StateError as exc:
+        raise StateError(f"{STATE_REF} is damaged: {exc.message}{way_out}", path=str(repo.workdir)) from None
+    except (GitError, KeyError, ValueError, TypeError) as exc:
+        raise StateError(
+            f"{STATE_REF} is damaged: {type(exc).__name__}: {str(exc)[:80]}{way_out}", path=str(repo.workdir)
+        ) from None
+    return state, ref
 
 
 def save_state(repo: GitRepo, state: StackState | None, expected: str | None, reason: str) -> str | None:

@@ -159,6 +159,45 @@ def read_patch_bytes(path: Path, display: str, root: Path | None = None) -> byte
 
 # --------------------------------------------------------------------------- names
 
+#: Top-level folders fspatch owns in a workspace: no backend checkout may live in them.
+OWN_DIRS = frozenset({"series", "vendors", "schemas"})
+
+
+def check_checkout_path(ws: Workspace, name: str, rel: str) -> Path:
+    """Where a new backend's checkout goes, refused (before anything is cloned) unless it is a
+    clean relative path inside the workspace, outside ``.git`` and fspatch's own folders, not
+    inside (nor around) another backend's checkout, without control bytes, and not reached
+    through a symlink that leaves the workspace."""
+    from fspatch.core.limits import hint, limit
+
+    parts = rel.split("/")
+    if rel.startswith("/") or "\\" in rel or any(part in ("..",) for part in parts):
+        raise UsageError(f"checkout path {rel!r} is outside the workspace (give a relative path inside it)")
+    if not rel or any(part in ("", ".") for part in parts):
+        raise UsageError(f"checkout path {rel!r} is not a clean relative path")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in rel):
+        raise UsageError(f"checkout path {rel!r} contains control characters")
+    if any(part.lower() == ".git" for part in parts):
+        raise UsageError(f"checkout path {rel!r} points into a .git directory")
+    if parts[0] in OWN_DIRS or parts[0] == LOCK_NAME:
+        raise UsageError(f"checkout path {rel!r} is inside {parts[0]}/, which fspatch keeps for its own files")
+    if any(len(part.encode("utf-8", "surrogateescape")) > limit("FSPATCH_MAX_NAME_BYTES") for part in parts):
+        raise UsageError(
+            f"checkout path {rel[:60]!r}... has a component over the limit " + hint("FSPATCH_MAX_NAME_BYTES")
+        )
+    full = ws.root.joinpath(*parts)
+    real_root = Path(os.path.realpath(ws.root))
+    real = Path(os.path.realpath(full))
+    if real_root not in real.parents:
+        raise UsageError(f"checkout path {rel} is outside the workspace (through a symlink)")
+    for other in ws.backends().values():
+        a, b = PurePosixPath(other.path), PurePosixPath(rel)
+        if other.name != name and (a == b or a in b.parents or b in a.parents):
+            raise UsageError(
+                f"backend {name!r} cannot use checkout path {rel!r}: backend {other.name!r} uses {other.path!r}"
+            )
+    return full
+
 
 def normalize_backend(name: str) -> str:
     """Map a user's spelling to the backend name: ``Megatron-LM`` → ``megatron``, ``llama.cpp``
