@@ -16,6 +16,7 @@ from pathlib import Path
 from fspatch.core.patch import Patch, parse_patch
 from fspatch.core.series import SeriesEntry
 from fspatch.core.stack import (
+    STATE_REF,
     AppliedPatch,
     Builder,
     LayerState,
@@ -38,6 +39,7 @@ class Session:
     state: StackState | None
     state_ref: str | None
     txn: Transaction | None = None
+    head_at_open: str | None = None
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -68,7 +70,7 @@ class Session:
         if fetch:
             ensure_commit(repo, backend)
         state, ref = load_state(repo)
-        return cls(ws, backend, repo, state, ref)
+        return cls(ws, backend, repo, state, ref, None, repo.head())
 
     @contextmanager
     def transaction(self, operation: str, files: Sequence[str] = ()) -> Iterator[Transaction]:
@@ -76,6 +78,12 @@ class Session:
         with transaction(
             operation, self.ws.root, repo=self.repo, backend=self.backend.name, files=[str(f) for f in files]
         ) as txn:
+            # The lock is held from here; what this verb computed must still be what is on disk.
+            if self.repo.read_ref(STATE_REF) != self.state_ref or self.repo.head() != self.head_at_open:
+                raise UsageError(
+                    f"the stack of '{self.backend.name}' changed while this command was working "
+                    "(another fspatch finished meanwhile); nothing was changed: run it again"
+                )
             self.txn = txn
             try:
                 yield txn

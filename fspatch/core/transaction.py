@@ -78,12 +78,30 @@ def _home(git_dir: Path) -> Path:
 def pending(git_dir: Path) -> dict[str, Any] | None:
     """The journal of an interrupted verb in this git dir, or None."""
     path = _home(git_dir) / _NAME
-    if not path.is_file():
-        return None
-    data: dict[str, Any] = json.loads(path.read_bytes())
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # none, or another process just finished with it
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the journal: {exc.strerror}") from None
+    try:
+        data: dict[str, Any] = json.loads(raw, parse_int=_small_int)
+    except (ValueError, RecursionError):
+        data = {}
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        raise UsageError(
+            f"{path}: the journal is damaged (not a journal object); nothing was done: "
+            "remove it (and the txn-saved folder beside it) if no fspatch is running"
+        )
     if data.get("format") != TXN_FORMAT:
         raise UsageError(f"{path}: unknown journal format {data.get('format')!r}; upgrade fspatch")
     return data
+
+
+def _small_int(text: str) -> int:
+    if len(text) > 18:
+        raise ValueError("a number with more than 18 digits")
+    return int(text)
 
 
 def refuse_if_pending(git_dir: Path, where: str) -> None:
@@ -186,6 +204,22 @@ def transaction(
         joined.note_files([*files, *_files_below(root, dirs)])
         yield joined
         return
+    from fspatch.core.lock import locked
+
+    with locked(where, operation):
+        yield from _journaled(operation, root, where, repo, backend, files, dirs)
+
+
+def _journaled(
+    operation: str,
+    root: Path,
+    where: Path,
+    repo: GitRepo | None,
+    backend: str | None,
+    files: Sequence[str],
+    dirs: Sequence[str],
+) -> Iterator[Transaction]:
+    """The body of :func:`transaction`, run while the lock is held."""
     refuse_if_pending(where, str(where))
     home = _home(where)
     shutil.rmtree(home / _SAVED, ignore_errors=True)
