@@ -139,14 +139,6 @@ class GitRepo:
             return False
         return obj is not None and obj.type == ObjectType.COMMIT
 
-    def has_blob(self, blob_id: str) -> bool:
-        """True when a blob with this full id is in the repository."""
-        try:
-            obj = self._repo.get(blob_id)
-        except ValueError:
-            return False
-        return obj is not None and obj.type == ObjectType.BLOB
-
     def head(self) -> str | None:
         if self._repo.head_is_unborn:
             return None
