@@ -56,7 +56,13 @@ def main() -> int:
         apply_cmd.run(w.ws(), "minillm", upto="0001", force=True)
         first, second = PAIRS[i % len(PAIRS)]
         procs = [
-            subprocess.Popen([sys.executable, "-m", "fspatch", "-C", str(w.root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            subprocess.Popen(
+                [sys.executable, "-m", "fspatch", "-C", str(w.root), *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
             for args in (first, second)
         ]
         codes = []
@@ -78,8 +84,10 @@ def main() -> int:
     print(f"rounds: {a.rounds}, both succeeded: {both_ok}, refused with one clear line: {refused}")
     print(f"internal errors or bad exits: {bad}, rounds left inconsistent: {inconsistent}")
     ok = bad == 0 and inconsistent == 0
-    print(f"TARGET: issue 15 | concurrent verbs: one outcome, clear refusals | "
-          f"{a.rounds - inconsistent}/{a.rounds} consistent, {bad} internal errors | {'ok' if ok else 'MISSED'}")
+    print(
+        f"TARGET: issue 15 | concurrent verbs: one outcome, clear refusals | "
+        f"{a.rounds - inconsistent}/{a.rounds} consistent, {bad} internal errors | {'ok' if ok else 'MISSED'}"
+    )
     return 0 if ok else 1
 
 

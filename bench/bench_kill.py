@@ -2,7 +2,8 @@
 
 Each run copies a prepared workspace (the embedded example, stack applied up to 0002, a user's
 staged, unstaged and untracked edits in the checkout), starts one changing verb as a real
-process, sends it SIGKILL after a random delay (45-100 % of the verb's own run time: the interpreter start-up is the first half), runs
+process, sends it SIGKILL after a random delay (45-100 % of the verb's own run time: the
+interpreter start-up is the first half), runs
 ``fspatch recover`` when a journal was left, and compares everything a user cares about --
 workspace files, checkout files, index entries, HEAD, ``refs/fspatch/*`` -- with the state
 before the verb and with the state a run without a kill ends in.  Figures: kills tried, states
@@ -53,7 +54,9 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _fspatch(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fspatch", "-C", str(root), *args], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "fspatch", "-C", str(root), *args], capture_output=True, text=True, env=env
+    )
 
 
 def prepare(base: Path, env: dict[str, str]) -> Path:
@@ -140,7 +143,12 @@ def main() -> int:
         shutil.copytree(template.parent, work, symlinks=True)
         root = work / "ws"
         delay = rng.uniform(0.45, 1.0) * duration[verb]  # start-up is most of a run: aim at the work
-        p = subprocess.Popen([sys.executable, "-m", "fspatch", "-C", str(root), *verb], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        p = subprocess.Popen(
+            [sys.executable, "-m", "fspatch", "-C", str(root), *verb],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         time.sleep(delay)
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
@@ -161,8 +169,10 @@ def main() -> int:
     print(f"exactly before: {counts['before']}, exactly after: {counts['after']}, neither: {counts['neither']}")
     print(f"bytes of user edits lost: {lost}")
     ok = counts["neither"] == 0 and lost == 0
-    print(f"TARGET: issue 15 | random kills: states exactly before or after, 0 bytes lost | "
-          f"{counts['before'] + counts['after']}/{a.runs} exact, {lost} bytes lost | {'ok' if ok else 'MISSED'}")
+    print(
+        f"TARGET: issue 15 | random kills: states exactly before or after, 0 bytes lost | "
+        f"{counts['before'] + counts['after']}/{a.runs} exact, {lost} bytes lost | {'ok' if ok else 'MISSED'}"
+    )
     return 0 if ok else 1
 
 
