@@ -67,6 +67,8 @@ class Session:
                 )
         if not read_only:
             refuse_if_pending(repo.git_dir, backend.path)
+            if (ws.root / ".git").is_dir():  # an interrupted export or import of the workspace
+                refuse_if_pending(ws.root / ".git", "the workspace's .git")
         if fetch:
             ensure_commit(repo, backend)
         state, ref = load_state(repo)
