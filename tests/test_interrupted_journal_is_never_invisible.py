@@ -50,3 +50,26 @@ def test_killed_export_is_shown_refused_and_recovered(tmp_path: Path, step: str)
     assert rec.returncode == 0, rec.stderr
     assert snapshot(w.root) == before
     assert _fspatch(w, "new", "foo", "-m", "Foo").returncode == 0
+
+
+def test_bot_replay_killed_half_way_is_reported_as_interrupted_not_as_a_conflict(tmp_path: Path) -> None:
+    """pull-upstream --no-stop killed mid-way: status says interrupted and 'abort', never 'stopped at a conflict'."""
+    w = make_workspace(tmp_path)
+    apply_cmd.run(w.ws(), "minillm")
+    r = _fspatch(w, "pull-upstream", "minillm", "v1.1", "--no-stop", crash="pull-upstream:patches")
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    status = _fspatch(w, "status")
+    assert status.returncode == 0, status.stderr
+    assert "was interrupted" in status.stdout and "fspatch abort" in status.stdout, status.stdout
+    assert "stopped at a conflict" not in status.stdout
+    assert _fspatch(w, "abort").returncode == 0
+
+
+def test_interactive_stop_is_still_reported_as_a_conflict(tmp_path: Path) -> None:
+    """A replay that really stopped at a conflict keeps its message: continue, skip or abort."""
+    w = make_workspace(tmp_path)
+    apply_cmd.run(w.ws(), "minillm")
+    r = _fspatch(w, "pull-upstream", "minillm", "v1.1", "--stop")
+    assert r.returncode == 1, r.stdout + r.stderr
+    status = _fspatch(w, "status")
+    assert "stopped at a conflict" in status.stdout, status.stdout

@@ -58,6 +58,9 @@ def run(ws: Workspace, backend: str | None = None) -> StatusResult:
             f"interrupted '{interrupted.get('operation')}': run 'fspatch recover'"
             if interrupted
             else f"{paused.get('operation')} stopped at a conflict: 'fspatch continue', 'skip' or 'abort'"
+            if paused and _stopped(paused)
+            else f"{paused.get('operation')} was interrupted (no conflict stopped it): run 'fspatch abort' "
+            "to undo it, then run it again"
             if paused
             else None
         )
@@ -96,3 +99,9 @@ def _total(ws: Workspace, layer: LayerRef, fallback: int) -> int:
         return len(ws.read_layer_series(layer))
     except FspatchError:
         return fallback
+
+
+def _stopped(paused: dict[str, object]) -> bool:
+    """True when a replay waits at a conflict; False when it was killed half-way (a bot's --no-stop run)."""
+    plan = paused.get("plan")
+    return isinstance(plan, dict) and plan.get("stopped") is not None
