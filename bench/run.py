@@ -40,6 +40,9 @@ EXPECTED = [
     ("issue 4", "check --markers on 500 patches over 5,000 files < 2 s"),
     ("issue 5", "pull-upstream of 70 patches across"),
     ("issue 5", "pull-upstream of 70 patches across"),
+    ("issue 15", "random kills: states exactly before or after"),
+    ("issue 15", "concurrent verbs: one outcome"),
+    ("issue 15", "push -a of a 20000-patch series in linear time"),
 ]
 TARGET_RE = re.compile(r"^TARGET: ([^|]+?) \| (.+?) \| (.+?) \| (\S.*?)\s*$")
 
