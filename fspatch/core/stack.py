@@ -373,10 +373,12 @@ def apply_files(repo: GitRepo, tree: str, files: Sequence[FileDiff], *, strict: 
             raise InputError(
                 f"{fd.path}: unauthenticated encrypted patch without an 'index' line: its content cannot be checked"
             )
-        same_path = fd.status in ("M", "D") or (fd.status == "A")
+        # Only a section that keeps its path (libgit2 also writes copies as 'a/x b/y' without
+        # 'copy from' lines) continues from an earlier section's result.
+        same_path = fd.status == "A" or (fd.status in ("M", "D") and fd.new_path in (None, fd.old_path))
         # A diff is between two trees: its old side names the tree before the patch, unless an
         # earlier section of this patch already changed that very path (git's "previous patch").
-        if fd.old_path is not None and fd.old_path in in_order and fd.status in ("M", "D"):
+        if fd.old_path is not None and fd.old_path in in_order and same_path:
             old_entry = current(fd.old_path)
             if old_entry is None:
                 raise ConflictError(f"{fd.old_path}: an earlier section of this patch deleted it")
