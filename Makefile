@@ -29,7 +29,7 @@ demo-real: $(PY)
 lint: $(PY)
 	$(PY) -m pip install -q ruff mypy
 	$(PY) -m ruff check fspatch tests
-	$(PY) -m mypy fspatch
+	$(PY) -m mypy fspatch tests
 
 clean:
 	rm -rf demo-out bench/out .pytest_cache

@@ -63,7 +63,7 @@ def prepare(base: Path, env: dict[str, str]) -> Path:
     """The template workspace every run copies."""
     os.environ.update(env)
     from fspatch.commands import apply as apply_cmd
-    from fspatch.example import git
+    from scripts.example import git
     from tests.wsutil import make_workspace
 
     w = make_workspace(base)

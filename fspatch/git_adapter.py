@@ -27,11 +27,9 @@ from pygit2.enums import CheckoutStrategy, DiffFind, DiffOption, FileMode, FileS
 
 from fspatch.errors import DirtyCheckoutError, GitError, UsageError
 
-ZERO_ID = "0" * 40
 MODE_FILE = 0o100644
 MODE_EXEC = 0o100755
 MODE_LINK = 0o120000
-MODE_TREE = 0o040000
 MODE_GITLINK = 0o160000
 
 
@@ -534,14 +532,21 @@ class GitRepo:
     def set_head(self, commit_id: str) -> None:
         self._repo.set_head(pygit2.Oid(hex=commit_id))
 
-    def write_tree_to_dir(self, tree_id: str, dest: Path) -> int:
-        """Materialise a tree into a plain directory (no git there). Returns the file count."""
+    def write_tree_to_dir(
+        self, tree_id: str, dest: Path, *, after_file: Callable[[str], None] | None = None
+    ) -> int:
+        """Materialise a tree into a plain directory (no git there). Returns the file count.
+
+        ``after_file`` is called with each path written (the crash tests kill a half-done write).
+        """
         n = 0
         for path, entry in self.list_files(tree_id):
             if entry.mode == MODE_GITLINK:
                 continue
             _write(dest, path, self.read_blob(entry.id), entry.mode)
             n += 1
+            if after_file is not None:
+                after_file(path)
         return n
 
     # -- rebasing (added for pull-upstream / rebase-vendors) -----------------
@@ -876,8 +881,3 @@ def check_url(url: str) -> None:
         raise UsageError(f"refusing URL that starts with '-': {url}")
     if url.lower().startswith(("ext::", "fd::")) or "::" in url.split("/", 1)[0]:
         raise UsageError(f"refusing URL with a command transport: {url}")
-
-
-def hash_blob(data: bytes) -> str:
-    """The git blob id of some bytes, without writing anything."""
-    return str(pygit2.hash(data))

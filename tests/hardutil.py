@@ -12,7 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from fspatch.cli import main_group
-from fspatch.example import git, git_bytes
+from scripts.example import git, git_bytes
 
 
 def tree_snapshot(root: Path) -> dict[str, tuple[int, str]]:

@@ -17,7 +17,7 @@ from fspatch.commands import apply as apply_cmd
 from fspatch.commands import check as check_cmd
 from fspatch.core.health import all_rules
 from fspatch.core.report import Finding
-from fspatch.example import git
+from scripts.example import git
 from tests.test_check_fixtures import two_backends
 from tests.wsutil import WS, snapshot
 

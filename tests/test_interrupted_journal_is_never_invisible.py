@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from fspatch.commands import apply as apply_cmd
-from fspatch.example import git
+from scripts.example import git
 from tests.wsutil import WS, make_workspace, snapshot
 
 
@@ -53,14 +53,14 @@ def test_killed_export_is_shown_refused_and_recovered(tmp_path: Path, step: str)
 
 
 def test_bot_replay_killed_half_way_is_reported_as_interrupted_not_as_a_conflict(tmp_path: Path) -> None:
-    """pull-upstream --no-stop killed mid-way: status says interrupted and 'abort', never 'stopped at a conflict'."""
+    """pull-upstream --no-stop killed mid-way: status says interrupted and 'recover', never 'stopped at a conflict'."""
     w = make_workspace(tmp_path)
     apply_cmd.run(w.ws(), "minillm")
     r = _fspatch(w, "pull-upstream", "minillm", "v1.1", "--no-stop", crash="pull-upstream:patches")
     assert r.returncode == -signal.SIGKILL, r.stderr
     status = _fspatch(w, "status")
     assert status.returncode == 0, status.stderr
-    assert "was interrupted" in status.stdout and "fspatch abort" in status.stdout, status.stdout
+    assert "interrupted 'pull-upstream'" in status.stdout and "fspatch recover" in status.stdout, status.stdout
     assert "stopped at a conflict" not in status.stdout
     assert _fspatch(w, "abort").returncode == 0
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fspatch.commands import apply as apply_cmd
-from fspatch.example import git
+from scripts.example import git
 from tests.hardutil import cli, one_error_line, tree_snapshot
 from tests.wsutil import WS, make_workspace
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from fspatch.example import git
+from scripts.example import git
 from tests.hardutil import cli, git_diff_of, one_error_line, tree_snapshot
 from tests.wsutil import WS, make_workspace
 

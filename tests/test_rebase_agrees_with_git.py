@@ -15,8 +15,8 @@ from fspatch.core.rebase import CONFLICT, LayerPlan, Plan, Replayer, common_fing
 from fspatch.core.session import Session
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.core.yamlio import load_yaml
-from fspatch.example import git
 from fspatch.git_adapter import GitRepo
+from scripts.example import git
 from tests.rebase_helpers import lines, make_repo, make_ws, text
 
 

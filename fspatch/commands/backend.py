@@ -6,8 +6,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from fspatch.core.fetch import fetch_ref
 from fspatch.core.workspace import Backend, Workspace, check_checkout_path, normalize_backend, valid_name
-from fspatch.errors import GitError, UsageError
+from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo, check_url
 
 
@@ -64,12 +65,10 @@ def _finish(
     """Resolve the ref (fetching it if needed), check it out in a fresh clone, record the backend."""
     commit = repo.resolve(ref)
     if commit is None:
-        for spec in (f"+refs/tags/{ref}:refs/tags/{ref}", f"+refs/heads/{ref}:refs/fspatch/upstream/{ref}"):
-            try:
-                repo.fetch(url_for_git, [spec])
-            except GitError:
-                continue
-        commit = repo.resolve(ref) or repo.resolve(f"refs/fspatch/upstream/{ref}")
+        try:  # the one fetch policy (core/fetch.py): a tag, then a branch, from the given URL
+            commit = fetch_ref(ws.root, repo, url_for_git, (), ref, None)
+        except UsageError:
+            commit = None
     if commit is None:
         raise UsageError(f"ref '{ref}' not found in {url}")
     if cloned:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fspatch.core import journal, transaction
+from fspatch.core import journal
 from fspatch.core.session import Session
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import FspatchError
@@ -44,7 +44,7 @@ def run(ws: Workspace, backend: str | None = None) -> StatusResult:
     out = []
     ws_git = ws.root / ".git"
     # export and import journal in the workspace's own git dir: shown with every backend.
-    ws_pending = transaction.pending(ws_git) if ws_git.is_dir() else None
+    ws_pending = journal.pending(ws_git) if ws_git.is_dir() else None
     for name in names:
         b = ws.backend(name)
         if not GitRepo.is_repo(ws.checkout_path(b)):
@@ -52,23 +52,18 @@ def run(ws: Workspace, backend: str | None = None) -> StatusResult:
             continue
         s = Session.open(ws, name, fetch=False, read_only=True)
         head = s.repo.head()
-        interrupted = transaction.pending(s.repo.git_dir) or ws_pending
-        paused = journal.in_progress(s.repo)
+        found = journal.pending(s.repo.git_dir) or ws_pending
         waiting = (
-            f"interrupted '{interrupted.get('operation')}': run 'fspatch recover'"
-            if interrupted
-            else f"{paused.get('operation')} stopped at a conflict: 'fspatch continue', 'skip' or 'abort'"
-            if paused and _stopped(paused)
-            else f"{paused.get('operation')} was interrupted (no conflict stopped it): run 'fspatch abort' "
-            "to undo it, then run it again"
-            if paused
-            else None
+            None
+            if found is None
+            else f"{found.operation} stopped at a conflict: 'fspatch continue', 'skip' or 'abort'"
+            if found.paused
+            else f"interrupted '{found.operation}': run 'fspatch recover'"
         )
         layers = []
         if s.state is not None:
             for ls in s.state.layers:
-                vendor = ls.layer.split("/", 1)[1] if ls.layer.startswith("vendor/") else None
-                total = _total(ws, LayerRef(name, vendor), len(ls.applied))
+                total = _total(ws, LayerRef.from_label(name, ls.layer), len(ls.applied))
                 layers.append(
                     LayerStatus(ls.layer, len(ls.applied), total, ls.applied[-1].name if ls.applied else None)
                 )
@@ -100,8 +95,3 @@ def _total(ws: Workspace, layer: LayerRef, fallback: int) -> int:
     except FspatchError:
         return fallback
 
-
-def _stopped(paused: dict[str, object]) -> bool:
-    """True when a replay waits at a conflict; False when it was killed half-way (a bot's --no-stop run)."""
-    plan = paused.get("plan")
-    return isinstance(plan, dict) and plan.get("stopped") is not None

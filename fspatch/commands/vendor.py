@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fspatch.core.export import TASKS
-from fspatch.core.rebase import common_fingerprint
-from fspatch.core.workspace import LayerRef, Workspace, valid_vendor
+from fspatch.core.layers import common_fingerprint
+from fspatch.core.workspace import TASKS, LayerRef, Workspace, valid_vendor
 from fspatch.errors import UsageError
 
 

@@ -93,6 +93,9 @@ def locked(git_dir: Path, operation: str) -> Iterator[None]:
             if data and _stale(data):
                 path.unlink(missing_ok=True)
                 continue
+            if data.get("pid") == os.getpid() and data.get("host") == me["host"]:
+                yield  # this process holds it already (a nested journal): the outer one releases it
+                return
             raise LockedError(_message(path, data)) from None
         with os.fdopen(fd, "w") as fh:
             fh.write(json.dumps(me, sort_keys=True) + "\n")

@@ -2,7 +2,11 @@
 
 Every stack verb (apply, push, pop, refresh, new, …) starts from a session and
 ends with ``commit``: the one place where the checkout is moved and the state
-ref updated, in that order, after everything was computed in memory.
+ref updated, in that order, after everything was computed in memory.  The stack
+motions (push, pop, goto) are session operations in StGit's ``StackTransaction``
+manner: each computes the new :class:`StackState` in memory and returns a
+:class:`Motion`; the verb composing them executes once, with ``commit`` inside
+``transaction`` (the journal).  So no verb ever calls another verb.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from fspatch.core.fetch import ensure_commit
+from fspatch.core.journal import Journal, crash_point, refuse_if_pending, transaction
 from fspatch.core.patch import Patch, parse_patch
 from fspatch.core.series import SeriesEntry
 from fspatch.core.stack import (
@@ -25,9 +31,8 @@ from fspatch.core.stack import (
     load_state,
     save_state,
 )
-from fspatch.core.transaction import Transaction, crash_point, refuse_if_pending, transaction
-from fspatch.core.workspace import Backend, LayerRef, Workspace, read_patch_bytes
-from fspatch.errors import DirtyCheckoutError, GitError, UsageError
+from fspatch.core.workspace import Backend, LayerRef, Workspace, read_patch_bytes, vendor_of_label
+from fspatch.errors import DirtyCheckoutError, UsageError
 from fspatch.git_adapter import GitRepo
 
 
@@ -38,7 +43,7 @@ class Session:
     repo: GitRepo
     state: StackState | None
     state_ref: str | None
-    txn: Transaction | None = None
+    txn: Journal | None = None
     head_at_open: str | None = None
 
     # -- opening -----------------------------------------------------------
@@ -56,17 +61,8 @@ class Session:
                 f"run 'fspatch backend add {backend.name} --url {backend.url} --ref {backend.ref}'"
             )
         repo = GitRepo.open(path)
-        if not operation_ok and not read_only:
-            from fspatch.core.journal import in_progress
-
-            pending = in_progress(repo)
-            if pending is not None:
-                raise UsageError(
-                    f"a {pending.get('operation')} of '{backend.name}' is in progress; finish it with "
-                    "'fspatch continue', 'fspatch skip' or 'fspatch abort' first"
-                )
         if not read_only:
-            refuse_if_pending(repo.git_dir, backend.path)
+            refuse_if_pending(repo.git_dir, backend.path, paused_ok=operation_ok)
             if (ws.root / ".git").is_dir():  # an interrupted export or import of the workspace
                 refuse_if_pending(ws.root / ".git", "the workspace's .git")
         if fetch:
@@ -75,10 +71,15 @@ class Session:
         return cls(ws, backend, repo, state, ref, None, repo.head())
 
     @contextmanager
-    def transaction(self, operation: str, files: Sequence[str] = ()) -> Iterator[Transaction]:
+    def transaction(self, operation: str, files: Sequence[str] = (), dirs: Sequence[str] = ()) -> Iterator[Journal]:
         """Journal this verb's changes (workspace files, checkout, refs) until it is done."""
         with transaction(
-            operation, self.ws.root, repo=self.repo, backend=self.backend.name, files=[str(f) for f in files]
+            operation,
+            self.ws.root,
+            repo=self.repo,
+            backend=self.backend.name,
+            files=[str(f) for f in files],
+            dirs=[str(d) for d in dirs],
         ) as txn:
             # The lock is held from here; what this verb computed must still be what is on disk.
             if self.repo.read_ref(STATE_REF) != self.state_ref or self.repo.head() != self.head_at_open:
@@ -102,9 +103,7 @@ class Session:
         if vendor is not None:
             return self.layer_ref(vendor)
         if self.state is not None and self.state.layers:
-            label = self.state.layers[-1].layer
-            if label.startswith("vendor/"):
-                return LayerRef(self.backend.name, label.split("/", 1)[1])
+            return LayerRef.from_label(self.backend.name, self.state.layers[-1].layer)
         return LayerRef(self.backend.name, None)
 
     def require_state(self) -> StackState:
@@ -173,8 +172,59 @@ class Session:
         if above:
             raise UsageError(
                 f"layer {above[0].layer} is applied on top of {layer.label}; pop it first "
-                f"('fspatch pop -a --vendor {above[0].layer.split('/', 1)[1]}')"
+                f"('fspatch pop -a --vendor {vendor_of_label(above[0].layer)}')"
             )
+
+    # -- stack motions: computed in memory, executed by ``commit`` -----------
+    def push_motion(
+        self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, *, patch: str | None, all_: bool
+    ) -> Motion:
+        """Push the next patch, all of them, or up to PATCH (built in memory; nothing moves yet)."""
+        pending = list(entries[len(ls.applied) :])
+        if not pending:
+            raise UsageError(f"all patches of {layer.dir} are applied")
+        if patch is not None:
+            name = resolve_patch([e.name for e in entries], patch, layer)
+            if name in ls.names():
+                raise UsageError(f"{name} is already applied")
+            pending = pending[: [e.name for e in pending].index(name) + 1]
+        elif not all_:
+            pending = pending[:1]
+        applied = self.builder().build(ls.top, [self.source(layer, e) for e in pending])
+        new_layer = replace(ls, applied=ls.applied + tuple(applied))
+        state = self.require_state().with_layer(new_layer)
+        return Motion(layer, state, tuple(e.name for e in pending), (), applied[-1].name)
+
+    def pop_motion(
+        self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, *, patch: str | None, all_: bool
+    ) -> Motion:
+        """Pop one patch, all of them, or down to (keeping) PATCH as the top, like ``quilt pop PATCH``."""
+        names = ls.names()
+        if not names:
+            raise UsageError(f"no patches of {layer.dir} are applied")
+        if all_:
+            keep = 0
+        elif patch is not None:
+            name = resolve_patch([e.name for e in entries], patch, layer)
+            if name not in names:
+                raise UsageError(f"{name} is not applied")
+            keep = names.index(name) + 1
+            if keep == len(names):
+                raise UsageError(f"{name} is already the top patch")
+        else:
+            keep = len(names) - 1
+        state = self.require_state().with_layer(replace(ls, applied=ls.applied[:keep]))
+        return Motion(layer, state, (), tuple(names[keep:]), names[keep - 1] if keep else None)
+
+    def goto_motion(self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, patch: str) -> Motion:
+        """Push or pop until PATCH is the top of its layer."""
+        name = resolve_patch([e.name for e in entries], patch, layer)
+        names = ls.names()
+        if names and names[-1] == name:
+            raise UsageError(f"{name} is already the top patch")
+        if name in names:
+            return self.pop_motion(layer, entries, ls, patch=name, all_=False)
+        return self.push_motion(layer, entries, ls, patch=name, all_=False)
 
     # -- the end of every verb ---------------------------------------------
     def commit(
@@ -191,11 +241,22 @@ class Session:
                 )
             except DirtyCheckoutError as exc:
                 raise DirtyCheckoutError(exc.message, path=self.backend.path) from None
-            crash_point(f"{txn.data['operation'] if txn else 'commit'}:checkout")
+            crash_point(f"{txn.operation if txn else 'commit'}:checkout")
         self.state_ref = save_state(self.repo, new_state, self.state_ref, reason)
         self.state = new_state
-        crash_point(f"{txn.data['operation'] if txn else 'commit'}:state")
+        crash_point(f"{txn.operation if txn else 'commit'}:state")
         return touched
+
+
+@dataclass(frozen=True)
+class Motion:
+    """A stack motion computed in memory: the new state, what it pushes and pops, the new top."""
+
+    layer: LayerRef
+    state: StackState
+    pushed: tuple[str, ...]
+    popped: tuple[str, ...]
+    top: str | None
 
 
 def read_patch(path: Path, display: str, strip: int = 1, root: Path | None = None) -> Patch:
@@ -214,28 +275,6 @@ def read_patch(path: Path, display: str, strip: int = 1, root: Path | None = Non
             path=display,
         )
     return parse_patch(data, display, strip)
-
-
-def ensure_commit(repo: GitRepo, backend: Backend) -> None:
-    """Fetch the pinned upstream commit from the lock's URL or mirrors when the checkout lacks it."""
-    if repo.has_commit(backend.commit):
-        return
-    errors = []
-    for url in (backend.url, *backend.mirrors):
-        try:
-            repo.fetch(url, [f"+refs/tags/{backend.ref}:refs/tags/{backend.ref}"])
-        except GitError as exc:
-            errors.append(str(exc))
-            try:
-                repo.fetch(url, [f"+refs/heads/{backend.ref}:refs/fspatch/upstream/{backend.ref}"])
-            except GitError as exc2:
-                errors.append(str(exc2))
-        if repo.has_commit(backend.commit):
-            return
-    raise GitError(
-        f"pinned commit {backend.commit} of '{backend.name}' is not in {backend.path} and could not be fetched"
-        + (f" ({errors[-1]})" if errors else "")
-    )
 
 
 def pick_backend(ws: Workspace, name: str | None, cwd: Path | None = None) -> str:
@@ -286,6 +325,7 @@ def applied_names(ls: LayerState | None) -> list[str]:
 
 __all__ = [
     "AppliedPatch",
+    "Motion",
     "Session",
     "applied_names",
     "ensure_commit",

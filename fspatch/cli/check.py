@@ -1,16 +1,25 @@
-"""Click wiring for ``check`` and ``mark`` (registers on fspatch.cli.main_group)."""
+"""Health of the workspace: ``check``, ``mark`` (the modification markers it checks) and ``matrix``.
+
+``check`` and ``matrix`` are read-only and build in memory; ``mark`` is the fix for the markers
+check.  The rendering of findings (text, JSON, JUnit, SARIF) and of the matrix is core's
+``report``/``matrix`` renderers (the only core names this package may import besides opening the
+workspace; see ``tests/test_verb_contract.py``).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from fspatch import __version__
-from fspatch.cli import CONTEXT, _backend, _json, _opts, _say, backend_option, main_group, vendor_option
+from fspatch.cli.base import command
+from fspatch.cli.options import backend_option, opts, pick_backend, vendor_option
+from fspatch.cli.render import say
 
 
-@main_group.command(context_settings=CONTEXT)
+@command()
 @click.argument("backends", metavar="[BACKEND]...", nargs=-1)
 @click.option("--schemas", is_flag=True, help="Check every YAML file against its schema.")
 @click.option("--series", is_flag=True, help="Check series files: syntax, duplicates, missing and orphan patch files.")
@@ -57,7 +66,7 @@ def check(
     from fspatch.core.report import render_json, render_junit, render_sarif, render_text
     from fspatch.core.workspace import find_root
 
-    root = find_root(Path.cwd(), _opts(ctx).directory)
+    root = find_root(Path.cwd(), opts(ctx).directory)
     selected = [
         name
         for name, on in (
@@ -91,7 +100,7 @@ def check(
             click.echo(text.rstrip("\n"))
         for why in r.skipped:
             click.echo(f"skipped {why}", err=True)
-        _say(
+        say(
             ctx,
             f"{', '.join(r.checks)}: {r.patches} patches built, {r.files} file changes checked: "
             f"{len(r.findings)} findings",
@@ -111,7 +120,7 @@ def _base_uris(root: Path) -> dict[str, str]:
         return {}
 
 
-@main_group.command(context_settings=CONTEXT)
+@command()
 @click.argument("patch", required=False)
 @backend_option
 @vendor_option
@@ -120,14 +129,14 @@ def mark(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
     """Wrap PATCH's unmarked changes (default: the top patch) in markers and refresh it."""
     from fspatch.commands import mark as cmd
 
-    ws = _opts(ctx).workspace()
-    r = cmd.run(ws, _backend(ws, backend), patch=patch, vendor=vendor)
+    ws = opts(ctx).workspace()
+    r = cmd.run(ws, pick_backend(ws, backend), patch=patch, vendor=vendor)
     for path in r.wrapped:
-        _say(ctx, f"marked {path}")
-    _say(ctx, f"Refreshed {r.patch}" if r.file_changed else f"{r.patch} unchanged")
+        say(ctx, f"marked {path}")
+    say(ctx, f"Refreshed {r.patch}" if r.file_changed else f"{r.patch} unchanged")
 
 
-@main_group.command(context_settings=CONTEXT)
+@command()
 @click.argument("backends", metavar="[BACKEND]...", nargs=-1)
 @click.option("--vendor", "vendors", metavar="VENDOR", multiple=True, help="Only this vendor's layers (repeatable).")
 @click.option(
@@ -158,11 +167,9 @@ def matrix(
     Read-only and in memory.  The matrix reports, it does not judge: exit 0
     whatever it shows (2 on a usage error); use 'fspatch check' to fail a build.
     """
-    import json
-
     from fspatch.commands import matrix as cmd
 
-    ws = _opts(ctx).workspace()
+    ws = opts(ctx).workspace()
     if github:
         if onto:
             raise click.UsageError("--github-matrix builds nothing; it cannot be combined with --onto")
@@ -183,26 +190,3 @@ def matrix(
         click.echo(render_matrix_markdown(m), nl=False)
     else:
         click.echo(render_matrix_text(m), nl=False)
-
-
-@main_group.command(context_settings=CONTEXT)
-@click.argument("backends", metavar="[BACKEND]...", nargs=-1)
-@click.option("-n", "--dry-run", is_flag=True, help="Only list the files that would be rewritten.")
-@click.pass_context
-def fmt(ctx: click.Context, backends: tuple[str, ...], dry_run: bool) -> None:
-    """Rewrite non-canonical patch files in canonical form (same patches, fspatch's spelling).
-
-    Exit 0; with --dry-run, 1 when some file would change (like a formatter's --check).
-    """
-    from fspatch.commands import fmt as cmd
-
-    r = cmd.run(_opts(ctx).workspace(), list(backends) or None, dry_run=dry_run)
-    for path in r.rewritten:
-        _say(ctx, f"{'would rewrite' if dry_run else 'rewrote'} {path}")
-    for f in r.problems:
-        click.echo(f"skipped {f.file}:{f.line}: {f.message}", err=True)
-    if dry_run and r.rewritten:
-        ctx.exit(1)
-
-
-__all__ = ["check", "fmt", "mark", "matrix", "_json"]
