@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -53,7 +54,7 @@ def ws(tmp_path: Path, key: rsa.RSAPrivateKey) -> tuple[WS, Path, bytes]:
     return w, pem, plain
 
 
-def _apply(w: WS, pem: Path, blob: bytes) -> tuple[object, dict[str, tuple[int, str]], dict[str, tuple[int, str]]]:
+def _apply(w: WS, pem: Path, blob: bytes) -> tuple[Result, dict[str, tuple[int, str]], dict[str, tuple[int, str]]]:
     (w.root / LAYER / NAME).write_bytes(blob)
     before = tree_snapshot(w.root)
     r = cli(w.root, "apply", "minillm", "--vendor", "acme", "--key", str(pem))

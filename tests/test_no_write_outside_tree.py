@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pygit2
 import pytest
@@ -151,12 +152,13 @@ def test_failed_backend_add_removes_its_clone(w: WS) -> None:
     assert tree_snapshot(w.root) == before
 
 
-def _rewrite_state(w: WS, edit: object) -> None:
+def _rewrite_state(w: WS, edit: Any) -> None:
     """Replace refs/fspatch/state by a state commit whose state.json is edit(old json) (bytes or a dict change)."""
     repo = pygit2.Repository(str(w.checkout))
     ref = repo.references["refs/fspatch/state"]
-    commit = repo[ref.target]
-    old = json.loads(repo[commit.tree["state.json"].id].data)
+    commit: Any = repo[ref.target]
+    blob_obj: Any = repo[commit.tree["state.json"].id]
+    old = json.loads(blob_obj.data)
     raw = edit(old) if callable(edit) else edit
     blob = repo.create_blob(raw if isinstance(raw, bytes) else json.dumps(raw).encode())
     tb = repo.TreeBuilder()
