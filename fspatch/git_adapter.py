@@ -380,6 +380,14 @@ class GitRepo:
         except (pygit2.GitError, KeyError, ValueError) as exc:
             raise GitError(f"cannot fetch {' '.join(refspecs)} from {url}: {exc}") from None
 
+    def remote_url(self, name: str) -> str | None:
+        """The URL of remote ``name`` (e.g. ``origin``), None when there is no such remote."""
+        try:
+            url = self._repo.remotes[name].url
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        return str(url) if url else None
+
     # -- the working tree --------------------------------------------------
     def snapshot_worktree(self, dirty: Sequence[str] | None = None) -> str:
         """A tree of what the checkout holds now: HEAD + staged + unstaged + untracked edits.
@@ -632,6 +640,25 @@ class GitRepo:
             C.git_merge_file_result_free(out)
         del keep, refs
         return ok, data
+
+    def merge_file(
+        self, path: str, ancestor: str, ours: str, theirs: str, mode: int, labels: tuple[str, str, str]
+    ) -> tuple[bool, bytes] | None:
+        """A 3-way merge of three blobs with diff3 markers named by ``labels`` (ancestor, ours, theirs):
+        (clean, content); None for binary content."""
+        e = [pygit2.IndexEntry(path, pygit2.Oid(hex=i), mode) for i in (ancestor, ours, theirs)]  # type: ignore[arg-type]
+        return self._merge_file_c(e[0], e[1], e[2], labels)
+
+    def exclude(self, pattern: str) -> None:
+        """Add ``pattern`` to the repository's ``info/exclude`` (untracked files git and fspatch ignore)."""
+        path = self.git_dir / "info" / "exclude"
+        old = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if pattern in old.splitlines():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(old + ("" if not old or old.endswith("\n") else "\n") + pattern + "\n", encoding="utf-8")
+        os.replace(tmp, path)
 
     def merge_small_change(self, ancestor: str, ours: str, theirs: str) -> MergeResult:
         """``merge_trees`` for the common case of a patch (theirs) that only modifies a few files.

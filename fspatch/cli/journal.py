@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from fspatch.cli.base import command
-from fspatch.cli.options import backend_option, format_option, opts, progress, report_options
+from fspatch.cli.options import backend_option, format_option, one_backend, opts, progress, report_options
 from fspatch.cli.render import render_replay, say, to_json
 
 
@@ -56,11 +56,12 @@ def abort(ctx: click.Context, backend: str | None, fmt: str) -> None:
 
 @command()
 @click.argument("backend_name", metavar="[BACKEND]", required=False)
+@backend_option
 @click.pass_context
-def recover(ctx: click.Context, backend_name: str | None) -> None:
+def recover(ctx: click.Context, backend_name: str | None, backend: str | None) -> None:
     """Undo a command that was killed half-way: put back every byte from its journal."""
     from fspatch.commands import recover as cmd
 
-    r = cmd.require_any(cmd.run(opts(ctx).workspace(), backend_name))
+    r = cmd.require_any(cmd.run(opts(ctx).workspace(), one_backend(backend_name, backend)))
     for item in r.recovered:
         say(ctx, f"{item.where}: undid the interrupted '{item.operation}' ({len(item.restored)} paths restored)")

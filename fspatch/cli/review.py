@@ -10,8 +10,10 @@ import click
 
 from fspatch import __version__
 from fspatch.cli.base import command
-from fspatch.cli.options import format_option, opts, split_args
+from fspatch.cli.globals import paging_on
+from fspatch.cli.options import backend_option, format_option, opts, split_args
 from fspatch.cli.render import clean, plural, to_json
+from fspatch.cli.term import emit
 
 
 def _cov(cov: Any) -> str:
@@ -77,6 +79,7 @@ def render_review_text(r: Any) -> str:
 
 @command()
 @click.argument("args", metavar="[BACKEND]", nargs=-1)
+@backend_option
 @click.option("--vendor", metavar="VENDOR", help="Review the common layer and this vendor's layer only (default: all).")
 @format_option
 @click.option(
@@ -94,15 +97,21 @@ def render_review_text(r: Any) -> str:
 )
 @click.pass_context
 def review(
-    ctx: click.Context, args: tuple[str, ...], vendor: str | None, fmt: str, html_file: Path | None, limit: int
+    ctx: click.Context,
+    args: tuple[str, ...],
+    backend: str | None,
+    vendor: str | None,
+    fmt: str,
+    html_file: Path | None,
+    limit: int,
 ) -> None:
     """Layers, patches, shared files, marker coverage and layer size over history."""
     from fspatch.commands import review as cmd
     from fspatch.core.html import render_review_html
 
     ws = opts(ctx).workspace()
-    backend, _ = split_args(ws, args, 0)
-    r = cmd.run(ws, backend, vendor=vendor, limit=limit)
+    name, _ = split_args(ws, args, 0, backend)
+    r = cmd.run(ws, name, vendor=vendor, limit=limit)
     if html_file is not None:
         html_file.write_text(render_review_html(r, __version__), encoding="utf-8")
         if not opts(ctx).quiet:
@@ -112,21 +121,22 @@ def review(
         data["patch_count"] = r.patch_count
         click.echo(to_json(data))
     elif not opts(ctx).quiet:
-        click.echo(render_review_text(r))
+        emit((render_review_text(r) + "\n").encode("utf-8", "surrogateescape"), paging=paging_on(ctx))
 
 
 @command()
 @click.argument("args", metavar="[BACKEND] FILE", nargs=-1)
+@backend_option
 @click.option("--vendor", metavar="VENDOR", help="Also apply this vendor's layer (default: upstream + common).")
 @format_option
 @click.pass_context
-def blame(ctx: click.Context, args: tuple[str, ...], vendor: str | None, fmt: str) -> None:
+def blame(ctx: click.Context, args: tuple[str, ...], backend: str | None, vendor: str | None, fmt: str) -> None:
     """Show each line of FILE in the patched tree with the upstream commit or patch that added it."""
     from fspatch.commands import blame as cmd
 
     ws = opts(ctx).workspace()
-    backend, rest = split_args(ws, args, 1)
-    r = cmd.run(ws, backend, rest[0], vendor=vendor)
+    name, rest = split_args(ws, args, 1, backend)
+    r = cmd.run(ws, name, rest[0], vendor=vendor)
     if fmt == "json":
         data = dataclasses.asdict(r)
         data["counts"] = r.counts()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fspatch.core.fetch import fetch_ref
+from fspatch.core.urls import stored_form
 from fspatch.core.workspace import Backend, Workspace, check_checkout_path, normalize_backend, valid_name
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo, check_url
@@ -73,7 +74,7 @@ def _finish(
         raise UsageError(f"ref '{ref}' not found in {url}")
     if cloned:
         repo.checkout(commit, reason="fspatch backend add", force=False)
-    ws.set_backend(Backend(name=name, url=url, ref=ref, commit=commit, path=rel, mirrors=(), version=None))
+    ws.set_backend(Backend(name=name, url=stored_form(url), ref=ref, commit=commit, path=rel, mirrors=(), version=None))
     ws.ensure_layer_dir(name)
     ws.save_lock()  # last: the lock names the checkout only once it is complete
     return BackendAddResult(name, url, ref, commit, rel, cloned)

@@ -130,7 +130,7 @@ def _apply_read(
             raise UsageError(f"{to}: directory is not empty; use --force to write over it")
     repo = GitRepo.open(path)
     refuse_if_pending(repo.git_dir, b.path)
-    ensure_commit(repo, b)
+    ensure_commit(repo, b, ws.root)
     if vendor is not None:
         reader.vendor_info(vendor)
         check_task(reader, LayerRef(b.name, vendor), task)

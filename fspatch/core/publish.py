@@ -134,7 +134,7 @@ def _backend_repo(ws: Workspace, backend: str) -> GitRepo:
     if not GitRepo.is_repo(path):
         raise UsageError(f"backend '{b.name}' has no checkout at {b.path}; run 'fspatch backend add'")
     repo = GitRepo.open(path)
-    ensure_commit(repo, b)
+    ensure_commit(repo, b, ws.root)
     return repo
 
 
