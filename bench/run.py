@@ -42,6 +42,9 @@ EXPECTED = [
     ("issue 5", "pull-upstream of 70 patches across"),
     ("issue 17", "Debian truth set ("),
     ("issue 17", "Debian truth set: recorded resolutions"),
+    ("issue 15", "random kills: states exactly before or after"),
+    ("issue 15", "concurrent verbs: one outcome"),
+    ("issue 15", "push -a of a 20000-patch series in linear time"),
 ]
 TARGET_RE = re.compile(r"^TARGET: ([^|]+?) \| (.+?) \| (.+?) \| (\S.*?)\s*$")
 

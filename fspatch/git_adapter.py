@@ -428,6 +428,10 @@ class GitRepo:
 
     def _worktree_matches(self, wd: Path, path: str, want: Entry | None) -> bool:
         full = wd / path
+        if _beyond_link(wd, path):
+            # A tracked directory replaced by a symlink (or a file): what lies beyond it is not
+            # ours, so the path counts as absent, and a tracked file there as a local change.
+            return want is None
         try:
             st = full.lstat()
         except FileNotFoundError:
@@ -504,11 +508,13 @@ class GitRepo:
 
         libgit2 writes the files and their index entries (with stat data, so a later status
         is cheap) in C: about 6x faster than writing from Python on 2,000 files.  Callers
-        have already refused to overwrite local edits.  libgit2 never follows a symlinked
-        directory when writing.
+        have already refused to overwrite local edits.  libgit2 *does* write through a
+        directory that was replaced by a symlink, so every path's components are checked
+        with ``lstat`` first (:func:`_refuse_beyond_links`).
         """
         if not paths:
             return
+        _refuse_beyond_links(self.workdir, paths)
         strategy = CheckoutStrategy.FORCE | CheckoutStrategy.DISABLE_PATHSPEC_MATCH | CheckoutStrategy.REMOVE_UNTRACKED
         self._repo.checkout_tree(self._tree(tree_id), paths=list(paths), strategy=strategy)  # type: ignore[no-untyped-call]
 
@@ -946,6 +952,42 @@ def _remove(root: Path, path: str) -> None:
         except OSError:
             break
         parent = parent.parent
+
+
+def _refuse_beyond_links(root: Path, paths: Sequence[str]) -> None:
+    """Refuse to write any path that lies beyond a symlink (or a file) standing in the working tree.
+
+    Why: git refuses "beyond a symbolic link" too.  A component may be a link only when it is
+    itself one of the paths being written (the tree replaces that link), never otherwise:
+    ``csrc -> /etc`` must never turn a checkout of ``csrc/x`` into a write to ``/etc/x``.
+    """
+    wanted = set(paths)
+    checked: dict[str, bool] = {}
+    for path in paths:
+        parts = path.split("/")
+        probe = root
+        for k in range(1, len(parts)):
+            prefix = "/".join(parts[:k])
+            probe = probe / parts[k - 1]
+            bad = checked.get(prefix)
+            if bad is None:
+                try:
+                    st = probe.lstat()
+                except FileNotFoundError:
+                    checked[prefix] = False
+                    break
+                except NotADirectoryError:
+                    bad = True
+                else:
+                    bad = not stat.S_ISDIR(st.st_mode) and prefix not in wanted
+                checked[prefix] = bad
+            if bad:
+                kind = "a symbolic link" if probe.is_symlink() else "a file"
+                raise DirtyCheckoutError(
+                    f"{path}: {prefix!r} is {kind} where the tree has a directory; fspatch never writes "
+                    "beyond it (git refuses this too): restore the directory or remove the link first",
+                    path=str(root),
+                )
 
 
 def _beyond_link(root: Path, path: str) -> bool:

@@ -64,6 +64,8 @@ def apply(
     ws = opts(ctx).workspace()
     name = pick_backend(ws, one_backend(backend_name, backend))
     r = cmd.run(ws, name, vendor=vendor, task=task, upto=upto, force=force, to=to, at=at, key=key)
+    for shown in r.unauthenticated:
+        click.echo(f"warning: {shown}: unauthenticated encryption (AES-256-CBC, no MAC); checked strictly", err=True)
     for layer in r.layers:
         top = f", top {layer.top}" if layer.top else ""
         say(ctx, f"{r.backend}: {layer.layer}: applied {layer.applied}/{layer.total} patches{top}")

@@ -142,9 +142,11 @@ def _same_plaintext(target: Path, diff: bytes, private: object | None) -> bool:
     if private is None or not target.is_file():
         return False
     try:
-        return crypto.decrypt(target.read_bytes(), private, str(target)) == diff
+        opened = crypto.open_sealed(target.read_bytes(), private, str(target))
     except InputError:
         return False
+    # An unauthenticated (CBC) file is rewritten in the authenticated format even when it matches.
+    return opened.authenticated and opened.data == diff
 
 
 def _show(ws: Workspace, path: Path) -> str:

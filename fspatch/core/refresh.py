@@ -50,7 +50,7 @@ class RefreshPlan:
 def plan_refresh(s: Session, *, patch: str | None = None, vendor: str | None = None) -> RefreshPlan:
     ws = s.ws
     state = s.require_state()
-    s.require_head_at_stack(allow_descendant=True)
+    s.require_head_at_stack()  # a commit on top is the user's: refused, as pop and push do
     layer, entries, ls = s.applied_layer(vendor, patch)
     names = ls.names()
     if not names:

@@ -23,6 +23,7 @@ from fspatch.core.journal import Journal, crash_point, refuse_if_pending, transa
 from fspatch.core.patch import Patch, parse_patch
 from fspatch.core.series import SeriesEntry
 from fspatch.core.stack import (
+    STATE_REF,
     AppliedPatch,
     Builder,
     LayerState,
@@ -44,6 +45,7 @@ class Session:
     state: StackState | None
     state_ref: str | None
     txn: Journal | None = None
+    head_at_open: str | None = None
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -62,6 +64,8 @@ class Session:
         repo = GitRepo.open(path)
         if not read_only:
             refuse_if_pending(repo.git_dir, backend.path, paused_ok=operation_ok)
+            if (ws.root / ".git").is_dir():  # an interrupted export or import of the workspace
+                refuse_if_pending(ws.root / ".git", "the workspace's .git")
         if fetch:
             ensure_commit(repo, backend, ws.root)
         state, ref = load_state(repo)
@@ -69,7 +73,7 @@ class Session:
             # The checkout at its pinned upstream with no stack yet (right after backend add or
             # sync): an applied state whose layers are empty, as in quilt.  Saved on the first commit.
             state = StackState(backend.name, backend.commit, (LayerState("common", backend.commit, ()),))
-        return cls(ws, backend, repo, state, ref)
+        return cls(ws, backend, repo, state, ref, None, repo.head())
 
     @contextmanager
     def transaction(self, operation: str, files: Sequence[str] = (), dirs: Sequence[str] = ()) -> Iterator[Journal]:
@@ -82,6 +86,12 @@ class Session:
             files=[str(f) for f in files],
             dirs=[str(d) for d in dirs],
         ) as txn:
+            # The lock is held from here; what this verb computed must still be what is on disk.
+            if self.repo.read_ref(STATE_REF) != self.state_ref or self.repo.head() != self.head_at_open:
+                raise UsageError(
+                    f"the stack of '{self.backend.name}' changed while this command was working "
+                    "(another fspatch finished meanwhile); nothing was changed: run it again"
+                )
             self.txn = txn
             try:
                 yield txn
@@ -288,8 +298,21 @@ class Motion:
 
 
 def read_patch(path: Path, display: str, strip: int = 1, root: Path | None = None) -> Patch:
-    """Read and parse one patch file (size limit, no symlinks: ``read_patch_bytes``)."""
-    return parse_patch(read_patch_bytes(path, display, root), display, strip)
+    """Read and parse one patch file (size limit, no symlinks: ``read_patch_bytes``).
+
+    An encrypted patch (by its name or its magic) is named as such: the stack verbs read
+    plain files, only ``apply --key`` decrypts.
+    """
+    from fspatch.core.crypto import looks_encrypted
+
+    data = read_patch_bytes(path, display, root)
+    if looks_encrypted(path.name, data):
+        raise UsageError(
+            "encrypted patch: this verb needs the plain text; apply the layer with "
+            "'fspatch apply BACKEND --key PRIVATE_PEM' (decrypted in memory only)",
+            path=display,
+        )
+    return parse_patch(data, display, strip)
 
 
 def pick_backend(ws: Workspace, name: str | None, cwd: Path | None = None) -> str:
