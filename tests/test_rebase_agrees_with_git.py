@@ -13,6 +13,7 @@ from fspatch.commands import pull_upstream, rebase_vendors
 from fspatch.core.patch import parse_patch
 from fspatch.core.rebase import CONFLICT, LayerPlan, Plan, Replayer, common_fingerprint
 from fspatch.core.session import Session
+from fspatch.core.upstream_map import UpstreamMap
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.core.yamlio import load_yaml
 from fspatch.example import git
@@ -93,17 +94,25 @@ def test_every_patch_git_picks_cleanly_is_clean_with_the_same_tree(tmp_path: Pat
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_small_change_fast_path_equals_the_full_tree_merge(tmp_path: Path, seed: int) -> None:
-    """The path-limited merge gives merge_trees' tree, or defers to it for every conflict."""
+def test_per_file_merge_equals_the_full_tree_merge(tmp_path: Path, seed: int) -> None:
+    """The per-patch file-by-file merge gives merge_trees' tree, and conflicts on exactly its paths."""
     ws = _scenario(tmp_path, seed)
     s = Session.open(ws, "minillm")
     assert s.state is not None
     repo = s.repo
-    ours = repo.tree_of(repo.resolve("refs/tags/v2") or "")
+    new = repo.resolve("refs/tags/v2") or ""
+    ours = repo.tree_of(new)
+    moves = UpstreamMap(repo, s.backend.commit, new, lambda: ())
+    labels = ("a", "o", "t")
     prev = s.state.layers[0].base
     for p in s.state.layers[0].applied:
         anc, theirs = repo.tree_of(prev), repo.tree_of(p.commit)
-        assert repo.merge_small_change(anc, ours, theirs) == repo.merge_trees(anc, ours, theirs)
+        got = repo.merge_patch(anc, ours, theirs, moves, labels)
+        full = repo.merge_trees(anc, ours, theirs)
+        assert got.tree == full.tree
+        if full.tree is None:
+            tree, files = repo.merge_conflicts(anc, ours, theirs, labels)
+            assert (got.conflict_tree, got.files) == (tree, files)
         prev = p.commit
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from fspatch.core.patch import Patch, format_patch, parse_diff
 from fspatch.core.stack import Builder, PatchSource
 from fspatch.core.transaction import crash_point
+from fspatch.core.upstream_map import UpstreamMap
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import ConflictError, InputError
 from fspatch.git_adapter import FileMerge, GitRepo
@@ -242,7 +243,7 @@ class Replayer:
         self.plan = plan
         self.progress = progress
         self.builder = Builder(repo, plan.new_commit)
-        self._moves: dict[str, tuple[str, str]] | None = None
+        self._map: UpstreamMap | None = None
         self._history: list[str] | None = None
 
     # -- moving -------------------------------------------------------------
@@ -290,8 +291,10 @@ class Replayer:
         anc = repo.tree_of(self._old_parent(lp, i))
         ours = repo.tree_of(lp.top)
         theirs = repo.tree_of(lp.old[i])
-        moved, deleted = self._moves_for(anc, theirs)
-        merged = repo.merge_small_change(anc, ours, theirs)
+        labels = self.labels(name)
+        umap = self.upstream_map()
+        merged = repo.merge_patch(anc, ours, theirs, umap, labels, umap.dir_moved)
+        moved, deleted = self._moves_for(ours, merged.paths)
         if merged.tree is not None:
             upstreamed = merged.tree == ours and anc != theirs
             status = (DROPPED if self.plan.drop_upstreamed else UPSTREAMED) if upstreamed else CLEAN
@@ -301,8 +304,8 @@ class Replayer:
                 lp.top = new
             self._record(lp, i, status, new, PatchOutcome(lp.label, name, status, (), moved, deleted))
             return None
-        labels = self.labels(name)
-        conflict_tree, files = repo.merge_conflicts(anc, ours, theirs, labels)
+        assert merged.conflict_tree is not None
+        conflict_tree, files = merged.conflict_tree, merged.files
         conflicts = tuple(self._describe(f, lp, i) for f in files)
         outcome = PatchOutcome(lp.label, name, CONFLICT, conflicts, moved, deleted)
         if self.plan.stop:
@@ -355,23 +358,32 @@ class Replayer:
         plan.pi += 1
 
     # -- describing conflicts -----------------------------------------------
-    def _moves_for(self, anc: str, theirs: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
-        """Files this patch touches that upstream renamed or deleted between the pins."""
+    def upstream_map(self) -> UpstreamMap:
+        """Upstream's renames and deletions between the pins, shared by every patch of the replay."""
+        if self._map is None:
+            self._map = UpstreamMap(self.repo, self.plan.old_commit, self.plan.new_commit, self._relevant_paths)
+        return self._map
+
+    def _relevant_paths(self) -> set[str]:
+        """Every path some patch of the plan changes (the only sources a rename lookup can need)."""
+        out: set[str] = set()
+        for lp in self.plan.layers:
+            for i, commit in enumerate(lp.old):
+                parent = self._old_parent(lp, i)
+                changed = self.repo.changed_files(self.repo.tree_of(parent), self.repo.tree_of(commit))
+                out.update(p for p, _a, _t in changed)
+        return out
+
+    def _moves_for(self, ours: str, paths: Sequence[str]) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+        """Files this patch touches that upstream renamed or deleted between the pins (ours lacks them)."""
         if self.plan.old_commit == self.plan.new_commit:
-            return (), ()
-        if self._moves is None:
-            self._moves = {
-                old: (status, new)
-                for status, old, new in self.repo.tree_moves(
-                    self.repo.tree_of(self.plan.old_commit), self.repo.tree_of(self.plan.new_commit)
-                )
-            }
-        if not self._moves:
             return (), ()
         renamed: list[tuple[str, str]] = []
         deleted: list[str] = []
-        for path in sorted(set(self.repo.changed_paths(anc, theirs))):
-            hit = self._moves.get(path)
+        for path in paths:
+            if self.repo.entry(ours, path) is not None or self.repo.is_dir(ours, path):
+                continue
+            hit = self.upstream_map().get(path)
             if hit is None:
                 continue
             if hit[0] == "R":
@@ -382,7 +394,9 @@ class Replayer:
 
     def _describe(self, f: FileMerge, lp: LayerPlan, i: int) -> FileConflict:
         anc, ours, theirs = f.ancestor, f.ours, f.theirs
-        if ours is None:
+        if f.kind:
+            kind = f.kind
+        elif ours is None:
             kind = "deleted upstream"
         elif theirs is None:
             kind = "deleted by patch"

@@ -1,0 +1,103 @@
+"""Upstream's renames and deletions between the old and the new pin, computed once per replay.
+
+A cherry-pick merge needs upstream's moves only for the files a patch touches that the
+new parent no longer has at the same path.  So the map is lazy: the first lookup diffs
+the two pins once (walking only the subtrees that differ), pairs every deleted file
+with an added file of the same blob (exact renames), and, for files still unpaired,
+runs libgit2's similarity over only the files that some patch of the replay touches
+(the *relevant* sources, as merge-ort does) against the added files.  Later lookups are
+dictionary reads.  The map answers ``path -> ("R", new path) | ("D", path)``; a path
+upstream kept is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+
+from fspatch.git_adapter import Entry, GitRepo
+
+
+class UpstreamMap(Mapping[str, tuple[str, str]]):
+    """``old path -> ("R", new) | ("D", old)`` for upstream's old pin -> new pin, built on first use."""
+
+    def __init__(self, repo: GitRepo, old_commit: str, new_commit: str, relevant: Callable[[], Iterable[str]]) -> None:
+        self.repo = repo
+        self.old_commit = old_commit
+        self.new_commit = new_commit
+        self._relevant = relevant
+        self._moves: dict[str, tuple[str, str]] | None = None
+        self._deleted: dict[str, Entry] = {}
+        self._targets: dict[str, Entry] = {}
+        self._dirs: dict[str, bool] = {}
+
+    def _load(self) -> dict[str, tuple[str, str]]:
+        if self._moves is not None:
+            return self._moves
+        repo = self.repo
+        moves: dict[str, tuple[str, str]] = {}
+        if self.old_commit != self.new_commit:
+            deleted: dict[str, Entry] = {}
+            added: dict[str, Entry] = {}
+            for path, a, b in repo.changed_files(repo.tree_of(self.old_commit), repo.tree_of(self.new_commit)):
+                if a is not None and b is None:
+                    deleted[path] = a
+                elif a is None and b is not None:
+                    added[path] = b
+            by_blob: dict[str, list[str]] = {}
+            for path, e in added.items():
+                by_blob.setdefault(e.id, []).append(path)
+            taken: set[str] = set()
+            left: dict[str, Entry] = {}
+            for path, e in sorted(deleted.items()):
+                hits = [p for p in by_blob.get(e.id, []) if p not in taken]
+                if hits:
+                    dest = min(hits, key=lambda p: _basename_rank(path, p))
+                    taken.add(dest)
+                    moves[path] = ("R", dest)
+                else:
+                    left[path] = e
+            relevant = set(self._relevant())
+            sources = {p: e for p, e in left.items() if p in relevant}
+            targets = {p: e for p, e in added.items() if p not in taken}
+            found = repo.find_renames(sources, targets)
+            self._deleted = left
+            self._targets = targets
+            for path in sources:  # an unpaired file no patch touches is left out: no lookup needs it
+                moves[path] = ("R", found[path]) if path in found else ("D", path)
+        self._moves = moves
+        return moves
+
+    def __getitem__(self, path: str) -> tuple[str, str]:
+        return self._load()[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def dir_moved(self, directory: str) -> bool:
+        """Did upstream rename any file of this (now gone) directory to somewhere else?
+
+        merge-ort's directory rename detection makes a file the patch adds into such a
+        directory a conflict; a directory upstream only deleted takes the file.
+        """
+        if directory not in self._dirs:
+            moves = self._load()
+            prefix = directory + "/"
+            inside = [p for p in moves if p.startswith(prefix)] + [p for p in self._deleted if p.startswith(prefix)]
+            moved = any(moves.get(p, ("", ""))[0] == "R" and not moves[p][1].startswith(prefix) for p in inside)
+            if not moved:
+                sources = {p: e for p, e in self._deleted.items() if p.startswith(prefix) and p not in moves}
+                found = self.repo.find_renames(sources, self._targets)
+                moved = any(not dest.startswith(prefix) for dest in found.values())
+            self._dirs[directory] = moved
+        return self._dirs[directory]
+
+    def loaded(self) -> bool:
+        return self._moves is not None
+
+
+def _basename_rank(old: str, new: str) -> tuple[int, str]:
+    """Among identical blobs, prefer the one with the same file name (git's basename heuristic)."""
+    return (0 if old.rsplit("/", 1)[-1] == new.rsplit("/", 1)[-1] else 1, new)
