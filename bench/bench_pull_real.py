@@ -48,8 +48,8 @@ MEGATRON = Path(os.environ.get("FSPATCH_MEGATRON_MIRROR", "/work/.mirror/NVIDIA+
 FLAGSCALE = Path(os.environ.get("FSPATCH_FLAGSCALE_MIRROR", "/work/.mirror/FlagOpen+FlagScale/repo"))
 SERIES_DIR = "flagscale/backends/Megatron-LM"
 GITLINK = "third_party/Megatron-LM"
-# The default new pin: 600 first-parent steps after FlagScale's pin on Megatron-LM's main.
-DEFAULT_STEPS = 600
+# The default new pin: 900 first-parent steps after FlagScale's pin on Megatron-LM's main.
+DEFAULT_STEPS = 900
 
 
 def log(msg: str) -> None:

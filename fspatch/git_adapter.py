@@ -85,6 +85,7 @@ class GitRepo:
 
     def __init__(self, repo: pygit2.Repository) -> None:
         self._repo = repo
+        self._recent: dict[str, pygit2.Blob] = {}
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -914,6 +915,87 @@ class GitRepo:
                 out[d.old_file.path] = d.new_file.path
         return out
 
+    def range_commits(self, old: str, new: str) -> list[CommitNode]:
+        """Every commit reachable from new but not from old (merges and branch commits too), oldest first."""
+        walker = self._repo.walk(pygit2.Oid(hex=new), pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
+        walker.hide(pygit2.Oid(hex=old))
+        return [CommitNode(str(c.id), str(c.tree_id), tuple(str(p) for p in c.parent_ids)) for c in walker]
+
+    def branch_commits(self, merge: str) -> list[CommitNode]:
+        """The commits a merge brought in: reachable from its other parents, not from its first, oldest first."""
+        c = cast(pygit2.Commit, self._repo[pygit2.Oid(hex=merge)])
+        parents = list(c.parent_ids)
+        if len(parents) < 2:
+            return []
+        walker = self._repo.walk(parents[1], pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
+        for extra in parents[2:]:
+            walker.push(extra)
+        walker.hide(parents[0])
+        return [CommitNode(str(x.id), str(x.tree_id), tuple(str(p) for p in x.parent_ids)) for x in walker]
+
+    def changed_among(self, old_tree: str, new_tree: str, paths: PathTrie) -> list[str]:
+        """Which of the given paths differ between two trees; only subtrees on those paths are read."""
+        out: list[str] = []
+        if old_tree != new_tree:
+            self._among(self._tree(old_tree), self._tree(new_tree), paths, "", out)
+        return out
+
+    def _among(self, a: pygit2.Tree | None, b: pygit2.Tree | None, node: PathTrie, prefix: str, out: list[str]) -> None:
+        for name, sub in node.items():
+            x = _child(a, name)
+            y = _child(b, name)
+            if x is None and y is None:
+                continue
+            if x is not None and y is not None and x.id == y.id and x.filemode == y.filemode:
+                continue
+            if sub is None:
+                out.append(prefix + name)
+                continue
+            xt = cast(pygit2.Tree, x) if x is not None and x.filemode == FileMode.TREE else None
+            yt = cast(pygit2.Tree, y) if y is not None and y.filemode == FileMode.TREE else None
+            self._among(xt, yt, sub, prefix + name + "/", out)
+
+    def _blob_obj(self, blob_id: str | None) -> pygit2.Blob | None:
+        """A blob object, the last few kept: a file's history diffs each version twice (as after, then before)."""
+        if blob_id is None:
+            return None
+        got = self._recent.get(blob_id)
+        if got is None:
+            if len(self._recent) >= 8:
+                self._recent.clear()
+            got = self._recent[blob_id] = cast(pygit2.Blob, self._repo[pygit2.Oid(hex=blob_id)])
+        return got
+
+    def blob_hunks(self, old_id: str | None, new_id: str | None) -> list[tuple[int, int, int, int]]:
+        """:meth:`line_hunks` of two blobs by id (None: empty), without copying their bytes out."""
+        patch = pygit2.Patch.create_from(
+            self._blob_obj(old_id), self._blob_obj(new_id), context_lines=0, flag=DiffOption.FORCE_TEXT
+        )
+        return [(h.old_start, h.old_lines, h.new_start, h.new_lines) for h in patch.hunks]
+
+    def blob_changed_lines(self, old_id: str | None, new_id: str | None) -> tuple[set[bytes], set[bytes]]:
+        """(removed lines, added lines) between two blobs, stripped, blank lines left out."""
+        patch = pygit2.Patch.create_from(
+            self._blob_obj(old_id), self._blob_obj(new_id), context_lines=0, flag=DiffOption.FORCE_TEXT
+        )
+        removed: set[bytes] = set()
+        added: set[bytes] = set()
+        for h in patch.hunks:
+            for line in h.lines:
+                text = line.raw_content.strip()
+                if not text:
+                    continue
+                if line.origin == "-":
+                    removed.add(text)
+                elif line.origin == "+":
+                    added.add(text)
+        return removed, added
+
+    def patch_id(self, old_tree: str, new_tree: str) -> str:
+        """git's stable patch-id of the change between two trees (whitespace and line numbers ignored)."""
+        diff = self._repo.diff(self._tree(old_tree), self._tree(new_tree))  # type: ignore[call-overload]
+        return str(diff.patchid)
+
     def write_worktree(self, tree_id: str, paths: Iterable[str]) -> None:
         """Write the given paths of a tree into the working tree (removing absent ones); the index is left alone."""
         wd = self.workdir
@@ -960,6 +1042,42 @@ class GitRepo:
                 self._repo.references.delete(name)
             return
         self._repo.create_reference_direct(name, pygit2.Oid(hex=new), True)
+
+
+PathTrie = dict[str, "PathTrie | None"]  # path components; None marks a file
+
+
+def path_trie(paths: Iterable[str]) -> PathTrie:
+    """The paths as nested components, for :meth:`GitRepo.changed_among`."""
+    root: PathTrie = {}
+    for path in paths:
+        node = root
+        parts = path.split("/")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            node = child
+        node.setdefault(parts[-1], None)
+    return root
+
+
+def _child(tree: pygit2.Tree | None, name: str) -> pygit2.Object | None:
+    if tree is None:
+        return None
+    try:
+        return tree[name]
+    except KeyError:
+        return None
+
+
+@dataclass(frozen=True)
+class CommitNode:
+    """A commit as a history walk needs it: id, tree, parents."""
+
+    id: str
+    tree: str
+    parents: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from fspatch.core.culprit import History, hunk_header, reverse_applies
 from fspatch.core.patch import Patch, format_patch, parse_diff
 from fspatch.core.stack import Builder, PatchSource
 from fspatch.core.transaction import crash_point
@@ -54,6 +55,9 @@ class Culprit:
 
     id: str
     subject: str
+    merge: str = ""  # the first-parent merge that brought the commit in ("" when it is on the line itself)
+    merge_subject: str = ""
+    ref: str = ""  # a PR/MR reference from its subject or the merge message: "group/project!12", "#1234"
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Region:
     old_upstream: tuple[int, int]
     new_upstream: tuple[int, int]
     patch: tuple[int, int]
+    hunk: str = ""  # the patch's own "@@ -a,b +c,d @@ section" header for these lines
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,9 @@ class PatchOutcome:
     conflicts: tuple[FileConflict, ...] = ()
     renamed_upstream: tuple[tuple[str, str], ...] = ()
     deleted_upstream: tuple[str, ...] = ()
+    blocked_by: str = ""  # a conflict caused only by this earlier conflicting/skipped patch of the layer
+    upstream_commit: str = ""  # upstreamed: the upstream commit that carries the change, where known
+    upstream_how: str = ""  # upstreamed although the merge conflicted: "patch-id" | "reverse-applies"
 
 
 @dataclass(frozen=True)
@@ -108,14 +116,21 @@ def outcome_from_dict(d: dict[str, Any]) -> PatchOutcome:
                 c["path"],
                 c["kind"],
                 tuple(
-                    Region(tuple(r["old_upstream"]), tuple(r["new_upstream"]), tuple(r["patch"])) for r in c["regions"]
+                    Region(tuple(r["old_upstream"]), tuple(r["new_upstream"]), tuple(r["patch"]), r.get("hunk", ""))
+                    for r in c["regions"]
                 ),  # type: ignore[arg-type]
-                tuple(Culprit(u["id"], u["subject"]) for u in c["culprits"]),
+                tuple(
+                    Culprit(u["id"], u["subject"], u.get("merge", ""), u.get("merge_subject", ""), u.get("ref", ""))
+                    for u in c["culprits"]
+                ),
             )
             for c in d["conflicts"]
         ),
         renamed_upstream=tuple((a, b) for a, b in d["renamed_upstream"]),
         deleted_upstream=tuple(d["deleted_upstream"]),
+        blocked_by=d.get("blocked_by", ""),
+        upstream_commit=d.get("upstream_commit", ""),
+        upstream_how=d.get("upstream_how", ""),
     )
 
 
@@ -126,6 +141,10 @@ def summarize(outcomes: Sequence[PatchOutcome], total: int | None = None) -> tup
         counts[o.status] += 1
     parts = [f"{counts[CLEAN]} clean", f"{counts[UPSTREAMED] + counts[DROPPED]} upstreamed"]
     parts.append(f"{counts[CONFLICT]} conflict" + ("" if counts[CONFLICT] == 1 else "s"))
+    blocked = sum(1 for o in outcomes if o.status == CONFLICT and o.blocked_by)
+    if blocked:
+        counts["blocked"] = blocked
+        parts[-1] += f" ({blocked} blocked by an earlier patch)"
     if counts[RESOLVED]:
         parts.append(f"{counts[RESOLVED]} resolved")
     if counts[SKIPPED]:
@@ -244,7 +263,8 @@ class Replayer:
         self.progress = progress
         self.builder = Builder(repo, plan.new_commit)
         self._map: UpstreamMap | None = None
-        self._history: list[str] | None = None
+        self._hist: History | None = None
+        self._patch_paths: dict[tuple[str, int], set[str]] = {}
 
     # -- moving -------------------------------------------------------------
     def run(self, patch_of: Callable[[LayerPlan, str], Patch]) -> FileMergeStop | None:
@@ -306,8 +326,19 @@ class Replayer:
             return None
         assert merged.conflict_tree is not None
         conflict_tree, files = merged.conflict_tree, merged.files
-        conflicts = tuple(self._describe(f, lp, i) for f in files)
-        outcome = PatchOutcome(lp.label, name, CONFLICT, conflicts, moved, deleted)
+        conflicts = tuple(self._describe(f, lp, i, patch_of(lp, name)) for f in files)
+        outcome = PatchOutcome(lp.label, name, CONFLICT, conflicts, moved, deleted, self._blocked_by(lp, i, conflicts))
+        if not outcome.blocked_by:
+            carried = self._carried_upstream(anc, ours, theirs, merged.paths, patch_of(lp, name), conflicts)
+            if carried is not None:
+                status = DROPPED if self.plan.drop_upstreamed else UPSTREAMED
+                new = None
+                if status != DROPPED:
+                    new = self.builder.commit(ours, lp.top, patch_of(lp, name))
+                    lp.top = new
+                done = PatchOutcome(lp.label, name, status, (), moved, deleted, "", carried[0], carried[1])
+                self._record(lp, i, status, new, done)
+                return None
         if self.plan.stop:
             self.plan.stopped = {
                 "layer": lp.label,
@@ -392,7 +423,54 @@ class Replayer:
                 deleted.append(path)
         return tuple(renamed), tuple(deleted)
 
-    def _describe(self, f: FileMerge, lp: LayerPlan, i: int) -> FileConflict:
+    def _blocked_by(self, lp: LayerPlan, i: int, conflicts: Sequence[FileConflict]) -> str:
+        """The earlier conflicting/skipped patch of the layer this conflict comes from, or "".
+
+        Blocked means: upstream changed none of the conflicting lines (no culprit), and an
+        earlier patch of the layer that is not in the new stack touched every conflicted
+        file -- the conflict is with that patch's absence, not with upstream.
+        """
+        if not conflicts or any(c.culprits for c in conflicts):
+            return ""
+        missing = [j for j in range(min(i, len(lp.status))) if lp.status[j] in (CONFLICT, SKIPPED)]
+        if not missing:
+            return ""
+        blocker = -1
+        for c in conflicts:
+            touching = [j for j in missing if c.path in self._paths_of(lp, j)]
+            if not touching:
+                return ""
+            blocker = max(blocker, touching[-1])
+        return lp.names[blocker]
+
+    def _paths_of(self, lp: LayerPlan, j: int) -> set[str]:
+        key = (lp.label, j)
+        if key not in self._patch_paths:
+            old = self.repo.changed_files(self.repo.tree_of(self._old_parent(lp, j)), self.repo.tree_of(lp.old[j]))
+            self._patch_paths[key] = {p for p, _a, _b in old}
+        return self._patch_paths[key]
+
+    def _carried_upstream(
+        self, anc: str, ours: str, theirs: str, paths: Sequence[str], patch: Patch, conflicts: Sequence[FileConflict]
+    ) -> tuple[str, str] | None:
+        """(upstream commit or "", how) when the new upstream already carries this conflicting patch's change.
+
+        A patch-id equal to a commit of the range names that commit; otherwise the patch
+        reversed must apply to the new parent (quilt's test), and the commit is named only
+        when every conflicted line has one and the same culprit.
+        """
+        p = self.plan
+        if p.old_commit == p.new_commit:
+            return None
+        commit = self.history().patch_id_match(sorted(paths), self.repo.patch_id(anc, theirs))
+        if commit is not None:
+            return commit, "patch-id"
+        if not reverse_applies(self.repo, ours, patch.files, self.upstream_map()):
+            return None
+        ids = {cu.id for c in conflicts for cu in c.culprits}
+        return (ids.pop() if len(ids) == 1 else ""), "reverse-applies"
+
+    def _describe(self, f: FileMerge, lp: LayerPlan, i: int, patch: Patch | None = None) -> FileConflict:
         anc, ours, theirs = f.ancestor, f.ours, f.theirs
         if f.kind:
             kind = f.kind
@@ -413,6 +491,10 @@ class Replayer:
             o = self.repo.read_blob(ours[1].id)
             t = self.repo.read_blob(theirs[1].id)
             regions = self._regions(anc[0], a, o, t)
+            if patch is not None:
+                regions = [
+                    replace(r, hunk=hunk_header(patch.files, theirs[0], r.patch[0], r.patch[1])) for r in regions
+                ]
         path = anc[0] if anc is not None else f.path
         culprits = self._culprits(path, regions, kind)
         return FileConflict(f.path, kind, tuple(regions), culprits)
@@ -453,47 +535,19 @@ class Replayer:
         got = self.repo.read_file(self.repo.tree_of(self.plan.old_commit), path)
         return got[0] if got is not None else None
 
+    def history(self) -> History:
+        """The upstream range, indexed by path once per replay (culprits, patch-ids)."""
+        if self._hist is None:
+            self._hist = History(self.repo, self.plan.old_commit, self.plan.new_commit, self._relevant_paths)
+        return self._hist
+
     def _culprits(self, path: str, regions: Sequence[Region], kind: str) -> tuple[Culprit, ...]:
         p = self.plan
         if p.old_commit == p.new_commit:
             return ()
-        if self._history is None:
-            self._history = self.repo.first_parent_range(p.old_commit, p.new_commit)
-        repo = self.repo
         spans = [(r.old_upstream[0] - 1, r.old_upstream[0] - 1 + r.old_upstream[1]) for r in regions]
-        whole = kind != "content"
-        found: list[str] = []
-        prev_tree = repo.tree_of(p.old_commit)
-        for cid in self._history:
-            tree = repo.tree_of(cid)
-            before = repo.entry(prev_tree, path)
-            after = repo.entry(tree, path)
-            parent_tree = prev_tree
-            prev_tree = tree
-            if before == after:
-                continue
-            if before is not None and after is None:
-                renamed = [n for s, o, n in repo.tree_moves(parent_tree, tree) if s == "R" and o == path]
-                if renamed:
-                    path = renamed[0]
-                    after = repo.entry(tree, path)
-                    if before == after:
-                        continue
-            if whole:
-                if before is not None:
-                    found.append(cid)
-                continue
-            old_b = repo.read_blob(before.id) if before is not None else b""
-            new_b = repo.read_blob(after.id) if after is not None else b""
-            hunks = [_half_open(h) for h in repo.line_hunks(old_b, new_b)]
-            if any(_touches(h, lo, hi) for h in hunks for lo, hi in spans):
-                found.append(cid)
-            spans = [_map_forward(hunks, lo, hi) for lo, hi in spans]
-        out = []
-        for cid in found:
-            subject = repo.commit_info(cid).message.split("\n", 1)[0].strip()
-            out.append(Culprit(cid, subject))
-        return tuple(out)
+        found = self.history().culprits(path, spans, kind != "content")
+        return tuple(Culprit(f.id, f.subject, f.merge, f.merge_subject, f.ref) for f in found)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ A cherry-pick merge needs upstream's moves only for the files a patch touches th
 new parent no longer has at the same path.  So the map is lazy: the first lookup diffs
 the two pins once (walking only the subtrees that differ), pairs every deleted file
 with an added file of the same blob (exact renames), and, for files still unpaired,
-runs libgit2's similarity over only the files that some patch of the replay touches
-(the *relevant* sources, as merge-ort does) against the added files.  Later lookups are
+runs libgit2's similarity, once, over only the files that some patch of the replay touches
+(the *relevant* sources, as merge-ort does) and the files of directories the new pin no
+longer has (for merge-ort's directory renames), against the added files.  Later lookups are
 dictionary reads.  The map answers ``path -> ("R", new path) | ("D", path)``; a path
 upstream kept is absent.
 """
@@ -26,7 +27,7 @@ class UpstreamMap(Mapping[str, tuple[str, str]]):
         self.new_commit = new_commit
         self._relevant = relevant
         self._moves: dict[str, tuple[str, str]] | None = None
-        self._deleted: dict[str, Entry] = {}
+        self._left: dict[str, Entry] = {}
         self._targets: dict[str, Entry] = {}
         self._dirs: dict[str, bool] = {}
 
@@ -59,9 +60,8 @@ class UpstreamMap(Mapping[str, tuple[str, str]]):
             relevant = set(self._relevant())
             sources = {p: e for p, e in left.items() if p in relevant}
             targets = {p: e for p, e in added.items() if p not in taken}
-            found = repo.find_renames(sources, targets)
-            self._deleted = left
-            self._targets = targets
+            self._left, self._targets = left, targets
+            found = self._search(sources)
             for path in sources:  # an unpaired file no patch touches is left out: no lookup needs it
                 moves[path] = ("R", found[path]) if path in found else ("D", path)
         self._moves = moves
@@ -76,20 +76,38 @@ class UpstreamMap(Mapping[str, tuple[str, str]]):
     def __len__(self) -> int:
         return len(self._load())
 
+    def _search(self, sources: Mapping[str, Entry]) -> dict[str, str]:
+        """Inexact renames of these sources: same-basename targets first (cheap), then all targets."""
+        if not sources:
+            return {}
+        by_name: dict[str, list[str]] = {}
+        for p in self._targets:
+            by_name.setdefault(p.rsplit("/", 1)[-1], []).append(p)
+        near = {p for s in sources for p in by_name.get(s.rsplit("/", 1)[-1], [])}
+        found = self.repo.find_renames(sources, {p: self._targets[p] for p in near}) if near else {}
+        rest = {p: e for p, e in sources.items() if p not in found}
+        if rest:
+            free = {p: e for p, e in self._targets.items() if p not in set(found.values())}
+            found.update(self.repo.find_renames(rest, free))
+        return found
+
     def dir_moved(self, directory: str) -> bool:
         """Did upstream rename any file of this (now gone) directory to somewhere else?
 
         merge-ort's directory rename detection makes a file the patch adds into such a
-        directory a conflict; a directory upstream only deleted takes the file.
+        directory a conflict; a directory upstream only deleted takes the file.  Exact and
+        same-basename renames are tried first: a full similarity search over the added files
+        runs only for a directory none of whose files moved that way.
         """
         if directory not in self._dirs:
             moves = self._load()
             prefix = directory + "/"
-            inside = [p for p in moves if p.startswith(prefix)] + [p for p in self._deleted if p.startswith(prefix)]
-            moved = any(moves.get(p, ("", ""))[0] == "R" and not moves[p][1].startswith(prefix) for p in inside)
+            moved = any(
+                hit[0] == "R" and not hit[1].startswith(prefix) for p, hit in moves.items() if p.startswith(prefix)
+            )
             if not moved:
-                sources = {p: e for p, e in self._deleted.items() if p.startswith(prefix) and p not in moves}
-                found = self.repo.find_renames(sources, self._targets)
+                sources = {p: e for p, e in self._left.items() if p.startswith(prefix) and p not in moves}
+                found = self._search(sources)
                 moved = any(not dest.startswith(prefix) for dest in found.values())
             self._dirs[directory] = moved
         return self._dirs[directory]
