@@ -166,3 +166,50 @@ def test_common_fingerprint_follows_series_and_patch_bytes(tmp_path: Path) -> No
     (ws.root / "series/minillm/series").write_text("# note\n0001-c.patch\n")
     assert common_fingerprint(ws, "minillm") != a
     assert LayerRef("minillm").label == "common"
+
+
+def test_renames_deletions_and_directory_moves_agree_with_git(tmp_path: Path) -> None:
+    """Through upstream's rename/delete map: renamed, deleted, moved-directory and added paths split as git does."""
+    files = {f"src/f{k}.txt": text(lines(30, f"f{k}")) for k in range(4)}
+    files.update({"pkg/a.txt": text(lines(20, "a")), "pkg/b.txt": text(lines(20, "b"))})
+    up = tmp_path / "up"
+    f0 = lines(30, "f0")
+    f2 = lines(30, "f2")
+    make_repo(up, files, [
+        ("Move f0 to lib", {"mv:src/f0.txt": b"lib/f0.txt"}, None),
+        ("Edit the moved f0", {"lib/f0.txt": text(f0[:25] + ["up 26\n"] + f0[26:])}, None),
+        ("Drop f1", {"src/f1.txt": None}, None),
+        ("Rename pkg a", {"mv:pkg/a.txt": b"newpkg/a.txt"}, None),
+        ("Rename pkg b", {"mv:pkg/b.txt": b"newpkg/b.txt"}, None),
+        ("Edit f2", {"src/f2.txt": text(f2[:20] + ["up 21\n"] + f2[21:])}, "v2"),
+    ])
+    git(up, "checkout", "-q", "v1")
+    patches = [
+        ("0001-f0.patch", "Edit f0", "d", {"src/f0.txt": text(["ours 1\n"] + f0[1:])}),
+        ("0002-f1.patch", "Edit f1", "d", {"src/f1.txt": text(["ours f1\n"] + lines(30, "f1")[1:])}),
+        ("0003-pkg.patch", "Add to pkg", "d", {"pkg/c.txt": b"new in pkg\n"}),
+        ("0004-new.patch", "Add new dir", "d", {"fresh/d.txt": b"fresh\n"}),
+        ("0005-del.patch", "Delete f3", "d", {"src/f3.txt": None}),
+        ("0006-f2.patch", "Edit f2", "d", {"src/f2.txt": text(["ours 1\n"] + f2[1:])}),
+    ]
+    ws = make_ws(tmp_path, up, "v1", patches)
+    s = Session.open(ws, "minillm")
+    assert s.state is not None
+    ls = s.state.layers[0]
+    repo = s.repo
+    new = repo.resolve("refs/tags/v2")
+    assert new is not None
+    picks = _git_picks(ws.root / "third_party/minillm", new, [p.commit for p in ls.applied], tmp_path / "wt")
+    lp = LayerPlan("common", None, ls.base, ls.names(), [p.commit for p in ls.applied])
+    plan = Plan("pull-upstream", "minillm", "v1", s.backend.commit, "v2", new, False, False, [lp])
+    folder = ws.root / "series/minillm"
+    Replayer(repo, plan).run(lambda _lp, name: parse_patch((folder / name).read_bytes(), name))
+    assert [t is None for t in picks] == [False, True, True, False, False, False]
+    for name, status, commit, tree in zip(lp.names, lp.status, lp.new, picks, strict=True):
+        if tree is not None:
+            assert status != CONFLICT, f"{name}: git picks it cleanly"
+            assert commit is not None and repo.tree_of(commit) == tree, name
+        else:
+            assert status == CONFLICT, f"{name}: git conflicts, fspatch said {status}"
+    kinds = [c["conflicts"][0]["kind"] for c in plan.outcomes if c["status"] == CONFLICT]
+    assert kinds == ["deleted upstream", "directory renamed upstream"]
