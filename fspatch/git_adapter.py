@@ -334,9 +334,17 @@ class GitRepo:
     # -- diffs and merges --------------------------------------------------
     def diff_trees(self, old_tree: str, new_tree: str, *, renames: bool = True) -> bytes:
         """A git-style patch (full index lines, binary data, 3 lines of context) from old to new."""
+        # Diff two small trees holding only the changed files: the same diff (renames and copies
+        # are found among changed files only), at the cost of the change instead of the tree.
+        changes = self.changed_files(old_tree, new_tree)
+        if not changes:
+            return b""
+        empty = self.empty_tree()
+        old_small = self.update_tree(empty, {p: a for p, a, _b in changes if a is not None})
+        new_small = self.update_tree(empty, {p: b for p, _a, b in changes if b is not None})
         diff = self._repo.diff(  # type: ignore[call-overload]
-            self._tree(old_tree),
-            self._tree(new_tree),
+            self._tree(old_small),
+            self._tree(new_small),
             flags=DiffOption.SHOW_BINARY | DiffOption.INDENT_HEURISTIC,
             context_lines=3,
         )
@@ -993,7 +1001,11 @@ class GitRepo:
 
     def patch_id(self, old_tree: str, new_tree: str) -> str:
         """git's stable patch-id of the change between two trees (whitespace and line numbers ignored)."""
-        diff = self._repo.diff(self._tree(old_tree), self._tree(new_tree))  # type: ignore[call-overload]
+        changes = self.changed_files(old_tree, new_tree)
+        empty = self.empty_tree()
+        old_small = self.update_tree(empty, {p: a for p, a, _b in changes if a is not None})
+        new_small = self.update_tree(empty, {p: b for p, _a, b in changes if b is not None})
+        diff = self._repo.diff(self._tree(old_small), self._tree(new_small))  # type: ignore[call-overload]
         return str(diff.patchid)
 
     def write_worktree(self, tree_id: str, paths: Iterable[str]) -> None:

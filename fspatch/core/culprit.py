@@ -219,21 +219,23 @@ class History:
         return keep_r & removed, keep_a & added
 
     # -- upstream carrying a patch ------------------------------------------
-    def patch_id_match(self, paths: Sequence[str], patch_id: str) -> str | None:
-        """The first-parent upstream commit of the range whose patch-id is this patch's, if any."""
-        if not paths:
-            return None
-        fp = self.first_parent()
+    def patch_id_match(self, candidates: Iterable[str], paths: Sequence[str], patch_id: str) -> str | None:
+        """The candidate upstream commit whose patch-id is this patch's, if any.
+
+        The candidates are the conflict's culprits: a commit that carries the patch's change
+        changed the conflicting lines.  Only a commit changing exactly the patch's files can match.
+        """
         want = set(paths)
-        for k in self.changes_of(paths[0]):
-            node = fp[k]
-            if len(node.parents) != 1:
+        repo = self.repo
+        for cid in candidates:
+            info = repo.commit_info(cid)
+            if len(info.parents) != 1:
                 continue
-            changed = {p for p, _a, _b in self.repo.changed_files(self._parent_tree[k], node.tree)}
-            if changed != want:
+            parent = repo.tree_of(info.parents[0])
+            if {p for p, _a, _b in repo.changed_files(parent, info.tree)} != want:
                 continue
-            if self.repo.patch_id(self._parent_tree[k], node.tree) == patch_id:
-                return node.id
+            if repo.patch_id(parent, info.tree) == patch_id:
+                return cid
         return None
 
 

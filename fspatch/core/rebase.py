@@ -314,7 +314,7 @@ class Replayer:
         labels = self.labels(name)
         umap = self.upstream_map()
         merged = repo.merge_patch(anc, ours, theirs, umap, labels, umap.dir_moved)
-        moved, deleted = self._moves_for(ours, merged.paths)
+        moved, deleted = self._moves_for(anc, ours, merged.paths)
         if merged.tree is not None:
             upstreamed = merged.tree == ours and anc != theirs
             status = (DROPPED if self.plan.drop_upstreamed else UPSTREAMED) if upstreamed else CLEAN
@@ -405,15 +405,17 @@ class Replayer:
                 out.update(p for p, _a, _t in changed)
         return out
 
-    def _moves_for(self, ours: str, paths: Sequence[str]) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    def _moves_for(
+        self, anc: str, ours: str, paths: Sequence[str]
+    ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
         """Files this patch touches that upstream renamed or deleted between the pins (ours lacks them)."""
         if self.plan.old_commit == self.plan.new_commit:
             return (), ()
         renamed: list[tuple[str, str]] = []
         deleted: list[str] = []
         for path in paths:
-            if self.repo.entry(ours, path) is not None or self.repo.is_dir(ours, path):
-                continue
+            if self.repo.entry(ours, path) is not None or self.repo.entry(anc, path) is None:
+                continue  # still there, or added by the patch itself
             hit = self.upstream_map().get(path)
             if hit is None:
                 continue
@@ -455,14 +457,17 @@ class Replayer:
     ) -> tuple[str, str] | None:
         """(upstream commit or "", how) when the new upstream already carries this conflicting patch's change.
 
-        A patch-id equal to a commit of the range names that commit; otherwise the patch
+        A patch-id equal to one of the conflict's culprits names that commit; otherwise the patch
         reversed must apply to the new parent (quilt's test), and the commit is named only
         when every conflicted line has one and the same culprit.
         """
         p = self.plan
         if p.old_commit == p.new_commit:
             return None
-        commit = self.history().patch_id_match(sorted(paths), self.repo.patch_id(anc, theirs))
+        candidates = list(dict.fromkeys(cu.id for c in conflicts for cu in c.culprits))
+        commit = None
+        if candidates:
+            commit = self.history().patch_id_match(candidates, sorted(paths), self.repo.patch_id(anc, theirs))
         if commit is not None:
             return commit, "patch-id"
         if not reverse_applies(self.repo, ours, patch.files, self.upstream_map()):
