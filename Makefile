@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 FSPATCH_CACHE ?= $(HOME)/.cache/fspatch
 export FSPATCH_CACHE
 
-.PHONY: install demo test bench demo-real lint clean
+.PHONY: install demo tour test bench demo-real lint man clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ install: $(PY)
 
 demo: $(PY)
 	$(PY) scripts/demo.py demo-out
+
+tour: $(PY)
+	$(PY) scripts/tour.py tour
 
 test: $(PY)
 	$(PY) -m pytest
@@ -29,7 +32,10 @@ demo-real: $(PY)
 lint: $(PY)
 	$(PY) -m pip install -q ruff mypy
 	$(PY) -m ruff check fspatch tests
-	$(PY) -m mypy fspatch
+	$(PY) -m mypy fspatch tests
+
+man: $(PY)
+	$(PY) scripts/make_man.py man
 
 clean:
-	rm -rf demo-out bench/out .pytest_cache
+	rm -rf demo-out tour man bench/out .pytest_cache

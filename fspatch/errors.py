@@ -1,6 +1,6 @@
 """Error classes that carry their exit code (DESIGN §5).
 
-Only ``cli.py`` turns these into a line on stderr and an exit status; core code
+Only the ``fspatch.cli`` package turns these into a line on stderr and an exit status; core code
 raises them and never exits.  Exit codes: 0 ok, 1 findings or conflicts,
 2 usage or input error, 3 internal error.
 """

@@ -27,11 +27,9 @@ from pygit2.enums import CheckoutStrategy, DiffFind, DiffOption, FileMode, FileS
 
 from fspatch.errors import DirtyCheckoutError, GitError, UsageError
 
-ZERO_ID = "0" * 40
 MODE_FILE = 0o100644
 MODE_EXEC = 0o100755
 MODE_LINK = 0o120000
-MODE_TREE = 0o040000
 MODE_GITLINK = 0o160000
 
 
@@ -391,6 +389,14 @@ class GitRepo:
         except (pygit2.GitError, KeyError, ValueError) as exc:
             raise GitError(f"cannot fetch {' '.join(refspecs)} from {url}: {exc}") from None
 
+    def remote_url(self, name: str) -> str | None:
+        """The URL of remote ``name`` (e.g. ``origin``), None when there is no such remote."""
+        try:
+            url = self._repo.remotes[name].url
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        return str(url) if url else None
+
     # -- the working tree --------------------------------------------------
     def snapshot_worktree(self, dirty: Sequence[str] | None = None) -> str:
         """A tree of what the checkout holds now: HEAD + staged + unstaged + untracked edits.
@@ -537,14 +543,21 @@ class GitRepo:
     def set_head(self, commit_id: str) -> None:
         self._repo.set_head(pygit2.Oid(hex=commit_id))
 
-    def write_tree_to_dir(self, tree_id: str, dest: Path) -> int:
-        """Materialise a tree into a plain directory (no git there). Returns the file count."""
+    def write_tree_to_dir(
+        self, tree_id: str, dest: Path, *, after_file: Callable[[str], None] | None = None
+    ) -> int:
+        """Materialise a tree into a plain directory (no git there). Returns the file count.
+
+        ``after_file`` is called with each path written (the crash tests kill a half-done write).
+        """
         n = 0
         for path, entry in self.list_files(tree_id):
             if entry.mode == MODE_GITLINK:
                 continue
             _write(dest, path, self.read_blob(entry.id), entry.mode)
             n += 1
+            if after_file is not None:
+                after_file(path)
         return n
 
     # -- rebasing (added for pull-upstream / rebase-vendors) -----------------
@@ -635,6 +648,25 @@ class GitRepo:
             C.git_merge_file_result_free(out)
         del keep, refs
         return ok, data
+
+    def merge_file(
+        self, path: str, ancestor: str, ours: str, theirs: str, mode: int, labels: tuple[str, str, str]
+    ) -> tuple[bool, bytes] | None:
+        """A 3-way merge of three blobs with diff3 markers named by ``labels`` (ancestor, ours, theirs):
+        (clean, content); None for binary content."""
+        e = [pygit2.IndexEntry(path, pygit2.Oid(hex=i), mode) for i in (ancestor, ours, theirs)]  # type: ignore[arg-type]
+        return self._merge_file_c(e[0], e[1], e[2], labels)
+
+    def exclude(self, pattern: str) -> None:
+        """Add ``pattern`` to the repository's ``info/exclude`` (untracked files git and fspatch ignore)."""
+        path = self.git_dir / "info" / "exclude"
+        old = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if pattern in old.splitlines():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(old + ("" if not old or old.endswith("\n") else "\n") + pattern + "\n", encoding="utf-8")
+        os.replace(tmp, path)
 
     def merge_small_change(self, ancestor: str, ours: str, theirs: str) -> MergeResult:
         """``merge_trees`` for the common case of a patch (theirs) that only modifies a few files.
@@ -1217,8 +1249,3 @@ def check_url(url: str) -> None:
         raise UsageError(f"refusing URL that starts with '-': {url}")
     if url.lower().startswith(("ext::", "fd::")) or "::" in url.split("/", 1)[0]:
         raise UsageError(f"refusing URL with a command transport: {url}")
-
-
-def hash_blob(data: bytes) -> str:
-    """The git blob id of some bytes, without writing anything."""
-    return str(pygit2.hash(data))

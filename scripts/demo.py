@@ -14,7 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fspatch.example import common_patches, make_series, make_upstream
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: scripts.example
+
+from scripts.example import common_patches, make_series, make_upstream  # noqa: E402
 
 STEP = 0
 # A fixed identity, so the demo prints the same patch headers on every machine.

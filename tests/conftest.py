@@ -30,7 +30,7 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
 @pytest.fixture
 def upstream(tmp_path: Path) -> Path:
     """The embedded example's upstream repository (v1.0 and v1.1)."""
-    from fspatch.example import make_upstream
+    from scripts.example import make_upstream
 
     path = tmp_path / "upstream"
     make_upstream(path)

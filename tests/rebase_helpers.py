@@ -10,10 +10,10 @@ from pathlib import Path
 from fspatch.commands import apply as apply_cmd
 from fspatch.commands import backend as backend_cmd
 from fspatch.core.workspace import Workspace, init_workspace
-from fspatch.example import BASE_DATE, git, make_series, write_tree
+from scripts.example import BASE_DATE, git, make_series, write_tree
 
 Changes = Mapping[str, "bytes | None"]
-PatchDef = tuple[str, str, str, dict[str, "bytes | None"]]
+PatchDef = tuple[str, str, str, Mapping[str, "bytes | None"]]
 
 
 def make_repo(path: Path, base: Changes, history: Sequence[tuple[str, Changes, str | None]], tag0: str = "v1") -> dict[str, str]:

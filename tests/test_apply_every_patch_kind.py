@@ -9,8 +9,8 @@ import pygit2
 import pytest
 
 from fspatch.commands import apply as apply_cmd
-from fspatch.example import git
-from tests.wsutil import WS, make_workspace, snapshot, write_patches
+from scripts.example import git
+from tests.wsutil import WS, Step, make_workspace, snapshot, write_patches
 
 CRLF = b"line one\r\nline two\r\nline three\r\nline four\r\n"
 LATIN1 = "caf\xe9 = 1\n# r\xe9sum\xe9\nx = 2\n".encode("latin-1")
@@ -42,7 +42,7 @@ def _upstream(tmp: Path) -> Path:
     return up
 
 
-def _steps() -> list:
+def _steps() -> list[Step]:
     def add_files(d: Path) -> None:
         (d / "pkg/new_module.py").write_bytes(b"def hello():\n    return 1\n")
         (d / "csrc/new_kernel.cuh").write_bytes(b"#pragma once\n__device__ int twice(int x);\n")
@@ -132,7 +132,8 @@ def test_checkout_matches_stack_top_byte_for_byte(kinds: tuple[WS, list[str]]) -
     assert (w.checkout / "new/name.py").exists()
     tree = repo.head.peel(pygit2.Commit).tree
     for rel, data in snapshot(w.checkout).items():
-        assert tree[rel].data == data, rel
+        blob = tree[rel]
+        assert isinstance(blob, pygit2.Blob) and blob.data == data, rel
 
 
 def test_stack_commits_are_deterministic(kinds: tuple[WS, list[str]]) -> None:
@@ -167,7 +168,7 @@ def test_latin1_bytes_in_a_patch_header_are_kept(tmp_path: Path) -> None:
     p.write_bytes(data)
     r = apply_cmd.run(w.ws(), "minillm")
     repo = pygit2.Repository(str(w.checkout))
-    first = repo[r.head].parents[0].parents[0]
+    first = repo[r.head].peel(pygit2.Commit).parents[0].parents[0]
     assert b"S\xf8ren L\xf8vborg" in first.raw_message
     from fspatch.commands import goto as goto_cmd
     from fspatch.commands import refresh as refresh_cmd

@@ -6,15 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from test_review_kit import (
-    GEMS_ON,
-    RUNNER,
-    UNMARKED,
-    ReviewWS,
-    edit,
-    make_review_workspace,
-)
-from wsutil import make_workspace, snapshot
 
 from fspatch.commands import apply, new, refresh
 from fspatch.commands import blame as blame_cmd
@@ -23,6 +14,15 @@ from fspatch.core.patch import parse_patch
 from fspatch.core.stack import STATE_REF
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo
+from tests.test_review_kit import (
+    GEMS_ON,
+    RUNNER,
+    UNMARKED,
+    ReviewWS,
+    edit,
+    make_review_workspace,
+)
+from tests.wsutil import make_workspace, snapshot
 
 P1 = "common/0001-enable-flag-gems.patch"
 P4 = "common/0004-gems-default-on.patch"

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from fspatch.example import git, write_tree
+from scripts.example import git, write_tree
 from tests.wsutil import WS, make_workspace, write_patches
 
 BEG = "# --- FLAGSCALE MODIFICATION BEG ---\n"

@@ -17,7 +17,7 @@ from fspatch.commands import apply as apply_cmd
 from fspatch.commands import check as check_cmd
 from fspatch.core.health import all_rules
 from fspatch.core.report import Finding
-from fspatch.example import git
+from scripts.example import git
 from tests.test_check_fixtures import two_backends
 from tests.wsutil import WS, snapshot
 
@@ -231,20 +231,21 @@ def test_vendor_patch_must_apply_on_the_current_common_layer(w: WS) -> None:
     assert w.cli("check", "tinyllm").exit_code == 0
 
 
-def test_missing_checkout_is_a_warning_and_git_free_checks_still_run(w: WS) -> None:
-    """No checkout: 'no-upstream' warning at the lock's commit line (exit 0, --strict 1); series checks still run."""
+def test_missing_checkout_is_an_error_and_git_free_checks_still_run(w: WS) -> None:
+    """No checkout: 'no-upstream' error at the lock's commit line, exit 1 (issue 16: a fresh clone never
+    passes); the series checks still run."""
     lock_lines = (w.root / "upstream.lock").read_text().split("\n")
     commit = w.ws().backend("tinyllm").commit
     line = next(i + 1 for i, t in enumerate(lock_lines) if commit in t)
     shutil.rmtree(w.root / "third_party/tinyllm")
     r = check_cmd.run(w.root)
     f = _only(r.findings, "no-upstream")
-    assert (f.file, f.line, f.severity, f.case) == ("upstream.lock", line, "warning", "tinyllm/common")
+    assert (f.file, f.line, f.severity, f.case) == ("upstream.lock", line, "error", "tinyllm/common")
     assert len(r.findings) == 1
     res = w.cli("check")
-    assert res.exit_code == 0
-    assert "no-upstream (warning): backend 'tinyllm': no checkout at third_party/tinyllm" in res.output
-    assert w.cli("check", "--strict").exit_code == 1
+    assert res.exit_code == 1
+    assert "no-upstream: backend 'tinyllm': no checkout at third_party/tinyllm" in res.output
+    assert "run 'fspatch sync'" in res.output
     shutil.copy(w.root / "series/tinyllm/0001-tiny-device.patch", w.root / "series/tinyllm/0002-stray.patch")
     assert {x.rule for x in check_cmd.run(w.root).findings} == {"no-upstream", "series-orphan-file"}
     assert w.cli("check").exit_code == 1

@@ -13,12 +13,12 @@ from fspatch.commands import check as check_cmd
 from fspatch.commands import mark as mark_cmd
 from fspatch.commands import new as new_cmd
 from fspatch.commands import refresh as refresh_cmd
-from tests.wsutil import make_workspace
+from tests.wsutil import WS, make_workspace
 
 DATA = Path(__file__).parent / "data"
 
 
-def _unmarked_patch(w) -> None:
+def _unmarked_patch(w: WS) -> None:
     apply_cmd.run(w.ws(), "minillm")
     new_cmd.run(w.ws(), "minillm", "unmarked", message="Unmarked changes")
     co = w.checkout

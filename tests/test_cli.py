@@ -142,7 +142,7 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
 
 def test_backend_add_from_a_file_url_and_reusing_a_checkout(tmp_path: Path, upstream: Path) -> None:
     """backend add clones from a file:// URL and pins the tag's full commit; a second workspace reuses a checkout."""
-    from fspatch.example import git
+    from scripts.example import git
 
     ws = tmp_path / "ws"
     assert CliRunner().invoke(main_group, ["init", str(ws)]).exit_code == 0

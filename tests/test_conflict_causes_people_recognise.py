@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from fspatch.cli import main_group
 from fspatch.core.workspace import Workspace
-from fspatch.example import BASE_DATE, git, write_tree
+from scripts.example import BASE_DATE, git, write_tree
 from tests.rebase_helpers import lines, make_repo, make_ws, text
 
 

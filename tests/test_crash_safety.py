@@ -18,7 +18,7 @@ import pygit2
 import pytest
 
 from fspatch.commands import apply as apply_cmd
-from fspatch.example import git
+from scripts.example import git
 from tests.wsutil import WS, make_workspace, snapshot
 
 
@@ -95,7 +95,7 @@ def test_killed_verb_is_undone_by_recover(tmp_path: Path, args: list[str], step:
     # And the verb then runs to completion normally.
     again = _fspatch(w, *args)
     assert again.returncode == 0, again.stderr
-    assert not (w.checkout / ".git/fspatch/txn.json").exists()
+    assert not (w.checkout / ".git/fspatch/journal.json").exists()
 
 
 def test_abort_also_undoes_an_interrupted_verb(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_a_failing_verb_restores_what_it_started(tmp_path: Path) -> None:
     r = _fspatch(w, "pop")
     assert r.returncode == 2
     assert _everything(w) == before
-    assert not (w.checkout / ".git/fspatch/txn.json").exists()
+    assert not (w.checkout / ".git/fspatch/journal.json").exists()
 
 
 @pytest.mark.parametrize(
@@ -188,3 +188,29 @@ def test_killed_continue_is_undone_by_abort(tmp_path: Path, step: str) -> None:
     r = _fspatch(w, "abort")
     assert r.returncode == 0, r.stderr
     assert _everything(w) == before
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["new-dir", "force-over-files"])
+@pytest.mark.parametrize("step", ["apply:journal", "apply:file", "apply:written"])
+def test_killed_apply_to_dir_is_undone_by_recover(tmp_path: Path, step: str, force: bool) -> None:
+    """`apply --to DIR` killed at any step (even half-way through writing DIR): recover puts DIR
+    back as it was (gone, or its old files byte for byte) and nothing else changed."""
+    w = make_workspace(tmp_path)
+    apply_cmd.run(w.ws(), "minillm", upto="0001")
+    _user_edits(w)
+    out = tmp_path / "exported" / "tree"
+    if force:
+        (out / "minillm").mkdir(parents=True)
+        (out / "README.md").write_text("an old file --force writes over\n")
+        (out / "minillm" / "keep.txt").write_text("a file the tree does not have\n")
+    before = _everything(w), snapshot(out) if out.exists() else None
+    args = ["apply", "minillm", "--to", str(out), *(["--force"] if force else [])]
+    r = _fspatch(w, *args, crash=step)
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stdout, r.stderr)
+    assert _fspatch(w, "series").returncode == 2  # the journal blocks other verbs
+    rec = _fspatch(w, "recover")
+    assert rec.returncode == 0, rec.stderr
+    assert (_everything(w), snapshot(out) if out.exists() else None) == before
+    again = _fspatch(w, *args)
+    assert again.returncode == 0, again.stderr
+    assert (out / "README.md").is_file() and not (w.checkout / ".git/fspatch/journal.json").exists()

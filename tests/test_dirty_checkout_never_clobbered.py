@@ -11,10 +11,10 @@ from fspatch.commands import apply as apply_cmd
 from fspatch.commands import pop as pop_cmd
 from fspatch.commands import push as push_cmd
 from fspatch.errors import ConflictError, DirtyCheckoutError, UsageError
-from tests.wsutil import make_workspace, snapshot
+from tests.wsutil import WS, make_workspace, snapshot
 
 
-def _state(w) -> tuple[dict[str, bytes], dict[str, bytes], dict[str, str], str]:
+def _state(w: WS) -> tuple[dict[str, bytes], dict[str, bytes], dict[str, str], str]:
     repo = pygit2.Repository(str(w.checkout))
     refs = {n: str(repo.references[n].target) for n in repo.references}
     return snapshot(w.root), snapshot(w.checkout), refs, str(repo.head.target)
@@ -81,7 +81,7 @@ def test_moved_head_is_not_silently_abandoned(tmp_path: Path) -> None:
     apply_cmd.run(w.ws(), "minillm")
     repo = pygit2.Repository(str(w.checkout))
     repo.set_head(repo.revparse_single("v1.0").id)
-    repo.checkout_tree(repo.revparse_single("v1.0").peel(pygit2.Tree), strategy=pygit2.enums.CheckoutStrategy.FORCE)
+    repo.checkout_tree(repo.revparse_single("v1.0").peel(pygit2.Tree), strategy=pygit2.enums.CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]  # pygit2 stub gap
     with pytest.raises(UsageError, match="not the top of the fspatch stack"):
         apply_cmd.run(w.ws(), "minillm")
     apply_cmd.run(w.ws(), "minillm", force=True)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_vendor_kit import add_vendor, commit_all, make_workspace, tree_files
 
 from fspatch.cli import main_group
 from fspatch.commands import apply, export, new, refresh
@@ -16,6 +15,7 @@ from fspatch.core.stack import apply_files
 from fspatch.core.workspace import Workspace
 from fspatch.errors import InputError, UsageError
 from fspatch.git_adapter import GitRepo
+from tests.test_vendor_kit import add_vendor, commit_all, make_workspace, tree_files
 
 
 def _vendor_edit(ws: Workspace, vendor: str, backend: str, name: str, path: str, old: str, new_text: str) -> None:

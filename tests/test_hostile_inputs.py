@@ -77,7 +77,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @dataclass(frozen=True)
 class Case:
     id: str
-    setup: Callable[[Path], None]
+    setup: Callable[[Path], object]  # what it returns is ignored (a lambda may return write_text's count)
     args: tuple[str, ...]
     code: int
     expect: str  # a substring of the single error line

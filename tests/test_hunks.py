@@ -7,14 +7,14 @@ import zlib
 from pathlib import Path
 
 import pytest
-from gitutil import git
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_patchfile import CASES, F, GitCase, blobs, cu_source, make_repo, py_source
 
 from fspatch.core.hunks import apply_binary, apply_delta, apply_hunks, split_lines
 from fspatch.core.patch import BinaryData, FileDiff, Hunk, format_diff, parse_diff
 from fspatch.errors import ConflictError, HunkFailed, PatchParseError
+from tests.gitutil import git
+from tests.test_patchfile import CASES, F, GitCase, blobs, cu_source, make_repo, py_source
 
 
 def test_split_lines_splits_on_newline_only() -> None:

@@ -6,8 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gitutil import git
-from test_vendor_kit import commit_all, make_workspace, tiny_common, tree_files
 
 from fspatch.commands import apply, export, import_flagscale
 from fspatch.core import crypto
@@ -15,7 +13,9 @@ from fspatch.core.flagscale import hunk_keys
 from fspatch.core.patch import parse_diff, parse_patch
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError
-from fspatch.example import common_patches
+from scripts.example import common_patches
+from tests.gitutil import git
+from tests.test_vendor_kit import commit_all, make_workspace, tiny_common, tree_files
 
 HIST = """\
 Cambricon_MLU:
@@ -45,7 +45,7 @@ def _final(patches: list[tuple[str, str, str, dict[str, bytes | None]]]) -> dict
 
 def _diffs(upstream: Path, ref: str, scratch: Path, before: dict[str, bytes | None], after: dict[str, bytes | None]) -> dict[str, bytes]:
     """Per-file git diffs from (ref + before) to (ref + before + after)."""
-    from fspatch.example import write_tree
+    from scripts.example import write_tree
 
     git(upstream.parent, "clone", "-q", str(upstream), str(scratch))
     git(scratch, "checkout", "-q", ref)

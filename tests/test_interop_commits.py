@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fspatch.core.patch import parse_patch
-from fspatch.example import git
+from scripts.example import git
 from tests.wsutil import WS, make_workspace, snapshot
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fspatch.core.interop import format_mbox, mail_source, split_mbox
 from fspatch.core.patch import Patch, parse_diff, parse_patch
-from fspatch.example import git, git_bytes
+from scripts.example import git, git_bytes
 from tests.wsutil import WS, make_workspace, snapshot
 
 

@@ -19,7 +19,7 @@ from fspatch.cli import main_group
 from fspatch.core.interop import numbered_name, quilt_sources
 from fspatch.core.patch import format_patch, parse_patch
 from fspatch.core.workspace import LayerRef
-from fspatch.example import git
+from scripts.example import git
 from tests.wsutil import WS, make_workspace, snapshot
 
 DEBIAN = Path(__file__).parent / "data" / "debian"
@@ -56,7 +56,9 @@ def quilt_push(package: Path, dest: Path) -> dict[str, bytes]:
         subprocess.run(["quilt", "push", "-a", "-q"], cwd=dest, env=env, check=True, capture_output=True)
     else:
         for name in (patches / "series").read_text().split():
-            subprocess.run(["patch", "-p1", "-s", "-i", str(patches / name)], cwd=dest, check=True)
+            # quilt keeps no backups in the tree; bare GNU patch writes FILE.orig when a hunk applies at an offset.
+            patch = ["patch", "-p1", "-s", "--no-backup-if-mismatch", "-i", str(patches / name)]
+            subprocess.run(patch, cwd=dest, check=True)
     return _tree(dest)
 
 

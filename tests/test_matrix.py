@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fspatch.commands import matrix as matrix_cmd
-from fspatch.example import git
+from scripts.example import git
 from tests.test_check_fixtures import two_backends
 from tests.wsutil import WS, snapshot
 

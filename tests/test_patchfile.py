@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from gitutil import git
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +25,7 @@ from fspatch.core.patch import (
     parse_patch,
 )
 from fspatch.errors import PatchParseError, PathEscapeError
+from tests.gitutil import git
 
 # ---------------------------------------------------------------------------------------------
 # Real git repositories: one scenario = a base tree, a target tree and the git diff options.

@@ -23,8 +23,8 @@ from fspatch.cli import main_group
 from fspatch.core.patch import parse_patch
 from fspatch.core.stack import apply_files
 from fspatch.errors import FspatchError
-from fspatch.example import common_patches, git, make_series, make_upstream
 from fspatch.git_adapter import GitRepo
+from scripts.example import common_patches, git, make_series, make_upstream
 from tests.wsutil import write_patches
 
 SLOW = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))

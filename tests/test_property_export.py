@@ -23,8 +23,8 @@ from fspatch.commands import new as new_cmd
 from fspatch.commands import refresh as refresh_cmd
 from fspatch.commands import vendor as vendor_cmd
 from fspatch.core.stack import load_state
-from fspatch.example import git
 from fspatch.git_adapter import GitRepo
+from scripts.example import git
 from tests.wsutil import WS, make_workspace
 
 FILES = ["minillm/model_runner.py", "csrc/ops.cpp", "csrc/kernels/rmsnorm.cu", "README.md"]
@@ -88,7 +88,10 @@ def test_export_then_apply_gives_the_vendor_tree(tmp_path_factory, edits) -> Non
     common_top, vendor_top = state.layers[0].top, state.layers[-1].top
     diff = w.root / "vendors/acme/minillm/diff.patch"
     env = dict(os.environ, GIT_INDEX_FILE=str(w.root / "probe.index"))
-    run = lambda *a: subprocess.run(["git", *a], cwd=w.checkout, env=env, check=True, capture_output=True)  # noqa: E731
+
+    def run(*a: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["git", *a], cwd=w.checkout, env=env, check=True, capture_output=True)
+
     run("read-tree", common_top)
     if diff.read_bytes():
         run("apply", "--cached", "--binary", str(diff))

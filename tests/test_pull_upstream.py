@@ -18,8 +18,8 @@ from fspatch.core import journal
 from fspatch.core.stack import load_state
 from fspatch.core.workspace import Workspace
 from fspatch.errors import ConflictError, DirtyCheckoutError, UsageError
-from fspatch.example import common_patches, git, make_upstream
 from fspatch.git_adapter import GitRepo
+from scripts.example import common_patches, git, make_upstream
 from tests.rebase_helpers import lines, make_repo, make_ws, snapshot, text
 
 CU = "third_party/minillm/csrc/kernels/rmsnorm.cu"
@@ -69,7 +69,7 @@ def test_example_stops_once_on_patch_0002_and_continue_finishes(example: Workspa
     head = repo.head()
     assert apply_cmd.run(Workspace.load(ws.root), "minillm").head == head
     assert repo.dirty_paths() == []
-    assert journal.in_progress(repo) is None
+    assert journal.pending(repo.git_dir) is None
 
 
 def test_continue_refuses_while_markers_remain(example: Workspace) -> None:
@@ -77,7 +77,7 @@ def test_continue_refuses_while_markers_remain(example: Workspace) -> None:
     pull_upstream.run(example, "minillm", "v1.1")
     with pytest.raises(ConflictError, match="conflict markers remain in .*rmsnorm.cu:23"):
         resolve.run_continue(example)
-    assert journal.in_progress(GitRepo.open(example.root / "third_party/minillm")) is not None
+    assert journal.paused_replay(GitRepo.open(example.root / "third_party/minillm").git_dir) is not None
 
 
 def test_other_stack_verbs_refuse_during_an_operation(example: Workspace) -> None:
@@ -117,7 +117,7 @@ def test_abort_restores_every_byte(example: Workspace) -> None:
     assert after == before
     assert (gitdir / "index").read_bytes() == index and (gitdir / "HEAD").read_bytes() == head
     assert GitRepo.open(gitdir.parent).direct_refs() == refs
-    assert not (gitdir / "fspatch/operation.json").exists()
+    assert not (gitdir / "fspatch/journal.json").exists()
 
 
 def test_abort_after_a_later_stop_still_restores_the_start(tmp_path: Path) -> None:
@@ -132,16 +132,16 @@ def test_abort_after_a_later_stop_still_restores_the_start(tmp_path: Path) -> No
     ws = make_ws(tmp_path, up, "v1", patches)
     before = {k: v for k, v in snapshot(ws.root).items() if ".git/" not in k}
     write = {"a.txt": text(lines(9) + ["up 10\n"] + lines(20)[10:]), "b.txt": text(lines(9, "b") + ["up b10\n"] + lines(20, "b")[10:])}
-    from fspatch.example import write_tree
+    from scripts.example import write_tree
 
     write_tree(up, write)
     git(up, "commit", "-qam", "Upstream edits")
     git(up, "tag", "v2")
     r = pull_upstream.run(ws, "minillm", "v2")
-    assert r.stopped and r.report.stopped_at.endswith("0001-a.patch")
+    assert r.stopped and (r.report.stopped_at or "").endswith("0001-a.patch")
     (ws.root / "third_party/minillm/a.txt").write_bytes(write["a.txt"])
     r = resolve.run_continue(ws)
-    assert r.stopped and r.report.stopped_at.endswith("0002-b.patch")
+    assert r.stopped and (r.report.stopped_at or "").endswith("0002-b.patch")
     resolve.run_abort(ws)
     assert {k: v for k, v in snapshot(ws.root).items() if ".git/" not in k} == before
     assert GitRepo.open(ws.root / "third_party/minillm").read_ref("refs/tags/v2") is None  # fetched tag gone
@@ -153,7 +153,7 @@ def test_clean_bump_rewrites_patches_and_moves_the_pin(tmp_path: Path) -> None:
     make_repo(up, {"m.py": text(lines(40))}, [])
     patches = [("0001-x.patch", "Change 30", "d", {"m.py": text(lines(29) + ["mine 30\n"] + lines(40)[30:])})]
     ws = make_ws(tmp_path, up, "v1", patches)
-    from fspatch.example import write_tree
+    from scripts.example import write_tree
 
     write_tree(up, {"m.py": text(["new header\n"] * 5 + lines(40))})
     git(up, "commit", "-qam", "Add a header")
@@ -195,7 +195,7 @@ def test_bot_mode_reports_every_conflict_and_keeps_their_files(tmp_path: Path) -
     ]
     ws = make_ws(tmp_path, up, "v1", patches)
     old = {n: (ws.root / "series/minillm" / n).read_bytes() for n, *_ in patches}
-    from fspatch.example import write_tree
+    from scripts.example import write_tree
 
     write_tree(up, {"a.txt": text(lines(9) + ["up 10\n"] + lines(20)[10:]), "c.txt": text(["top\n"] + lines(20, "c"))})
     git(up, "commit", "-qam", "Upstream edits a and c")
@@ -214,7 +214,7 @@ def test_bot_mode_reports_every_conflict_and_keeps_their_files(tmp_path: Path) -
     assert [u["subject"] for u in c["culprits"]] == ["Upstream edits a and c"]
     assert (ws.root / "series/minillm/0001-a.patch").read_bytes() == old["0001-a.patch"]
     assert (ws.root / "series/minillm/0003-c.patch").read_bytes() != old["0003-c.patch"]
-    assert journal.in_progress(GitRepo.open(ws.root / "third_party/minillm")) is None
+    assert journal.pending(GitRepo.open(ws.root / "third_party/minillm").git_dir) is None
 
 
 def test_upstreamed_patch_is_reported_and_dropped_on_request(tmp_path: Path) -> None:
@@ -283,7 +283,7 @@ def test_culprit_named_among_many_unrelated_commits(tmp_path: Path) -> None:
     """Among 50 upstream commits (many to the same file), only the one changing the patch's lines is named."""
     up = tmp_path / "up"
     body = lines(200)
-    history = []
+    history: list[tuple[str, dict[str, bytes], str | None]] = []
     cur = list(body)
     for i in range(50):
         if i == 31:
@@ -327,6 +327,6 @@ def test_dirty_checkout_is_refused_before_anything_changes(example: Workspace) -
     (example.root / "third_party/minillm/README.md").write_text("local\n")
     with pytest.raises(DirtyCheckoutError, match="local changes"):
         pull_upstream.run(example, "minillm", "v1.1")
-    assert journal.in_progress(GitRepo.open(example.root / "third_party/minillm")) is None
+    assert journal.pending(GitRepo.open(example.root / "third_party/minillm").git_dir) is None
     state, _ = load_state(GitRepo.open(example.root / "third_party/minillm"))
     assert state is not None and _lock(example)["ref"] == "v1.0"

@@ -16,8 +16,8 @@ from fspatch.core.session import Session
 from fspatch.core.upstream_map import UpstreamMap
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.core.yamlio import load_yaml
-from fspatch.example import git
 from fspatch.git_adapter import GitRepo
+from scripts.example import git
 from tests.rebase_helpers import lines, make_repo, make_ws, text
 
 
@@ -211,5 +211,5 @@ def test_renames_deletions_and_directory_moves_agree_with_git(tmp_path: Path) ->
             assert commit is not None and repo.tree_of(commit) == tree, name
         else:
             assert status == CONFLICT, f"{name}: git conflicts, fspatch said {status}"
-    kinds = [c["conflicts"][0]["kind"] for c in plan.outcomes if c["status"] == CONFLICT]
+    kinds = [o.conflicts[0].kind for o in plan.outcomes if o.status == CONFLICT]
     assert kinds == ["deleted upstream", "directory renamed upstream"]

@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_review_kit import RUNNER, ReviewWS, make_review_workspace
 
 from fspatch.commands import review as review_cmd
 from fspatch.core.html import render_review_html
+from tests.test_review_kit import RUNNER, ReviewWS, make_review_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 PATCHES = [

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitutil import git
-from wsutil import WS, make_workspace
-
 from fspatch.commands import apply, new, refresh
 from fspatch.core.workspace import Workspace
+from tests.gitutil import git
+from tests.wsutil import WS, make_workspace
 
 RUNNER = "minillm/model_runner.py"
 GEMS_OFF = 'if os.environ.get("USE_FLAGGEMS", "0") == "1":'

@@ -7,9 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gitutil import git
-from test_review_kit import RUNNER, ReviewWS, add_vendor_files, commit_all, make_review_workspace
-from wsutil import snapshot
 
 from fspatch.commands import review as review_cmd
 from fspatch.core.markers import MarkerConfig
@@ -17,6 +14,9 @@ from fspatch.core.review import Coverage, LayerReview, file_coverage
 from fspatch.core.stack import STATE_REF
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo
+from tests.gitutil import git
+from tests.test_review_kit import RUNNER, ReviewWS, add_vendor_files, commit_all, make_review_workspace
+from tests.wsutil import snapshot
 
 COMMON = [
     ("0001-enable-flag-gems.patch", 7, 0),

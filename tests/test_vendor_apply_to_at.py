@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from gitutil import git
-from test_vendor_kit import add_vendor, commit_all, make_workspace, tree_files
 
 from fspatch.cli import main_group
 from fspatch.commands import apply, new, refresh
@@ -16,6 +14,8 @@ from fspatch.core.stack import load_state
 from fspatch.core.workspace import Workspace
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo
+from tests.gitutil import git
+from tests.test_vendor_kit import add_vendor, commit_all, make_workspace, tree_files
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitutil import git
-
 from fspatch.commands import backend as backend_cmd
 from fspatch.commands import vendor as vendor_cmd
 from fspatch.core.workspace import Workspace, init_workspace
-from fspatch.example import common_patches, make_series, make_upstream
+from scripts.example import common_patches, make_series, make_upstream
+from tests.gitutil import git
 
 # A second backend, generated: "tinyserve" (its FlagScale spelling is "Tiny-Serve").
 TINY_V1 = {
@@ -24,8 +23,8 @@ TINY_V1 = {
 
 def make_tiny_upstream(path: Path) -> str:
     """The second backend's upstream; returns the v0.1 commit."""
-    from fspatch.example import git as egit
-    from fspatch.example import write_tree
+    from scripts.example import git as egit
+    from scripts.example import write_tree
 
     path.mkdir(parents=True)
     egit(path, "init", "-q")

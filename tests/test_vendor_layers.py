@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_vendor_kit import add_vendor, make_workspace
 
 from fspatch.cli import main_group
 from fspatch.commands import apply, new, pop, push, refresh
 from fspatch.commands import vendor as vendor_cmd
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError
+from tests.test_vendor_kit import add_vendor, make_workspace
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_vendor_kit import add_vendor, commit_all, make_workspace
 
 from fspatch.cli import main_group
 from fspatch.commands import legacy, new
 from fspatch.core.workspace import Workspace
 from fspatch.errors import UsageError
+from tests.test_vendor_kit import add_vendor, commit_all, make_workspace
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from fspatch.cli import main_group
 from fspatch.core.workspace import Workspace
-from fspatch.example import common_patches, git, git_bytes, make_series, make_upstream, patch_bytes
+from scripts.example import common_patches, git, git_bytes, make_series, make_upstream, patch_bytes
 
 
 @dataclass

@@ -1,4 +1,4 @@
 """One module per verb.  Contract: each exposes ``run(...)`` returning a result dataclass.
 
-``cli.py`` wires click to ``run`` and renders the result; commands never print.
+``fspatch.cli`` wires click to ``run`` and renders the result; commands never print.
 """

@@ -1,33 +1,17 @@
-"""``fspatch apply``: build a backend's stack in memory, then check out its top once."""
+"""``fspatch apply``: build a backend's stack in memory, then check out its top once.
+
+The work is :func:`fspatch.core.apply.apply_layers` (one journalled change, ``--to``
+included); this verb is its entry point.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from fspatch.core.session import Session, resolve_patch
-from fspatch.core.stack import LayerState, StackState
-from fspatch.core.workspace import LayerRef, Workspace
-from fspatch.errors import UsageError
+from fspatch.core.apply import ApplyResult, LayerSummary, apply_layers
+from fspatch.core.workspace import Workspace
 
-
-@dataclass(frozen=True)
-class LayerSummary:
-    layer: str
-    applied: int
-    total: int
-    top: str | None  # name of the top applied patch
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    backend: str
-    upstream: str
-    head: str
-    layers: tuple[LayerSummary, ...]
-    touched: int
-    to: str | None = None  # the directory written by --to (the checkout was not touched)
-    at: str | None = None  # the workspace commit the layers and lock were read from (--at)
+__all__ = ["ApplyResult", "LayerSummary", "run"]
 
 
 def run(
@@ -42,97 +26,4 @@ def run(
     at: str | None = None,
     key: Path | None = None,
 ) -> ApplyResult:
-    if to is not None or at is not None or key is not None:
-        return _run_layers(ws, backend, vendor=vendor, task=task, upto=upto, force=force, to=to, at=at, key=key)
-    s = Session.open(ws, backend)
-    if s.state is not None and not force:
-        s.require_head_at_stack()
-    layers: list[LayerRef] = [LayerRef(s.backend.name, None)]
-    if vendor is not None:
-        layers.append(s.layer_ref(vendor))
-        if task is not None:
-            tasks = list(ws.layer_meta(layers[-1]).get("tasks", []))
-            if task not in tasks:
-                raise UsageError(
-                    f"vendor '{vendor}' declares no task '{task}' for {s.backend.name} "
-                    f"(declared: {', '.join(tasks) or 'none'})"
-                )
-    builder = s.builder()
-    base = s.backend.commit
-    states: list[LayerState] = []
-    summaries: list[LayerSummary] = []
-    for i, layer in enumerate(layers):
-        entries = s.entries(layer)
-        if upto is not None and i == len(layers) - 1:
-            name = resolve_patch([e.name for e in entries], upto, layer)
-            entries = entries[: [e.name for e in entries].index(name) + 1]
-        sources = [s.source(layer, e) for e in entries]
-        applied = builder.build(base, sources)
-        states.append(LayerState(layer.label, base, tuple(applied)))
-        summaries.append(
-            LayerSummary(layer.label, len(applied), len(s.entries(layer)), applied[-1].name if applied else None)
-        )
-        base = applied[-1].commit if applied else base
-    new_state = StackState(s.backend.name, s.backend.commit, tuple(states))
-    with s.transaction("apply"):
-        touched = s.commit(new_state, reason=f"apply {s.backend.name}")
-    return ApplyResult(s.backend.name, s.backend.commit, new_state.head, tuple(summaries), len(touched))
-
-
-def _run_layers(
-    ws: Workspace,
-    backend: str,
-    *,
-    vendor: str | None,
-    task: str | None,
-    upto: str | None,
-    force: bool,
-    to: Path | None,
-    at: str | None,
-    key: Path | None,
-) -> ApplyResult:
-    """apply with --to (materialise into a plain directory), --at (layers as of a workspace
-    commit) or --key (decrypt confidential patches in memory)."""
-    from fspatch.core import crypto
-    from fspatch.core.export import build_stack, check_task, reader_for
-    from fspatch.core.session import ensure_commit
-    from fspatch.git_adapter import GitRepo
-
-    if upto is not None:
-        raise UsageError("--upto cannot be combined with --to, --at or --key")
-    private = crypto.load_private_key(key) if key is not None else None
-    reader = reader_for(ws, at, private)
-    b = reader.backend(backend)
-    path = ws.checkout_path(ws.backend(b.name)) if b.name in ws.backends() else ws.checkout_path(b)
-    if not GitRepo.is_repo(path):
-        raise UsageError(f"backend '{b.name}' has no checkout at {b.path}; run 'fspatch backend add'")
-    if to is not None:
-        to = to.resolve()
-        if to == path.resolve() or path.resolve() in to.parents:
-            raise UsageError(f"{to}: --to must not point into the backend checkout")
-        if to.exists() and (not to.is_dir() or any(to.iterdir())) and not force:
-            raise UsageError(f"{to}: directory is not empty; use --force to write over it")
-    repo = GitRepo.open(path)
-    ensure_commit(repo, b)
-    if vendor is not None:
-        reader.vendor_info(vendor)
-        check_task(reader, LayerRef(b.name, vendor), task)
-    stack = build_stack(repo, reader, b.name, vendor)
-    common_total = len(stack.common)
-    summaries = [LayerSummary("common", common_total, common_total, stack.common[-1].name if stack.common else None)]
-    states = [LayerState("common", b.commit, stack.common)]
-    if vendor is not None:
-        n = len(stack.vendor)
-        summaries.append(LayerSummary(f"vendor/{vendor}", n, n, stack.vendor[-1].name if stack.vendor else None))
-        states.append(LayerState(f"vendor/{vendor}", stack.common_top, stack.vendor))
-    at_commit = getattr(reader, "commit", None)
-    if to is not None:
-        to.mkdir(parents=True, exist_ok=True)
-        written = repo.write_tree_to_dir(repo.tree_of(stack.top), to)
-        return ApplyResult(b.name, b.commit, stack.top, tuple(summaries), written, str(to), at_commit)
-    s = Session.open(ws, b.name, fetch=False)
-    if s.state is not None and not force:
-        s.require_head_at_stack()
-    new_state = StackState(b.name, b.commit, tuple(states))
-    touched = s.commit(new_state, reason=f"apply {b.name}" + (f" at {at_commit[:12]}" if at_commit else ""))
-    return ApplyResult(b.name, b.commit, new_state.head, tuple(summaries), len(touched), None, at_commit)
+    return apply_layers(ws, backend, vendor=vendor, task=task, upto=upto, force=force, to=to, at=at, key=key)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fspatch.core.fetch import fetch_ref
+from fspatch.core.urls import stored_form
 from fspatch.core.workspace import Backend, Workspace, normalize_backend, valid_name
-from fspatch.errors import GitError, UsageError
+from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo, check_url
 
 
@@ -45,17 +47,15 @@ def run_add(ws: Workspace, name: str, *, url: str, ref: str, path: str | None = 
         cloned = True
     commit = repo.resolve(ref)
     if commit is None:
-        for spec in (f"+refs/tags/{ref}:refs/tags/{ref}", f"+refs/heads/{ref}:refs/fspatch/upstream/{ref}"):
-            try:
-                repo.fetch(url_for_git, [spec])
-            except GitError:
-                continue
-        commit = repo.resolve(ref) or repo.resolve(f"refs/fspatch/upstream/{ref}")
+        try:  # the one fetch policy (core/fetch.py): a tag, then a branch, from the given URL
+            commit = fetch_ref(ws.root, repo, url_for_git, (), ref, None)
+        except UsageError:
+            commit = None
     if commit is None:
         raise UsageError(f"ref '{ref}' not found in {url}")
     if cloned:
         repo.checkout(commit, reason="fspatch backend add", force=False)
-    ws.set_backend(Backend(name=name, url=url, ref=ref, commit=commit, path=rel, mirrors=(), version=None))
+    ws.set_backend(Backend(name=name, url=stored_form(url), ref=ref, commit=commit, path=rel, mirrors=(), version=None))
     ws.save_lock()
     ws.ensure_layer_dir(name)
     return BackendAddResult(name, url, ref, commit, rel, cloned)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fspatch.commands import pop
+from fspatch.core.journal import crash_point
+from fspatch.core.lookup import layer_of
 from fspatch.core.session import Session, resolve_patch
-from fspatch.core.transaction import crash_point
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo
@@ -23,15 +23,13 @@ class DeleteResult:
 
 def run(ws: Workspace, backend: str, patch: str, *, vendor: str | None = None, keep_file: bool = False) -> DeleteResult:
     b = ws.backend(backend)
-    layer = LayerRef(b.name, vendor)
-    if vendor is not None:
-        ws.vendor_info(vendor)
+    layer = layer_of(ws, b.name, vendor) or LayerRef(b.name, None)
     popped = False
     if not GitRepo.is_repo(ws.checkout_path(b)):
         name, removed = _drop(ws, layer, patch, keep_file)
         return DeleteResult(b.name, layer.label, name, popped, removed)
     s = Session.open(ws, backend, fetch=False)
-    layer = s.current_layer(vendor)
+    layer = s.current_layer(vendor, patch)
     entries = s.entries(layer)
     name = resolve_patch([e.name for e in entries], patch, layer)
     ls = s.layer_state(layer)
@@ -39,7 +37,11 @@ def run(ws: Workspace, backend: str, patch: str, *, vendor: str | None = None, k
         if ls is not None and name in ls.names():
             if ls.names()[-1] != name:
                 raise UsageError(f"{name} is applied below other patches; pop down to it first")
-            pop.run(ws, backend, vendor=layer.vendor)
+            s.require_head_at_stack()
+            s.require_top_layer(layer)
+            _, pop_entries, pop_ls = s.applied_layer(layer.vendor)
+            motion = s.pop_motion(layer, pop_entries, pop_ls, patch=None, all_=False)
+            s.commit(motion.state, reason=f"pop {', '.join(motion.popped)}")
             popped = True
         name, removed = _drop(ws, layer, patch, keep_file)
     return DeleteResult(b.name, layer.label, name, popped, removed)
@@ -51,8 +53,7 @@ def _drop(ws: Workspace, layer: LayerRef, patch: str, keep_file: bool) -> tuple[
     name = resolve_patch([e.name for e in entries], patch, layer)
     ws.write_layer_series(layer, [e for e in entries if e.name != name])
     crash_point("delete:series")
-    path = ws.patch_path(layer, name)
-    if not keep_file and path.exists():
-        path.unlink()
+    if not keep_file and ws.patch_path(layer, name).exists():
+        ws.delete_patch(layer, name)
         return name, True
     return name, False

@@ -20,7 +20,7 @@ class DiffResult:
 
 def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | None = None) -> DiffResult:
     s = Session.open(ws, backend, fetch=False)
-    layer = s.current_layer(vendor)
+    layer = s.current_layer(vendor, patch)
     entries = s.entries(layer)
     ls = s.layer_state(layer)
     applied = ls.names() if ls is not None else []

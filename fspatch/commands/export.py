@@ -6,6 +6,7 @@ by ``schemas/diff.schema.json``.  They go to ``vendors/<vendor>/<backend>/`` or,
 DIR``, to ``DIR/<vendor>/<backend>/`` with ``DIR/patch_history.yaml`` (FlagScale's ``hardware/``
 layout).  ``vendors/history.yaml`` is re-derived every time (:mod:`fspatch.core.export`).
 ``--format quilt|mbox`` writes every layer as a quilt dir or a mailbox instead (:func:`run_series`).
+The work is :mod:`fspatch.core.publish`; this verb is its entry point.
 Nothing is rewritten when its bytes stay the same, so exporting twice changes no byte.
 
 A layer holding encrypted patches is exported only with ``--encrypt-to`` (and ``--key`` to read
@@ -15,45 +16,19 @@ already there is kept when ``--key`` shows it decrypts to the same diff.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from fspatch.core import crypto
-from fspatch.core.export import (
-    HISTORY,
-    FilesReader,
-    build_stack,
-    derive_history,
-    diff_meta,
-    squash,
-    workspace_repo,
+from fspatch.core.publish import (
+    ExportedLayer,
+    ExportResult,
+    SeriesExportResult,
+    SeriesLayer,
+    export_layers,
+    export_series,
 )
-from fspatch.core.schema import validate
-from fspatch.core.series import SeriesEntry, check_patch_name, parse_series
-from fspatch.core.session import ensure_commit
-from fspatch.core.transaction import crash_point, transaction
-from fspatch.core.workspace import LayerRef, Workspace, normalize_backend
-from fspatch.core.yamlio import atomic_write, dump_yaml, parse_yaml
-from fspatch.errors import InputError, UsageError
-from fspatch.git_adapter import GitRepo
+from fspatch.core.workspace import Workspace
 
-
-@dataclass(frozen=True)
-class ExportedLayer:
-    vendor: str
-    backend: str
-    patch_path: str
-    yaml_path: str
-    files: int
-    written: bool  # False when both files already had these bytes
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    commit: str
-    layers: tuple[ExportedLayer, ...]
-    history_path: str
-    history_written: bool
+__all__ = ["ExportResult", "ExportedLayer", "SeriesExportResult", "SeriesLayer", "run", "run_series"]
 
 
 def run(
@@ -65,192 +40,11 @@ def run(
     encrypt_to: Path | None = None,
     key: Path | None = None,
 ) -> ExportResult:
-    wrepo = workspace_repo(ws)
-    head = wrepo.head()
-    if head is None:
-        raise UsageError(f"{ws.root}: the workspace repository has no commit yet; commit the layers first")
-    private = crypto.load_private_key(key) if key is not None else None
-    public = crypto.load_public_key(encrypt_to) if encrypt_to is not None else None
-    reader = FilesReader(ws, private)
-    vendors = [vendor] if vendor is not None else ws.vendors()
-    if vendor is not None:
-        ws.vendor_info(vendor)
-    backends = [ws.backend(backend).name] if backend is not None else list(ws.backends())
-    repos: dict[str, GitRepo] = {}
-    done: list[ExportedLayer] = []
-    journal_dirs = ["vendors"] if out is None else []
-    with transaction("export", ws.root, git_dir=wrepo.git_dir, dirs=journal_dirs):
-        for v in vendors:
-            for b in backends:
-                layer = LayerRef(b, v)
-                if not ws.layer_dir(layer).is_dir():
-                    if vendor is not None and backend is not None:
-                        raise UsageError(f"vendor {v!r} has no layer for backend {b!r}")
-                    continue
-                encrypted = any(crypto.is_encrypted_name(e.name) for e in ws.read_layer_series(layer))
-                if encrypted and public is None:
-                    raise UsageError(
-                        f"{layer.dir.as_posix()} holds encrypted patches; export it with --encrypt-to PUBLIC_PEM "
-                        "(and --key PRIVATE_PEM) so no decrypted diff is written"
-                    )
-                repo = repos.get(b) or _backend_repo(ws, b)
-                repos[b] = repo
-                stack = build_stack(repo, reader, b, v)
-                diff = squash(repo, stack.common_top, stack.top)
-                meta = diff_meta(ws, head, v, [b])
-                yaml_bytes = dump_yaml(meta)
-                validate(
-                    parse_yaml(yaml_bytes, f"{layer.dir.as_posix()}/diff.yaml"),
-                    "diff",
-                    f"{layer.dir.as_posix()}/diff.yaml",
-                )
-                folder = (out / v / b) if out is not None else ws.layer_dir(layer)
-                written = False
-                if public is not None:
-                    target = folder / "diff.patch.encrypted"
-                    if not _same_plaintext(target, diff, private):
-                        written |= atomic_write(target, crypto.encrypt(diff, public))
-                else:
-                    target = folder / "diff.patch"
-                    written |= atomic_write(target, diff)
-                written |= atomic_write(folder / "diff.yaml", yaml_bytes)
-                crash_point("export:layer")
-                n = diff.count(b"\ndiff --git ") + (1 if diff.startswith(b"diff --git ") else 0)
-                done.append(ExportedLayer(v, b, _show(ws, target), _show(ws, folder / "diff.yaml"), n, written))
-        history = derive_history(ws)
-        hist_bytes = dump_yaml(history)
-        ws.write_yaml(HISTORY, history, "history")
-        hist_path = HISTORY.as_posix()
-        hist_written = False
-        if out is not None:
-            hist_written = atomic_write(out / "patch_history.yaml", hist_bytes)
-            hist_path = str(out / "patch_history.yaml")
-    return ExportResult(head, tuple(done), hist_path, hist_written)
-
-
-def _backend_repo(ws: Workspace, backend: str) -> GitRepo:
-    b = ws.backend(normalize_backend(backend))
-    path = ws.checkout_path(b)
-    if not GitRepo.is_repo(path):
-        raise UsageError(f"backend '{b.name}' has no checkout at {b.path}; run 'fspatch backend add'")
-    repo = GitRepo.open(path)
-    ensure_commit(repo, b)
-    return repo
-
-
-def _same_plaintext(target: Path, diff: bytes, private: object | None) -> bool:
-    if private is None or not target.is_file():
-        return False
-    try:
-        return crypto.decrypt(target.read_bytes(), private, str(target)) == diff
-    except InputError:
-        return False
-
-
-def _show(ws: Workspace, path: Path) -> str:
-    try:
-        return path.relative_to(ws.root).as_posix()
-    except ValueError:
-        return str(path)
-
-
-# --------------------------------------------------------------------------- --format quilt|mbox
-
-
-@dataclass(frozen=True)
-class SeriesLayer:
-    backend: str
-    layer: str  # common or vendor/<name>
-    path: str  # the quilt patches/ dir or the .mbox file
-    patches: int
-    written: bool  # False when every file already had these bytes
-
-
-@dataclass(frozen=True)
-class SeriesExportResult:
-    form: str
-    layers: tuple[SeriesLayer, ...]
+    return export_layers(ws, backend, vendor=vendor, out=out, encrypt_to=encrypt_to, key=key)
 
 
 def run_series(
     ws: Workspace, backend: str | None, *, form: str, out: Path, vendor: str | None = None
 ) -> SeriesExportResult:
-    """Every layer (``--vendor V``: V's layers only) as a quilt dir or an mbox below ``out``.
-
-    Layout mirrors the workspace: ``out/series/<backend>/patches/{series,*.patch}`` and
-    ``out/vendors/<vendor>/<backend>/patches/…`` for quilt; ``out/series/<backend>.mbox`` and
-    ``out/vendors/<vendor>/<backend>.mbox`` for mbox.  A quilt dir holds the layer's series and
-    patch files byte for byte (a vendor's applies on upstream + the common layer's); an mbox holds
-    git format-patch mails (``From <stack commit id>``, ``[PATCH n/m]``, the patch's ``Date:`` or
-    the pinned upstream commit's date) that ``git am`` applies on the layer's base.
-    """
-    from fspatch import __version__
-    from fspatch.core.interop import format_mbox, mail_date
-
-    if form not in ("quilt", "mbox"):
-        raise UsageError(f"unknown export format {form!r} (diff, quilt or mbox)")
-    if vendor is not None:
-        ws.vendor_info(vendor)
-    backends = [ws.backend(backend).name] if backend is not None else list(ws.backends())
-    layers: list[LayerRef] = []
-    for b in backends:
-        if vendor is None:
-            layers.append(LayerRef(b, None))
-            layers.extend(ws.vendor_layers(b))
-        elif ws.layer_dir(LayerRef(b, vendor)).is_dir():
-            layers.append(LayerRef(b, vendor))
-        elif backend is not None:
-            raise UsageError(f"vendor {vendor!r} has no layer for backend {b!r}")
-    done: list[SeriesLayer] = []
-    repos: dict[str, GitRepo] = {}
-    for layer in layers:
-        entries = ws.read_layer_series(layer)
-        if any(crypto.is_encrypted_name(e.name) for e in entries):
-            raise UsageError(
-                f"{layer.dir.as_posix()} holds encrypted patches; a quilt dir or mbox would hold them "
-                "decrypted (export it with --format diff --encrypt-to)"
-            )
-        if form == "quilt":
-            folder = out / layer.dir / "patches"
-            written = _write_quilt(ws, layer, entries, folder)
-            done.append(SeriesLayer(layer.backend, layer.label, str(folder), len(entries), written))
-            continue
-        repo = repos.get(layer.backend) or _backend_repo(ws, layer.backend)
-        repos[layer.backend] = repo
-        reader = FilesReader(ws)
-        stack = build_stack(repo, reader, layer.backend, layer.vendor)
-        applied = stack.vendor if layer.vendor is not None else stack.common
-        info = repo.commit_info(stack.backend.commit)
-        mails = format_mbox(
-            [(a.commit, e.name, reader.source(layer, e).patch) for a, e in zip(applied, entries, strict=True)],
-            date=mail_date(info.committer_time, info.committer_offset),
-            fallback=repo.identity(),
-            version=__version__,
-        )
-        target = out / layer.dir.parent / f"{layer.dir.name}.mbox"
-        written = atomic_write(target, mails)
-        done.append(SeriesLayer(layer.backend, layer.label, str(target), len(entries), written))
-    return SeriesExportResult(form, tuple(done))
-
-
-def _write_quilt(ws: Workspace, layer: LayerRef, entries: list[SeriesEntry], folder: Path) -> bool:
-    """The layer's series and patches, byte for byte; patches an earlier export listed are dropped."""
-    old_series = folder / "series"
-    stale: set[str] = set()
-    if old_series.is_file():
-        try:
-            stale = {e.name for e in parse_series(old_series.read_bytes(), str(old_series))}
-        except InputError:
-            stale = set()
-    written = False
-    for e in entries:
-        written |= atomic_write(folder.joinpath(*e.name.split("/")), ws.read_patch(layer, e.name))
-    series = ws.series_path(layer)
-    written |= atomic_write(old_series, series.read_bytes() if series.is_file() else b"")
-    for name in sorted(stale - {e.name for e in entries}):
-        check_patch_name(name)
-        target = folder.joinpath(*name.split("/"))
-        if target.is_file():
-            target.unlink()
-            written = True
-    return written
+    """Every layer (``--vendor V``: V's layers only) as a quilt dir or an mbox below ``out``."""
+    return export_series(ws, backend, form=form, out=out, vendor=vendor)

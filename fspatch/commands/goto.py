@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fspatch.commands import pop, push
-from fspatch.core.session import Session, resolve_patch
+from fspatch.core.session import Session
 from fspatch.core.workspace import Workspace
-from fspatch.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -21,13 +19,12 @@ class GotoResult:
 
 def run(ws: Workspace, backend: str, patch: str, *, vendor: str | None = None) -> GotoResult:
     s = Session.open(ws, backend)
-    layer, entries, ls = s.applied_layer(vendor)
-    name = resolve_patch([e.name for e in entries], patch, layer)
-    names = ls.names()
-    if names and names[-1] == name:
-        raise UsageError(f"{name} is already the top patch")
-    if name in names:
-        r = pop.run(ws, backend, patch=name, vendor=layer.vendor)
-        return GotoResult(r.backend, r.layer, (), r.popped, name)
-    p = push.run(ws, backend, patch=name, vendor=layer.vendor)
-    return GotoResult(p.backend, p.layer, p.pushed, (), name)
+    layer, entries, ls = s.applied_layer(vendor, patch)
+    motion = s.goto_motion(layer, entries, ls, patch)
+    s.require_head_at_stack()
+    s.require_top_layer(layer)
+    verb = "push" if motion.pushed else "pop"
+    with s.transaction("goto"):
+        s.commit(motion.state, reason=f"{verb} {', '.join(motion.pushed or motion.popped)}")
+    assert motion.top is not None
+    return GotoResult(s.backend.name, layer.label, motion.pushed, motion.popped, motion.top)

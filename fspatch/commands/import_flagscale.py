@@ -87,7 +87,7 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
             if not GitRepo.is_repo(p):
                 raise UsageError(f"backend '{b.name}' has no checkout at {b.path}; run 'fspatch backend add'")
             repos[backend] = GitRepo.open(p)
-            ensure_commit(repos[backend], b)
+            ensure_commit(repos[backend], b, ws.root)
         return repos[backend]
 
     for backend in list(src.common) + [v.backend for v in src.vendors]:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fspatch.commands import apply as apply_cmd
-from fspatch.commands import export as export_cmd
-from fspatch.commands import refresh as refresh_cmd
+from fspatch.core.apply import apply_layers
 from fspatch.core.export import workspace_repo
+from fspatch.core.publish import export_layers
+from fspatch.core.refresh import execute_refresh, plan_refresh
+from fspatch.core.session import Session
 from fspatch.core.workspace import Workspace
 from fspatch.errors import UsageError
 
@@ -49,7 +50,7 @@ def run_unpatch(
     if task is not None and device_type is None:
         raise UsageError("--task needs --device-type (tasks belong to vendor layers)")
     vendor = vendor_for_device(ws, device_type) if device_type is not None else None
-    r = apply_cmd.run(ws, backend, vendor=vendor, task=task, at=commit)
+    r = apply_layers(ws, backend, vendor=vendor, task=task, at=commit)
     line = (
         f"fspatch apply {r.backend}" + (f" --vendor {vendor}" if vendor else "") + (f" --task {task}" if task else "")
     )
@@ -73,11 +74,14 @@ def run_patch(
 
         check_task(FilesReader(ws), LayerRef(ws.backend(backend).name, vendor), task)
     name = ws.backend(backend).name
-    rr = refresh_cmd.run(ws, name, vendor=vendor)
+    s = Session.open(ws, name)
+    plan = plan_refresh(s, vendor=vendor)
+    with s.transaction("refresh", files=plan.files):
+        file_changed = execute_refresh(s, plan)
     line = f"fspatch refresh -b {name}" + (f" --vendor {vendor}" if vendor else "")
-    detail = f"{rr.path} {'refreshed' if rr.file_changed else 'unchanged'}"
+    detail = f"{plan.display} {'refreshed' if file_changed else 'unchanged'}"
     if vendor is not None:
-        er = export_cmd.run(ws, name, vendor=vendor)
+        er = export_layers(ws, name, vendor=vendor)
         line += f" && fspatch export {name} --vendor {vendor}"
         detail += "; " + ", ".join(x.patch_path for x in er.layers)
     return LegacyResult("patch", name, vendor, line, detail)

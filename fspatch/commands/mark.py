@@ -2,19 +2,18 @@
 
 The wrapping happens in the checkout (so the user sees exactly what was added)
 on the files the patch changes relative to its parent, then the usual refresh
-records them.  For a patch below the top, the stack is popped to it first and
-pushed back afterwards.
+records them (:mod:`fspatch.core.refresh`).  For a patch below the top, the stack is
+popped to it first and pushed back afterwards: session motions, all in one journal.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fspatch.commands import goto, refresh
-from fspatch.core import transaction
+from fspatch.core.journal import Journal, crash_point
 from fspatch.core.markers import MarkerConfig, wrap_file
+from fspatch.core.refresh import execute_refresh, plan_refresh
 from fspatch.core.session import Session, resolve_patch
-from fspatch.core.transaction import crash_point
 from fspatch.core.workspace import Workspace
 from fspatch.errors import UsageError
 
@@ -31,7 +30,7 @@ class MarkResult:
 def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | None = None) -> MarkResult:
     s = Session.open(ws, backend)
     s.require_head_at_stack(allow_descendant=True)
-    layer, entries, ls = s.applied_layer(vendor)
+    layer, entries, ls = s.applied_layer(vendor, patch)
     names = ls.names()
     if not names:
         raise UsageError(f"no applied patch in {layer.dir} to mark")
@@ -39,20 +38,27 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
     if name not in names:
         raise UsageError(f"{name} is not applied; push it first")
     top = names[-1]
-    with s.transaction("mark", files=[f"{layer.dir}/{name}"]):
+    with s.transaction("mark", files=[f"{layer.dir}/{name}"]) as txn:
         if name != top:
-            goto.run(ws, backend, name, vendor=layer.vendor)
-            s = Session.open(ws, backend)
+            s.require_head_at_stack()
+            s.require_top_layer(layer)
+            down = s.pop_motion(layer, entries, ls, patch=name, all_=False)
+            s.commit(down.state, reason=f"pop {', '.join(down.popped)}")
             ls = s.check_applied_prefix(layer, s.entries(layer))
-        wrapped = _wrap_worktree(s, ls.applied[-2].commit if len(ls.applied) > 1 else ls.base, layer.vendor)
+        wrapped = _wrap_worktree(s, ls.applied[-2].commit if len(ls.applied) > 1 else ls.base, layer.vendor, txn)
         crash_point("mark:wrapped")
-        r = refresh.run(ws, backend, vendor=layer.vendor)
+        plan = plan_refresh(s, vendor=layer.vendor)
+        txn.note_files(plan.files)
+        file_changed = execute_refresh(s, plan)
         if name != top:
-            goto.run(ws, backend, top, vendor=layer.vendor)
-    return MarkResult(s.backend.name, layer.label, name, wrapped, r.file_changed)
+            up_layer, up_entries, up_ls = s.applied_layer(layer.vendor)
+            up = s.push_motion(up_layer, up_entries, up_ls, patch=top, all_=False)
+            s.require_head_at_stack()
+            s.commit(up.state, reason=f"push {', '.join(up.pushed)}")
+    return MarkResult(s.backend.name, layer.label, name, wrapped, file_changed)
 
 
-def _wrap_worktree(s: Session, parent: str, label: str | None) -> tuple[str, ...]:
+def _wrap_worktree(s: Session, parent: str, label: str | None, txn: Journal) -> tuple[str, ...]:
     repo = s.repo
     config = MarkerConfig.from_settings(s.ws.settings())
     parent_tree = repo.tree_of(parent)
@@ -73,9 +79,7 @@ def _wrap_worktree(s: Session, parent: str, label: str | None) -> tuple[str, ...
             upstream_has_file=repo.entry(upstream_tree, path) is not None,
         )
         if new != after[0]:
-            txn = transaction.active(repo.git_dir)
-            if txn is not None:
-                txn.note_worktree([path])
+            txn.note_worktree([path])
             (repo.workdir / path).write_bytes(new)
             wrapped.append(path)
     return tuple(wrapped)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from fspatch.core.journal import crash_point
+from fspatch.core.names import new_file_name
 from fspatch.core.patch import Patch, format_patch
-from fspatch.core.series import SeriesEntry
+from fspatch.core.series import NUMBERED, SeriesEntry
 from fspatch.core.session import Session
 from fspatch.core.stack import AppliedPatch, LayerState
-from fspatch.core.transaction import crash_point
 from fspatch.core.workspace import Workspace
-from fspatch.core.yamlio import atomic_write
 from fspatch.errors import UsageError
-
-_NUMBERED = re.compile(r"^(\d{4})-")
 
 
 @dataclass(frozen=True)
@@ -23,19 +20,6 @@ class NewResult:
     layer: str
     patch: str
     path: str
-
-
-def patch_file_name(name: str, existing: list[str]) -> str:
-    """``enable gems`` → ``0004-enable-gems.patch`` (next number of the layer)."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
-    if not slug:
-        raise UsageError(f"'{name}' is not a usable patch name")
-    if not slug.endswith(".patch"):
-        slug += ".patch"
-    if not _NUMBERED.match(slug):
-        numbers = [int(m.group(1)) for n in existing if (m := _NUMBERED.match(n))]
-        slug = f"{(max(numbers) + 1) if numbers else 1:04d}-{slug}"
-    return slug
 
 
 def run(ws: Workspace, backend: str, name: str, *, message: str | None = None, vendor: str | None = None) -> NewResult:
@@ -59,18 +43,18 @@ def run(ws: Workspace, backend: str, name: str, *, message: str | None = None, v
     else:
         ls = s.check_applied_prefix(layer, entries)
         s.require_top_layer(layer)
-    file_name = patch_file_name(name, [e.name for e in entries])
+    file_name = new_file_name(name, [e.name for e in entries], len(ls.applied))
     path = ws.patch_path(layer, file_name)
     if file_name in [e.name for e in entries] or path.exists():
         raise UsageError(f"patch {layer.dir}/{file_name} already exists")
     author_name, email = s.repo.identity()
-    subject = message or _NUMBERED.sub("", file_name).removesuffix(".patch")
+    subject = message or NUMBERED.sub("", file_name).removesuffix(".patch")
     patch = Patch(author=f"{author_name} <{email}>", subject=subject)
     commit = s.builder().commit(s.repo.tree_of(ls.top), ls.top, patch)
     entries.insert(len(ls.applied), SeriesEntry(file_name))
     new_layer = LayerState(ls.layer, ls.base, ls.applied + (AppliedPatch(file_name, commit),))
     with s.transaction("new", files=[f"{layer.dir}/{file_name}", f"{layer.dir}/series"]):
-        atomic_write(path, format_patch(patch))
+        ws.put_patch(layer, file_name, format_patch(patch))
         crash_point("new:patch-file")
         ws.write_layer_series(layer, entries)
         crash_point("new:series")

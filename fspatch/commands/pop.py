@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from fspatch.core.session import Session, resolve_patch
+from fspatch.core.session import Session
 from fspatch.core.workspace import Workspace
-from fspatch.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -23,26 +22,9 @@ def run(
     """Pop one patch, all of them, or down to (keeping) PATCH as the top, like ``quilt pop PATCH``."""
     s = Session.open(ws, backend)
     s.require_head_at_stack()
-    layer, entries, ls = s.applied_layer(vendor)
+    layer, entries, ls = s.applied_layer(vendor, patch)
     s.require_top_layer(layer)
-    names = ls.names()
-    if not names:
-        raise UsageError(f"no patches of {layer.dir} are applied")
-    if all_:
-        keep = 0
-    elif patch is not None:
-        name = resolve_patch([e.name for e in entries], patch, layer)
-        if name not in names:
-            raise UsageError(f"{name} is not applied")
-        keep = names.index(name) + 1
-        if keep == len(names):
-            raise UsageError(f"{name} is already the top patch")
-    else:
-        keep = len(names) - 1
-    new_layer = replace(ls, applied=ls.applied[:keep])
-    assert s.state is not None
-    state = s.state.with_layer(new_layer)
-    popped = tuple(names[keep:])
+    motion = s.pop_motion(layer, entries, ls, patch=patch, all_=all_)
     with s.transaction("pop"):
-        s.commit(state, reason=f"pop {', '.join(popped)}")
-    return PopResult(s.backend.name, layer.label, popped, names[keep - 1] if keep else None)
+        s.commit(motion.state, reason=f"pop {', '.join(motion.popped)}")
+    return PopResult(s.backend.name, layer.label, motion.popped, motion.top)

@@ -10,8 +10,9 @@ Same engine, report, stops and continue/skip/abort as pull-upstream; every vendo
 
 from __future__ import annotations
 
-from fspatch.commands.pull_upstream import check_ready
-from fspatch.core.rebase import LayerPlan, OperationResult, Plan, Progress, build_old_layer, start_operation
+from fspatch.core.replay import Progress
+from fspatch.core.replay_driver import OperationResult, check_ready, start_operation
+from fspatch.core.replay_plan import LayerPlan, Plan, build_old_layer
 from fspatch.core.session import Session
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError

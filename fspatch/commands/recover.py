@@ -1,7 +1,7 @@
 """``fspatch recover``: undo a verb that was killed half-way, from its journal.
 
 Looks in every backend checkout's git dir and in the workspace's own git dir for
-a journal left by an interrupted verb (core/transaction.py) and puts back every
+a journal left by an interrupted verb (core/journal.py) and puts back every
 byte it saved.  A paused pull-upstream/rebase-vendors is not "interrupted": it
 waits for continue/skip/abort, and recover leaves it alone.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fspatch.core import transaction
+from fspatch.core import journal
 from fspatch.core.workspace import Workspace
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo
@@ -39,7 +39,7 @@ def run(ws: Workspace, backend: str | None = None) -> RecoverResult:
         places.append(("workspace", GitRepo.open(ws.root)))
     out = []
     for where, repo in places:
-        done = transaction.recover(repo.git_dir)
+        done = journal.recover(repo.git_dir)
         if done is not None:
             out.append(Recovered(where, done[0], tuple(done[1])))
     return RecoverResult(tuple(out))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
-from fspatch.commands.new import patch_file_name
-from fspatch.core.series import SeriesEntry
+from fspatch.core.journal import crash_point
+from fspatch.core.lookup import layer_of
+from fspatch.core.series import SeriesEntry, patch_file_name
 from fspatch.core.session import Session, resolve_patch
 from fspatch.core.stack import AppliedPatch
-from fspatch.core.transaction import crash_point
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo
@@ -26,12 +25,10 @@ class RenameResult:
 
 def run(ws: Workspace, backend: str, old: str, new: str, *, vendor: str | None = None) -> RenameResult:
     b = ws.backend(backend)
-    layer = LayerRef(b.name, vendor)
+    layer = layer_of(ws, b.name, vendor) or LayerRef(b.name, None)
     s = Session.open(ws, backend, fetch=False) if GitRepo.is_repo(ws.checkout_path(b)) else None
     if s is not None:
-        layer = s.current_layer(vendor)
-    elif vendor is not None:
-        ws.vendor_info(vendor)
+        layer = s.current_layer(vendor, old)
     entries = ws.read_layer_series(layer)
     names = [e.name for e in entries]
     old_name = resolve_patch(names, old, layer)
@@ -41,7 +38,7 @@ def run(ws: Workspace, backend: str, old: str, new: str, *, vendor: str | None =
         raise UsageError(f"cannot rename to {new_name}: it exists or is not a plain file name")
     files = [f"{layer.dir}/series", f"{layer.dir}/{old_name}", f"{layer.dir}/{new_name}"]
     with s.transaction("rename", files=files) if s is not None else nullcontext():
-        os.replace(ws.patch_path(layer, old_name), ws.patch_path(layer, new_name))
+        ws.rename_patch(layer, old_name, new_name)
         crash_point("rename:file")
         ws.write_layer_series(layer, [SeriesEntry(new_name, e.strip) if e.name == old_name else e for e in entries])
         crash_point("rename:series")

@@ -3,8 +3,9 @@
 continue records the checkout (where the person resolved the conflict) into the stopped
 patch -- refused while a conflicted file still holds conflict markers -- and resumes;
 skip drops the stopped patch from its layer (listed as skipped in the report) and
-resumes; abort puts back every byte saved when the operation started
-(:mod:`fspatch.core.journal`).
+resumes; abort is ``recover`` for the paused replay too: it puts back every byte saved
+when the operation started and drops the plan (:mod:`fspatch.core.journal`).  With no
+replay waiting, abort undoes an interrupted verb the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fspatch.core import journal
-from fspatch.core.rebase import Driver, OperationResult, Plan, Progress, has_markers
+from fspatch.core.replay import Progress, has_markers
+from fspatch.core.replay_driver import OperationResult, resume_operation
 from fspatch.core.session import Session
 from fspatch.core.workspace import Workspace
 from fspatch.errors import ConflictError, UsageError
@@ -26,32 +28,34 @@ class AbortResult:
     restored: tuple[str, ...]
 
 
-def _open(ws: Workspace, backend: str | None) -> tuple[Session, dict]:  # type: ignore[type-arg]
-    names = [backend] if backend else list(ws.backends())
-    found = []
+def _places(ws: Workspace, backend: str | None) -> list[tuple[str, GitRepo]]:
+    names = [ws.backend(backend).name] if backend else sorted(ws.backends())
+    out = []
     for name in names:
-        b = ws.backend(name)
-        path = ws.checkout_path(b)
+        path = ws.checkout_path(ws.backend(name))
         if GitRepo.is_repo(path):
-            data = journal.in_progress(GitRepo.open(path))
-            if data is not None:
-                found.append((b.name, data))
+            out.append((name, GitRepo.open(path)))
+    return out
+
+
+def _open(ws: Workspace, backend: str | None) -> Session:
+    found = [name for name, repo in _places(ws, backend) if journal.paused_replay(repo.git_dir) is not None]
     if not found:
         raise UsageError("no pull-upstream or rebase-vendors in progress" + (f" for '{backend}'" if backend else ""))
     if len(found) > 1:
         raise UsageError("operations are in progress for several backends; say which with -b BACKEND")
-    name, data = found[0]
-    return Session.open(ws, name, fetch=False, operation_ok=True), data
+    return Session.open(ws, found[0], fetch=False, operation_ok=True)
 
 
 def run_continue(ws: Workspace, backend: str | None = None, *, progress: Progress | None = None) -> OperationResult:
-    s, data = _open(ws, backend)
-    plan = Plan.from_dict(data["plan"])
-    driver = Driver(s, plan, progress)
-    if plan.stopped is not None:
+    s = _open(ws, backend)
+    plan = journal.pending(s.repo.git_dir)
+    assert plan is not None and plan.plan is not None
+    stopped = plan.plan.stopped
+    if stopped is not None:
         wd = s.repo.workdir
         left = []
-        for path in plan.stopped["paths"]:
+        for path in stopped.paths:
             full = wd / path
             if full.is_file() and not full.is_symlink() and has_markers(full.read_bytes()):
                 lines = full.read_bytes().split(b"\n")
@@ -63,32 +67,37 @@ def run_continue(ws: Workspace, backend: str | None = None, *, progress: Progres
                 + ", ".join(left)
                 + "; edit them out, then 'fspatch continue' (or 'fspatch skip' / 'fspatch abort')"
             )
+    driver, txn = resume_operation(s, progress)
+    if driver.plan.stopped is not None:
         tree = s.repo.snapshot_worktree()
         driver.replayer().resolve(tree, driver.patch_of)
-    return driver.drive(data["saved"])
+    return driver.drive(txn)
 
 
 def run_skip(ws: Workspace, backend: str | None = None, *, progress: Progress | None = None) -> OperationResult:
-    s, data = _open(ws, backend)
-    plan = Plan.from_dict(data["plan"])
-    if plan.stopped is None:
+    s = _open(ws, backend)
+    data = journal.pending(s.repo.git_dir)
+    assert data is not None and data.plan is not None
+    if data.plan.stopped is None:
         raise UsageError("the operation is not stopped at a patch; use 'fspatch continue' or 'fspatch abort'")
-    driver = Driver(s, plan, progress)
+    driver, txn = resume_operation(s, progress)
     driver.replayer().skip()
-    return driver.drive(data["saved"])
+    return driver.drive(txn)
 
 
 def run_abort(ws: Workspace, backend: str | None = None) -> AbortResult:
-    try:
-        s, data = _open(ws, backend)
-    except UsageError:
-        # No paused replay: an interrupted verb's journal is undone the same way (recover).
-        from fspatch.commands import recover
-
-        found = recover.run(ws, backend).recovered
-        if not found:
-            raise
-        return AbortResult(found[0].where, found[0].operation, tuple(p for r in found for p in r.restored))
-    restored = journal.restore(ws.root, s.repo, data["saved"])
-    journal.clear(s.repo)
-    return AbortResult(s.backend.name, str(data.get("operation")), tuple(restored))
+    """Undo the paused replay (or, with none, an interrupted verb): recover, then the plan is dropped."""
+    places = _places(ws, backend)
+    paused = [(name, repo) for name, repo in places if journal.paused_replay(repo.git_dir) is not None]
+    if len(paused) > 1:
+        raise UsageError("operations are in progress for several backends; say which with -b BACKEND")
+    if not paused and backend is None and GitRepo.is_repo(ws.root):
+        places.append(("workspace", GitRepo.open(ws.root)))
+    found = []
+    for where, repo in paused or places:
+        done = journal.recover(repo.git_dir, paused_too=True)
+        if done is not None:
+            found.append((where, done[0], done[1]))
+    if not found:
+        raise UsageError("no pull-upstream or rebase-vendors in progress" + (f" for '{backend}'" if backend else ""))
+    return AbortResult(found[0][0], found[0][1], tuple(p for _, _, paths in found for p in paths))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fspatch.core import journal, transaction
+from fspatch.core import journal
 from fspatch.core.session import Session
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import FspatchError
@@ -49,20 +49,18 @@ def run(ws: Workspace, backend: str | None = None) -> StatusResult:
             continue
         s = Session.open(ws, name, fetch=False, read_only=True)
         head = s.repo.head()
-        interrupted = transaction.pending(s.repo.git_dir)
-        paused = journal.in_progress(s.repo)
+        found = journal.pending(s.repo.git_dir)
         waiting = (
-            f"interrupted '{interrupted.get('operation')}': run 'fspatch recover'"
-            if interrupted
-            else f"{paused.get('operation')} stopped at a conflict: 'fspatch continue', 'skip' or 'abort'"
-            if paused
-            else None
+            None
+            if found is None
+            else f"{found.operation} stopped at a conflict: 'fspatch continue', 'skip' or 'abort'"
+            if found.paused
+            else f"interrupted '{found.operation}': run 'fspatch recover'"
         )
         layers = []
         if s.state is not None:
             for ls in s.state.layers:
-                vendor = ls.layer.split("/", 1)[1] if ls.layer.startswith("vendor/") else None
-                total = _total(ws, LayerRef(name, vendor), len(ls.applied))
+                total = _total(ws, LayerRef.from_label(name, ls.layer), len(ls.applied))
                 layers.append(
                     LayerStatus(ls.layer, len(ls.applied), total, ls.applied[-1].name if ls.applied else None)
                 )

@@ -41,11 +41,11 @@ from fspatch.core.schema import validate
 from fspatch.core.series import SeriesEntry, parse_series
 from fspatch.core.stack import AppliedPatch, Builder, PatchSource
 from fspatch.core.workspace import LOCK_NAME, RESERVED_NAMES, Backend, LayerRef, Workspace
+from fspatch.core.workspace import TASKS as TASKS  # re-exported: import_flagscale reads it here
 from fspatch.core.yamlio import parse_yaml
 from fspatch.errors import InputError, UsageError
 from fspatch.git_adapter import GitRepo
 
-TASKS = ("train", "inference", "post_train")
 HISTORY = Path("vendors", "history.yaml")
 HISTORY_IMPORT = Path("vendors", "history.import.yaml")
 EXPORT_NAMES = frozenset({"diff.patch", "diff.yaml", "diff.patch.encrypted"})

@@ -219,8 +219,8 @@ def _check_backend(ws: Workspace, b: Backend, checks: Collection[str], acc: _Acc
                 LOCK_NAME,
                 _commit_line(ws.root, b),
                 RULE_NO_UPSTREAM,
-                f"backend '{b.name}': {why}; its layers were not built (run 'fspatch backend add' or fetch {b.ref})",
-                severity="warning",
+                f"backend '{b.name}': {why}; its layers were not built: run 'fspatch sync' "
+                "(or 'fspatch check --sync') to set the checkout up from upstream.lock",
                 case=case_of(layers[0]),
             )
         )

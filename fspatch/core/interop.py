@@ -45,10 +45,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
+from fspatch.core.journal import crash_point, refuse_if_pending, transaction
 from fspatch.core.patch import Patch, format_diff, format_patch, parse_diff, parse_message, parse_patch
 from fspatch.core.series import SeriesEntry, parse_series
 from fspatch.core.stack import Builder, PatchSource, split_author
-from fspatch.core.transaction import crash_point, refuse_if_pending, transaction
 from fspatch.core.workspace import RESERVED_NAMES, LayerRef, Workspace, max_patch_bytes, read_patch_bytes
 from fspatch.errors import InputError, UsageError
 from fspatch.git_adapter import GitRepo

@@ -1,156 +1,487 @@
-"""The journal of an operation in progress (pull-upstream, rebase-vendors).
+"""The one journal: how every multi-step verb, a paused replay included, stays undoable.
 
-Why a journal: an interactive replay stops at a conflict and hands the checkout to a
-person; ``fspatch continue`` / ``skip`` must resume exactly where it stopped and
-``fspatch abort`` must put back every byte the operation could have changed.  So
-before anything changes, the original bytes are saved inside the backend's git
-dir (never in ad-hoc workspace files, DESIGN §2) and the replay's progress is kept
-next to them.
+Why: a verb may be killed (SIGKILL, a closed laptop, CI timing out) between any two of
+its steps, and an interactive replay stops at a conflict and hands the checkout to a
+person.  Before its first change a verb writes a journal naming every file it may
+change and saving their bytes; the journal is dropped only once the verb is done.  A
+replay that stops keeps its journal with its :class:`~fspatch.core.replay_plan.Plan`
+and ``paused`` set, so ``continue`` / ``skip`` resume it in another process; ``abort``
+is the same undo as ``recover`` (put back every saved byte), then the plan is gone.
+Every other verb refuses to run while a journal is there.  The journal lives in a git
+dir (the backend's, or the workspace's for workspace-only verbs), never among the
+workspace files (DESIGN §2).  The on-disk format (version 2) is documented in
+``docs/journal.md``.
 
-On-disk format, version 1
--------------------------
-``<backend git dir>/fspatch/operation.json`` (written atomically)::
-
-    {"format": 1,
-     "operation": "pull-upstream" | "rebase-vendors",
-     "backend": "<name>",
-     "saved": {"files": {"<workspace-relative path>": "<blob name>" | null, ...},
-               "dirs": ["series/<backend>", "vendors/<v>/<backend>", ...],
-               "head": {"commit": "<40-hex>", "ref": "refs/heads/x" | null} | null,
-               "index": "<blob name>" | null,
-               "refs": {"<ref name>": "<40-hex>", ...}},
-     "plan": {...}}          # the replay's progress, see fspatch.core.rebase.Plan
-
-``<backend git dir>/fspatch/saved/<blob name>`` holds the original bytes of one
-saved file (``null`` means the file did not exist).  ``files`` covers
-``upstream.lock`` and every file below the backend's layer directories (``dirs``);
-abort rewrites those, deletes files created below ``dirs`` since, restores the
-git index file byte for byte, every direct ref (refs created since are deleted),
-HEAD (branch or detached) and the working tree of the checkout.
+Tests kill a verb at named steps: ``FSPATCH_CRASH_AT=<step>`` makes
+:func:`crash_point` send SIGKILL to its own process at that step (test-only).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Iterable
+import signal
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fspatch.core.replay_plan import Plan
 from fspatch.core.yamlio import atomic_write
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo
 
-JOURNAL_FORMAT = 1
-_DIR = "fspatch"
-_FILE = "operation.json"
+JOURNAL_FORMAT = 2
+_NAME = "journal.json"
+_SAVED = "journal-saved"
+_OLD = ("txn.json", "operation.json")  # format 1 (two journals), written by fspatch before issue 12
+FSPATCH_REFS = "refs/fspatch/"
+ALL_REFS = "refs/"
 
 
-def journal_dir(repo: GitRepo) -> Path:
-    return repo.git_dir / _DIR
+def crash_point(step: str) -> None:
+    """Die here, as a kill would, when the test harness names this step."""
+    if os.environ.get("FSPATCH_CRASH_AT") == step:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
-def journal_path(repo: GitRepo) -> Path:
-    return journal_dir(repo) / _FILE
+def _home(git_dir: Path) -> Path:
+    return git_dir / "fspatch"
 
 
-def in_progress(repo: GitRepo) -> dict[str, Any] | None:
-    """The journal of the operation in progress, or None."""
-    path = journal_path(repo)
+# --------------------------------------------------------------------------- the persisted values
+
+
+@dataclass
+class SavedCheckout:
+    """The backend checkout as it was: HEAD, index, refs, and which of its files may change."""
+
+    head: str | None
+    head_ref: str | None  # the branch HEAD pointed at, None when detached
+    index: str | None  # saved blob name of the git index file
+    refs: dict[str, str]  # every ref under ``ref_scope`` and its target
+    ref_scope: str  # FSPATCH_REFS for a stack verb; ALL_REFS for a replay (its fetch adds tags)
+    reset: bool = False  # restore the whole checkout to ``head`` (a replay: checked clean first)
+    paths: list[str] = field(default_factory=list)  # restored to ``head``'s tree (checked free of edits)
+    worktree: dict[str, str | None] = field(default_factory=dict)  # restored byte for byte
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "head": self.head,
+            "head_ref": self.head_ref,
+            "index": self.index,
+            "refs": dict(sorted(self.refs.items())),
+            "ref_scope": self.ref_scope,
+            "reset": self.reset,
+            "paths": sorted(self.paths),
+            "worktree": dict(sorted(self.worktree.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SavedCheckout:
+        return cls(
+            d["head"],
+            d["head_ref"],
+            d["index"],
+            {str(k): str(v) for k, v in d["refs"].items()},
+            str(d["ref_scope"]),
+            bool(d["reset"]),
+            [str(p) for p in d["paths"]],
+            {str(k): v for k, v in d["worktree"].items()},
+        )
+
+
+@dataclass
+class JournalData:
+    """Everything one journal holds (``journal.json``, format 2)."""
+
+    operation: str
+    backend: str | None
+    root: str  # the workspace; ``files`` and ``dirs`` are relative to it (or absolute: apply --to)
+    files: dict[str, str | None] = field(default_factory=dict)  # path -> saved blob name, None: absent
+    dirs: list[str] = field(default_factory=list)  # files created below these since are removed
+    kept_dirs: list[str] = field(default_factory=list)  # folders below ``dirs`` (or ``dirs``) that existed
+    checkout: SavedCheckout | None = None
+    plan: Plan | None = None  # a replay's progress
+    paused: bool = False  # a replay stopped at a conflict, waiting for continue/skip/abort
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "format": JOURNAL_FORMAT,
+            "operation": self.operation,
+            "backend": self.backend,
+            "root": self.root,
+            "files": dict(sorted(self.files.items())),
+            "dirs": sorted(self.dirs),
+            "kept_dirs": sorted(self.kept_dirs),
+            "checkout": None if self.checkout is None else self.checkout.to_dict(),
+            "plan": None if self.plan is None else self.plan.to_dict(),
+            "paused": self.paused,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> JournalData:
+        return cls(
+            str(d["operation"]),
+            d["backend"],
+            str(d["root"]),
+            {str(k): v for k, v in d["files"].items()},
+            [str(x) for x in d["dirs"]],
+            [str(x) for x in d["kept_dirs"]],
+            None if d["checkout"] is None else SavedCheckout.from_dict(d["checkout"]),
+            None if d["plan"] is None else Plan.from_dict(d["plan"]),
+            bool(d["paused"]),
+        )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def pending(git_dir: Path) -> JournalData | None:
+    """The journal in this git dir (an interrupted verb, or a paused replay), or None."""
+    home = _home(git_dir)
+    path = home / _NAME
     if not path.is_file():
+        for old in _OLD:
+            if (home / old).is_file():
+                raise UsageError(
+                    f"{home / old}: a journal of an older fspatch (format 1); finish or undo it with that "
+                    "version ('fspatch recover' / 'fspatch abort') before using this one"
+                )
         return None
-    data: dict[str, Any] = json.loads(path.read_bytes())
-    if data.get("format") != JOURNAL_FORMAT:
-        raise UsageError(f"{path}: unknown journal format {data.get('format')!r}; upgrade fspatch")
-    return data
+    raw: dict[str, Any] = json.loads(path.read_bytes())
+    if raw.get("format") != JOURNAL_FORMAT:
+        raise UsageError(f"{path}: unknown journal format {raw.get('format')!r}; upgrade fspatch")
+    return JournalData.from_dict(raw)
 
 
-def write(repo: GitRepo, data: dict[str, Any]) -> None:
-    data = dict(data, format=JOURNAL_FORMAT)
-    atomic_write(journal_path(repo), (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+def paused_replay(git_dir: Path) -> JournalData | None:
+    """The journal of a replay waiting at a conflict, or None."""
+    data = pending(git_dir)
+    return data if data is not None and data.paused else None
 
 
-def save_originals(root: Path, repo: GitRepo, files: Iterable[str], dirs: Iterable[str]) -> dict[str, Any]:
-    """Copy the original bytes of files (and of everything under dirs) into the journal dir."""
-    saved_dir = journal_dir(repo) / "saved"
-    if saved_dir.exists():
-        shutil.rmtree(saved_dir)
-    saved_dir.mkdir(parents=True)
-    dirs = sorted(set(dirs))
-    names: set[str] = set(files)
+def refuse_if_pending(git_dir: Path, where: str, *, paused_ok: bool = False) -> None:
+    """Refuse to change anything over a journal: an interrupted verb, or (unless paused_ok) a paused replay."""
+    data = pending(git_dir)
+    if data is None or (paused_ok and data.paused):
+        return
+    if data.paused:
+        raise UsageError(
+            f"a {data.operation} of '{data.backend}' is in progress; finish it with "
+            "'fspatch continue', 'fspatch skip' or 'fspatch abort' first"
+        )
+    raise UsageError(
+        f"an interrupted '{data.operation}' left a journal in {where}; "
+        "run 'fspatch recover' to put everything back as it was before it"
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class Journal:
+    """The journal of one running verb; ``note_*`` calls extend it before each change."""
+
+    def __init__(self, git_dir: Path, data: JournalData, repo: GitRepo | None) -> None:
+        self.git_dir = git_dir
+        self.data = data
+        self.repo = repo
+        saved = _home(git_dir) / _SAVED
+        self._n = sum(1 for _ in saved.iterdir()) if saved.is_dir() else 0
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data.root)
+
+    @property
+    def operation(self) -> str:
+        return self.data.operation
+
+    # -- recording -------------------------------------------------------
+    def _save(self, data: bytes | None) -> str | None:
+        if data is None:
+            return None
+        self._n += 1
+        name = f"b{self._n:06d}"
+        (_home(self.git_dir) / _SAVED / name).write_bytes(data)
+        return name
+
+    def write(self) -> None:
+        """Persist the journal (atomically): every change it covers comes after this."""
+        text = json.dumps(self.data.to_dict(), indent=1, sort_keys=True) + "\n"
+        atomic_write(_home(self.git_dir) / _NAME, text.encode())
+
+    def note_files(self, rels: Iterable[str]) -> None:
+        """Files (relative to the root, or absolute) about to be written or removed."""
+        changed = False
+        for rel in rels:
+            if rel in self.data.files:
+                continue
+            path = self.root / rel
+            self.data.files[rel] = self._save(path.read_bytes() if path.is_file() else None)
+            changed = True
+        if changed:
+            self.write()
+
+    def note_dirs(self, dirs: Iterable[str]) -> None:
+        """Folders whose files may be rewritten and below which new files may appear."""
+        new = [d for d in dirs if d not in self.data.dirs]
+        if not new:
+            return
+        self.data.dirs.extend(new)
+        for d in new:
+            folder = self.root / d
+            if folder.is_dir():
+                self.data.kept_dirs.append(d)
+                self.data.kept_dirs.extend(
+                    p.relative_to(self.root).as_posix() if not Path(d).is_absolute() else str(p)
+                    for p in folder.rglob("*")
+                    if p.is_dir() and not p.is_symlink()
+                )
+        self.note_files(_files_below(self.root, new))
+        self.write()
+
+    def note_checkout(self, paths: Iterable[str]) -> None:
+        """Checkout paths about to be written from a tree (already checked free of local edits)."""
+        ck = self.data.checkout
+        if ck is None:
+            raise AssertionError("journal opened without a checkout")
+        ck.paths = sorted(set(ck.paths) | set(paths))
+        self.write()
+
+    def note_worktree(self, paths: Iterable[str]) -> None:
+        """Checkout files about to be rewritten whose current bytes must come back on recover."""
+        ck = self.data.checkout
+        assert ck is not None and self.repo is not None
+        wd = self.repo.workdir
+        for path in paths:
+            if path not in ck.worktree:
+                full = wd / path
+                ck.worktree[path] = self._save(full.read_bytes() if full.is_file() else None)
+        self.write()
+
+    # -- a replay ------------------------------------------------------------
+    def pause(self, plan: Plan) -> None:
+        """Keep the journal with the plan: the replay waits for continue/skip/abort."""
+        self.data.plan = plan
+        self.data.paused = True
+        self.write()
+
+    def resume(self) -> None:
+        """The paused replay runs again: a kill from here on is an interrupted verb (recover/abort)."""
+        self.data.paused = False
+        self.write()
+
+    def done(self) -> None:
+        clear(self.git_dir)
+
+
+class _NullJournal(Journal):
+    """No git dir to keep a journal in: plain atomic writes only."""
+
+    def __init__(self, root: Path) -> None:
+        self.git_dir = Path("/nonexistent")
+        self.data = JournalData("", None, str(root))
+        self.repo = None
+        self._n = 0
+
+    def write(self) -> None:
+        pass
+
+    def note_files(self, rels: Iterable[str]) -> None:
+        pass
+
+    def note_dirs(self, dirs: Iterable[str]) -> None:
+        pass
+
+    def note_checkout(self, paths: Iterable[str]) -> None:
+        pass
+
+    def note_worktree(self, paths: Iterable[str]) -> None:
+        pass
+
+    def done(self) -> None:
+        pass
+
+
+def clear(git_dir: Path) -> None:
+    home = _home(git_dir)
+    (home / _NAME).unlink(missing_ok=True)
+    shutil.rmtree(home / _SAVED, ignore_errors=True)
+
+
+def _saved_refs(repo: GitRepo, scope: str) -> dict[str, str]:
+    return repo.direct_refs() if scope == ALL_REFS else repo.refs(scope)
+
+
+def begin(
+    operation: str,
+    root: Path,
+    *,
+    repo: GitRepo | None = None,
+    git_dir: Path | None = None,
+    backend: str | None = None,
+    files: Sequence[str] = (),
+    dirs: Sequence[str] = (),
+    ref_scope: str = FSPATCH_REFS,
+    reset: bool = False,
+    refs: Mapping[str, str] | None = None,
+) -> Journal:
+    """Write a new journal before a verb's first change (refused over any journal already there).
+
+    With ``repo`` the backend checkout's HEAD, index and refs are saved too; ``refs`` overrides
+    the refs saved (a replay saves them as they were before its fetch).
+    """
+    where = git_dir if git_dir is not None else (repo.git_dir if repo is not None else None)
+    if where is None:
+        return _NullJournal(root)
+    refuse_if_pending(where, str(where))
+    home = _home(where)
+    shutil.rmtree(home / _SAVED, ignore_errors=True)
+    (home / _SAVED).mkdir(parents=True)
+    data = JournalData(operation, backend, str(root))
+    journal = Journal(where, data, repo)
+    if repo is not None:
+        index = repo.git_dir / "index"
+        data.checkout = SavedCheckout(
+            head=repo.head(),
+            head_ref=repo.head_ref(),
+            index=journal._save(index.read_bytes()) if index.is_file() else None,
+            refs=dict(refs) if refs is not None else _saved_refs(repo, ref_scope),
+            ref_scope=ref_scope,
+            reset=reset,
+        )
+    journal.note_files(files)
+    journal.note_dirs(dirs)
+    journal.write()
+    return journal
+
+
+def reopen(git_dir: Path, repo: GitRepo | None) -> Journal:
+    """The journal of a paused replay, to resume it (``continue`` / ``skip``)."""
+    data = pending(git_dir)
+    if data is None:
+        raise UsageError("no journal to resume")
+    return Journal(git_dir, data, repo)
+
+
+@contextmanager
+def transaction(
+    operation: str,
+    root: Path,
+    *,
+    repo: GitRepo | None = None,
+    git_dir: Path | None = None,
+    backend: str | None = None,
+    files: Sequence[str] = (),
+    dirs: Sequence[str] = (),
+) -> Iterator[Journal]:
+    """Journal a verb: saved before its first change, restored if it fails, dropped when done.
+
+    With ``repo`` the backend checkout's HEAD, index and ``refs/fspatch/*`` are saved too.
+    A Python exception inside the block restores everything (the verb then reports its
+    error with nothing changed); a kill leaves the journal for ``fspatch recover``.
+    """
+    journal = begin(operation, root, repo=repo, git_dir=git_dir, backend=backend, files=files, dirs=dirs)
+    if isinstance(journal, _NullJournal):
+        yield journal
+        return
+    crash_point(f"{operation}:journal")
+    try:
+        yield journal
+    except BaseException:
+        restore(journal.git_dir, journal.data)
+        clear(journal.git_dir)
+        raise
+    journal.done()
+
+
+def _files_below(root: Path, dirs: Sequence[str]) -> list[str]:
+    """Files below the folders (symlinks skipped: their targets are not ours to save)."""
+    out: list[str] = []
     for d in dirs:
         folder = root / d
         if folder.is_dir():
             for p in folder.rglob("*"):
                 if p.is_file() and not p.is_symlink():
-                    names.add(p.relative_to(root).as_posix())
-    table: dict[str, str | None] = {}
-    for i, rel in enumerate(sorted(names)):
-        src = root / rel
-        if src.is_file():
-            blob = f"f{i:05d}"
-            (saved_dir / blob).write_bytes(src.read_bytes())
-            table[rel] = blob
-        else:
-            table[rel] = None
-    index_file = repo.git_dir / "index"
-    index_blob = None
-    if index_file.is_file():
-        index_blob = "index"
-        (saved_dir / index_blob).write_bytes(index_file.read_bytes())
-    head = repo.head()
-    return {
-        "files": table,
-        "dirs": dirs,
-        "head": None if head is None else {"commit": head, "ref": repo.head_ref()},
-        "index": index_blob,
-        "refs": repo.direct_refs(),
-    }
+                    out.append(p.relative_to(root).as_posix() if not Path(d).is_absolute() else str(p))
+    return out
 
 
-def restore(root: Path, repo: GitRepo, saved: dict[str, Any]) -> list[str]:
-    """Put back every saved byte (workspace files, checkout, index, refs, HEAD); the paths restored."""
-    saved_dir = journal_dir(repo) / "saved"
-    table: dict[str, str | None] = saved["files"]
+# --------------------------------------------------------------------------- undoing
+
+
+def restore(git_dir: Path, data: JournalData) -> list[str]:
+    """Put back every byte the journal saved (checkout, refs, HEAD, index, files); the paths restored."""
+    saved = _home(git_dir) / _SAVED
+    root = Path(data.root)
     touched: list[str] = []
-    # The checkout first: its files, then HEAD, index and refs.
-    head = saved.get("head")
-    if head is not None:
-        repo.reset_hard(head["commit"])
-    for rel, blob in sorted(table.items()):
-        path = root / rel
+    ck = data.checkout
+    if ck is not None:
+        repo = GitRepo.open(git_dir.parent) if git_dir.name == ".git" else GitRepo.open(git_dir)
+        if ck.head is not None and ck.reset:
+            repo.reset_hard(ck.head)
+        elif ck.head is not None and ck.paths:
+            repo.checkout_paths(repo.tree_of(ck.head), ck.paths)
+            touched.extend(ck.paths)
+        wd = repo.workdir
+        for path, blob in sorted(ck.worktree.items()):
+            full = wd / path
+            if blob is None:
+                full.unlink(missing_ok=True)
+            else:
+                full.write_bytes((saved / blob).read_bytes())
+            touched.append(path)
+        current = _saved_refs(repo, ck.ref_scope)
+        for name in sorted(set(current) | set(ck.refs)):
+            if current.get(name) != ck.refs.get(name):
+                repo.force_ref(name, ck.refs.get(name))
+        if ck.head is not None:
+            if ck.head_ref:
+                repo.set_head_ref(ck.head_ref)
+            else:
+                repo.set_head(ck.head)
+        if ck.index is not None:
+            atomic_write(repo.git_dir / "index", (saved / ck.index).read_bytes())
+    for rel, blob in sorted(data.files.items()):
+        target = root / rel
         if blob is None:
-            if path.exists():
-                path.unlink()
+            if target.is_file() or target.is_symlink():
+                target.unlink()
                 touched.append(rel)
-        elif atomic_write(path, (saved_dir / blob).read_bytes()):
+        elif atomic_write(target, (saved / blob).read_bytes()):
             touched.append(rel)
-    for d in saved.get("dirs", []):
+    kept = set(data.kept_dirs)
+    for d in data.dirs:
         folder = root / d
-        if folder.is_dir():
-            for p in sorted(folder.rglob("*")):
-                rel = p.relative_to(root).as_posix()
-                if p.is_file() and rel not in table:
-                    p.unlink()
-                    touched.append(rel)
-    current = repo.direct_refs()
-    want: dict[str, str] = saved["refs"]
-    for name in sorted(set(current) | set(want)):
-        if current.get(name) != want.get(name):
-            repo.force_ref(name, want.get(name))
-    if head is not None and head.get("ref"):
-        repo.set_head_ref(head["ref"])
-    if saved.get("index") is not None:
-        index_bytes = (saved_dir / saved["index"]).read_bytes()
-        (repo.git_dir / "index").write_bytes(index_bytes)
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        absolute = Path(d).is_absolute()
+        for p in sorted(folder.rglob("*"), reverse=True):
+            rel = str(p) if absolute else p.relative_to(root).as_posix()
+            if p.is_symlink():
+                continue  # never saved, never ours
+            if p.is_file() and rel not in data.files:
+                p.unlink()
+                touched.append(rel)
+            elif p.is_dir() and rel not in kept and not any(p.iterdir()):
+                p.rmdir()  # a folder the verb made and its files are gone again
+        if d not in kept and not any(folder.iterdir()):
+            folder.rmdir()
     return touched
 
 
-def clear(repo: GitRepo) -> None:
-    """Forget the operation (its journal and saved bytes)."""
-    d = journal_dir(repo)
-    path = journal_path(repo)
-    if path.exists():
-        path.unlink()
-    if (d / "saved").exists():
-        shutil.rmtree(d / "saved")
+def recover(git_dir: Path, *, paused_too: bool = False) -> tuple[str, list[str]] | None:
+    """Undo the verb journalled in this git dir: (operation, restored paths), or None.
+
+    A paused replay is left waiting unless ``paused_too`` (that is ``abort``).
+    """
+    data = pending(git_dir)
+    if data is None or (data.paused and not paused_too):
+        return None
+    touched = restore(git_dir, data)
+    clear(git_dir)
+    return data.operation, touched

@@ -11,11 +11,12 @@ will open in an editor.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from fspatch.core.stack import Builder, PatchSource, apply_files
-from fspatch.core.workspace import LayerRef
+from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import ConflictError, HunkFailed, InputError
 from fspatch.git_adapter import GitRepo
 
@@ -128,3 +129,16 @@ def _diff_line(data: bytes, message: str) -> int:
         if line.startswith(b"diff ") and (b"/" + path + b" " in line or line.endswith(b"/" + path)):
             return i + 1
     return start + 1 if lines and start < len(lines) and lines[start] else 0
+
+
+def common_fingerprint(ws: Workspace, backend: str) -> str:
+    """SHA-256 over the common layer's series file and its patch files' bytes (in series order)."""
+    layer = LayerRef(ws.backend(backend).name, None)
+    h = hashlib.sha256()
+    series = ws.series_path(layer)
+    data = series.read_bytes() if series.is_file() else b""
+    h.update(b"series %d\n" % len(data) + data)
+    for entry in ws.read_layer_series(layer) if series.is_file() else []:
+        body = ws.read_patch(layer, entry.name)
+        h.update(b"patch %s %d\n" % (entry.name.encode(), len(body)) + body)
+    return h.hexdigest()

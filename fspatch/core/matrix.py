@@ -10,7 +10,7 @@ Rows are ``backend × (common + each vendor layer)``.  Columns:
     row, ``blocked`` when the common layer itself does not build);
 ``onto``
     only with a target ref: a trial of ``pull-upstream`` onto it — every patch
-    replayed as a 3-way tree merge by :class:`fspatch.core.rebase.Replayer`, the
+    replayed as a 3-way tree merge by :class:`fspatch.core.replay.Replayer`, the
     engine ``pull-upstream`` itself uses, without stopping at conflicts — with
     the clean / upstreamed / conflicting patch counts.  A vendor layer is
     replayed onto the replayed common top; when the common layer has conflicts
@@ -36,7 +36,7 @@ from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo
 
 if TYPE_CHECKING:
-    from fspatch.core.rebase import PatchOutcome
+    from fspatch.core.replay_report import PatchOutcome
 
 OK = "ok"
 FAILS = "fails"
@@ -235,8 +235,10 @@ def _trial(
     common_top: str | None,
 ) -> dict[LayerRef, OntoCell]:
     """Replay every layer that builds onto ``target`` with pull-upstream's engine, never stopping."""
-    from fspatch.core.rebase import CONFLICT as R_CONFLICT
-    from fspatch.core.rebase import UPSTREAMED, LayerPlan, Plan, Replayer, outcome_from_dict
+    from fspatch.core.replay import Replayer
+    from fspatch.core.replay_plan import LayerPlan, Plan
+    from fspatch.core.replay_report import CONFLICT as R_CONFLICT
+    from fspatch.core.replay_report import UPSTREAMED
 
     out: dict[LayerRef, OntoCell] = {}
     if common_top is None:
@@ -259,8 +261,7 @@ def _trial(
     plan = Plan("pull-upstream", b.name, b.ref, b.commit, ref, target, drop_upstreamed=False, stop=False, layers=plans)
     Replayer(repo, plan).run(lambda lp, name: patches[lp.label][name])
     by_layer: dict[str, list[PatchOutcome]] = {}
-    for raw in plan.outcomes:
-        outcome = outcome_from_dict(raw)
+    for outcome in plan.outcomes:
         by_layer.setdefault(outcome.layer, []).append(outcome)
     common_conflicts = sum(1 for o in by_layer.get(common_ref.label, []) if o.status == R_CONFLICT)
     for label, layer in layers_of.items():

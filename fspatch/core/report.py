@@ -3,7 +3,7 @@
 Why one module: ``check`` (markers), and later conflict reports, all produce the
 same kind of value — "this rule is broken at this line of this file, by this
 patch" — and CI systems want the same value in several formats.  Renderers
-return ``str``/``bytes`` and never print (DESIGN §3: only ``cli.py`` talks to the
+return ``str``/``bytes`` and never print (DESIGN §3: only ``fspatch.cli`` talks to the
 terminal).  Every renderer sorts its input and writes no timestamps, host names
 or durations, so the same findings always give byte-identical reports (golden
 files, review bots that diff reports).

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fspatch.errors import InputError, PathEscapeError
+from fspatch.errors import InputError, PathEscapeError, UsageError
 
 __all__ = ["SeriesEntry", "check_patch_name", "format_series", "parse_series", "read_series"]
 
@@ -230,3 +230,19 @@ def _relabel(item: _Line, entry: SeriesEntry) -> str:
         start, end = item.name_span
         return text[:start] + entry.name + text[end:]
     return text
+
+
+NUMBERED = re.compile(r"^(\d{4})-")  # a patch file name's series number
+
+
+def patch_file_name(name: str, existing: list[str]) -> str:
+    """``enable gems`` → ``0004-enable-gems.patch`` (next number of the layer)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    if not slug:
+        raise UsageError(f"'{name}' is not a usable patch name")
+    if not slug.endswith(".patch"):
+        slug += ".patch"
+    if not NUMBERED.match(slug):
+        numbers = [int(m.group(1)) for n in existing if (m := NUMBERED.match(n))]
+        slug = f"{(max(numbers) + 1) if numbers else 1:04d}-{slug}"
+    return slug

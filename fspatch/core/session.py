@@ -2,7 +2,11 @@
 
 Every stack verb (apply, push, pop, refresh, new, …) starts from a session and
 ends with ``commit``: the one place where the checkout is moved and the state
-ref updated, in that order, after everything was computed in memory.
+ref updated, in that order, after everything was computed in memory.  The stack
+motions (push, pop, goto) are session operations in StGit's ``StackTransaction``
+manner: each computes the new :class:`StackState` in memory and returns a
+:class:`Motion`; the verb composing them executes once, with ``commit`` inside
+``transaction`` (the journal).  So no verb ever calls another verb.
 """
 
 from __future__ import annotations
@@ -10,9 +14,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from fspatch.core import names
+from fspatch.core.fetch import ensure_commit
+from fspatch.core.journal import Journal, crash_point, refuse_if_pending, transaction
 from fspatch.core.patch import Patch, parse_patch
 from fspatch.core.series import SeriesEntry
 from fspatch.core.stack import (
@@ -24,9 +31,8 @@ from fspatch.core.stack import (
     load_state,
     save_state,
 )
-from fspatch.core.transaction import Transaction, crash_point, refuse_if_pending, transaction
-from fspatch.core.workspace import Backend, LayerRef, Workspace, read_patch_bytes
-from fspatch.errors import DirtyCheckoutError, GitError, UsageError
+from fspatch.core.workspace import Backend, LayerRef, Workspace, read_patch_bytes, vendor_of_label
+from fspatch.errors import DirtyCheckoutError, UsageError
 from fspatch.git_adapter import GitRepo
 
 
@@ -37,7 +43,7 @@ class Session:
     repo: GitRepo
     state: StackState | None
     state_ref: str | None
-    txn: Transaction | None = None
+    txn: Journal | None = None
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -54,27 +60,27 @@ class Session:
                 f"run 'fspatch backend add {backend.name} --url {backend.url} --ref {backend.ref}'"
             )
         repo = GitRepo.open(path)
-        if not operation_ok and not read_only:
-            from fspatch.core.journal import in_progress
-
-            pending = in_progress(repo)
-            if pending is not None:
-                raise UsageError(
-                    f"a {pending.get('operation')} of '{backend.name}' is in progress; finish it with "
-                    "'fspatch continue', 'fspatch skip' or 'fspatch abort' first"
-                )
         if not read_only:
-            refuse_if_pending(repo.git_dir, backend.path)
+            refuse_if_pending(repo.git_dir, backend.path, paused_ok=operation_ok)
         if fetch:
-            ensure_commit(repo, backend)
+            ensure_commit(repo, backend, ws.root)
         state, ref = load_state(repo)
+        if state is None and repo.head() == backend.commit:
+            # The checkout at its pinned upstream with no stack yet (right after backend add or
+            # sync): an applied state whose layers are empty, as in quilt.  Saved on the first commit.
+            state = StackState(backend.name, backend.commit, (LayerState("common", backend.commit, ()),))
         return cls(ws, backend, repo, state, ref)
 
     @contextmanager
-    def transaction(self, operation: str, files: Sequence[str] = ()) -> Iterator[Transaction]:
+    def transaction(self, operation: str, files: Sequence[str] = (), dirs: Sequence[str] = ()) -> Iterator[Journal]:
         """Journal this verb's changes (workspace files, checkout, refs) until it is done."""
         with transaction(
-            operation, self.ws.root, repo=self.repo, backend=self.backend.name, files=[str(f) for f in files]
+            operation,
+            self.ws.root,
+            repo=self.repo,
+            backend=self.backend.name,
+            files=[str(f) for f in files],
+            dirs=[str(d) for d in dirs],
         ) as txn:
             self.txn = txn
             try:
@@ -83,18 +89,40 @@ class Session:
                 self.txn = None
 
     def layer_ref(self, vendor: str | None) -> LayerRef:
+        """The layer ``--layer``/``--vendor`` names: ``common`` (or None) or a vendor (``vendor/NAME`` too)."""
         if vendor is not None:
+            vendor = vendor.removeprefix("vendor/")
+            if vendor == names.COMMON:
+                return LayerRef(self.backend.name, None)
             self.ws.vendor_info(vendor)  # unknown vendor: clear error
         return LayerRef(self.backend.name, vendor)
 
-    def current_layer(self, vendor: str | None) -> LayerRef:
-        """The layer a stack verb works on: the named vendor's, else the top applied layer."""
+    def current_layer(self, vendor: str | None, patch: str | None = None) -> LayerRef:
+        """The layer a stack verb works on: the one named, else the layer PATCH names or is found
+        in (``common/0004``, or a name only a lower layer has: :mod:`fspatch.core.names`), else
+        the top applied layer."""
         if vendor is not None:
             return self.layer_ref(vendor)
+        top = self._top_layer()
+        if patch is None:
+            return top
+        layers = [LayerRef(self.backend.name, None), *self.ws.vendor_layers(self.backend.name)]
+        if top not in layers:
+            layers.append(top)
+        found, _ = names.resolve(
+            [
+                names.LayerNames(ref.vendor, ref.dir.as_posix(), tuple(e.name for e in self.entries(ref)))
+                for ref in layers
+            ],
+            patch,
+            top.vendor,
+            self.backend.name,
+        )
+        return LayerRef(self.backend.name, found)
+
+    def _top_layer(self) -> LayerRef:
         if self.state is not None and self.state.layers:
-            label = self.state.layers[-1].layer
-            if label.startswith("vendor/"):
-                return LayerRef(self.backend.name, label.split("/", 1)[1])
+            return LayerRef.from_label(self.backend.name, self.state.layers[-1].layer)
         return LayerRef(self.backend.name, None)
 
     def require_state(self) -> StackState:
@@ -150,9 +178,11 @@ class Session:
             )
         return ls
 
-    def applied_layer(self, vendor: str | None) -> tuple[LayerRef, list[SeriesEntry], LayerState]:
+    def applied_layer(
+        self, vendor: str | None, patch: str | None = None
+    ) -> tuple[LayerRef, list[SeriesEntry], LayerState]:
         """The layer a stack verb works on, its series, and its applied part (checked to agree)."""
-        layer = self.current_layer(vendor)
+        layer = self.current_layer(vendor, patch)
         entries = self.entries(layer)
         return layer, entries, self.check_applied_prefix(layer, entries)
 
@@ -163,8 +193,66 @@ class Session:
         if above:
             raise UsageError(
                 f"layer {above[0].layer} is applied on top of {layer.label}; pop it first "
-                f"('fspatch pop -a --vendor {above[0].layer.split('/', 1)[1]}')"
+                f"('fspatch pop -a --vendor {vendor_of_label(above[0].layer)}')"
             )
+
+    # -- stack motions: computed in memory, executed by ``commit`` -----------
+    def push_motion(
+        self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, *, patch: str | None, all_: bool
+    ) -> Motion:
+        """Push the next patch, all of them, or up to PATCH (built in memory; nothing moves yet)."""
+        pending = self.to_push(layer, entries, ls, patch=patch, all_=all_)
+        applied = self.builder().build(ls.top, [self.source(layer, e) for e in pending])
+        new_layer = replace(ls, applied=ls.applied + tuple(applied))
+        state = self.require_state().with_layer(new_layer)
+        return Motion(layer, state, tuple(e.name for e in pending), (), applied[-1].name)
+
+    def to_push(
+        self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, *, patch: str | None, all_: bool
+    ) -> list[SeriesEntry]:
+        """What push pushes: the next patch, all of them, or up to PATCH."""
+        pending = list(entries[len(ls.applied) :])
+        if not pending:
+            raise UsageError(f"all patches of {layer.dir} are applied")
+        if patch is not None:
+            name = resolve_patch([e.name for e in entries], patch, layer)
+            if name in ls.names():
+                raise UsageError(f"{name} is already applied")
+            pending = pending[: [e.name for e in pending].index(name) + 1]
+        elif not all_:
+            pending = pending[:1]
+        return pending
+
+    def pop_motion(
+        self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, *, patch: str | None, all_: bool
+    ) -> Motion:
+        """Pop one patch, all of them, or down to (keeping) PATCH as the top, like ``quilt pop PATCH``."""
+        names = ls.names()
+        if not names:
+            raise UsageError(f"no patches of {layer.dir} are applied")
+        if all_:
+            keep = 0
+        elif patch is not None:
+            name = resolve_patch([e.name for e in entries], patch, layer)
+            if name not in names:
+                raise UsageError(f"{name} is not applied")
+            keep = names.index(name) + 1
+            if keep == len(names):
+                raise UsageError(f"{name} is already the top patch")
+        else:
+            keep = len(names) - 1
+        state = self.require_state().with_layer(replace(ls, applied=ls.applied[:keep]))
+        return Motion(layer, state, (), tuple(names[keep:]), names[keep - 1] if keep else None)
+
+    def goto_motion(self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, patch: str) -> Motion:
+        """Push or pop until PATCH is the top of its layer."""
+        name = resolve_patch([e.name for e in entries], patch, layer)
+        names = ls.names()
+        if names and names[-1] == name:
+            raise UsageError(f"{name} is already the top patch")
+        if name in names:
+            return self.pop_motion(layer, entries, ls, patch=name, all_=False)
+        return self.push_motion(layer, entries, ls, patch=name, all_=False)
 
     # -- the end of every verb ---------------------------------------------
     def commit(
@@ -181,38 +269,27 @@ class Session:
                 )
             except DirtyCheckoutError as exc:
                 raise DirtyCheckoutError(exc.message, path=self.backend.path) from None
-            crash_point(f"{txn.data['operation'] if txn else 'commit'}:checkout")
+            crash_point(f"{txn.operation if txn else 'commit'}:checkout")
         self.state_ref = save_state(self.repo, new_state, self.state_ref, reason)
         self.state = new_state
-        crash_point(f"{txn.data['operation'] if txn else 'commit'}:state")
+        crash_point(f"{txn.operation if txn else 'commit'}:state")
         return touched
+
+
+@dataclass(frozen=True)
+class Motion:
+    """A stack motion computed in memory: the new state, what it pushes and pops, the new top."""
+
+    layer: LayerRef
+    state: StackState
+    pushed: tuple[str, ...]
+    popped: tuple[str, ...]
+    top: str | None
 
 
 def read_patch(path: Path, display: str, strip: int = 1, root: Path | None = None) -> Patch:
     """Read and parse one patch file (size limit, no symlinks: ``read_patch_bytes``)."""
     return parse_patch(read_patch_bytes(path, display, root), display, strip)
-
-
-def ensure_commit(repo: GitRepo, backend: Backend) -> None:
-    """Fetch the pinned upstream commit from the lock's URL or mirrors when the checkout lacks it."""
-    if repo.has_commit(backend.commit):
-        return
-    errors = []
-    for url in (backend.url, *backend.mirrors):
-        try:
-            repo.fetch(url, [f"+refs/tags/{backend.ref}:refs/tags/{backend.ref}"])
-        except GitError as exc:
-            errors.append(str(exc))
-            try:
-                repo.fetch(url, [f"+refs/heads/{backend.ref}:refs/fspatch/upstream/{backend.ref}"])
-            except GitError as exc2:
-                errors.append(str(exc2))
-        if repo.has_commit(backend.commit):
-            return
-    raise GitError(
-        f"pinned commit {backend.commit} of '{backend.name}' is not in {backend.path} and could not be fetched"
-        + (f" ({errors[-1]})" if errors else "")
-    )
 
 
 def pick_backend(ws: Workspace, name: str | None, cwd: Path | None = None) -> str:
@@ -243,18 +320,12 @@ def pick_backend(ws: Workspace, name: str | None, cwd: Path | None = None) -> st
     )
 
 
-def resolve_patch(names: Sequence[str], query: str, layer: LayerRef) -> str:
-    """A patch by its file name, its name without '.patch', or a unique prefix (e.g. '0002')."""
-    if query in names:
-        return query
-    if query + ".patch" in names:
-        return query + ".patch"
-    hits = [n for n in names if n.startswith(query)]
-    if len(hits) == 1:
-        return hits[0]
-    if len(hits) > 1:
-        raise UsageError(f"patch '{query}' is ambiguous in {layer.dir}: " + ", ".join(hits))
-    raise UsageError(f"no patch '{query}' in {layer.dir}/series")
+def resolve_patch(patches: Sequence[str], query: str, layer: LayerRef) -> str:
+    """A patch of ``layer`` by any name a person has for it (:mod:`fspatch.core.names`): the file
+    name, without ``.patch``, the name given to ``new``, its number, a unique prefix, and the
+    ``layer/name`` forms (whose layer part the caller already chose with ``current_layer``)."""
+    q = names.split_query(query, layer.backend)
+    return names.resolve_in_layer(names.LayerNames(layer.vendor, layer.dir.as_posix(), tuple(patches)), q.name)
 
 
 def applied_names(ls: LayerState | None) -> list[str]:
@@ -263,6 +334,7 @@ def applied_names(ls: LayerState | None) -> list[str]:
 
 __all__ = [
     "AppliedPatch",
+    "Motion",
     "Session",
     "applied_names",
     "ensure_commit",

@@ -200,6 +200,11 @@ class Backend:
     version: str | None = None
 
 
+TASKS = ("train", "inference", "post_train")
+"""What a vendor layer can be for, in the order reports list them: the one definition
+(the JSON Schemas' enums are pinned equal to it by ``tests/test_names_defined_once.py``)."""
+
+
 @dataclass(frozen=True)
 class LayerRef:
     """Names one layer: the common layer of ``backend`` (``vendor=None``) or a vendor's layer."""
@@ -231,6 +236,20 @@ class LayerRef:
     def id(self) -> str:
         """The layer as one git ref component: ``common`` or ``vendor-<name>``."""
         return "common" if self.vendor is None else f"vendor-{self.vendor}"
+
+    @classmethod
+    def from_label(cls, backend: str, label: str) -> LayerRef:
+        """The layer a label names (``common`` or ``vendor/<name>``): the one place labels are parsed."""
+        return cls(backend, vendor_of_label(label))
+
+
+def vendor_of_label(label: str) -> str | None:
+    """The vendor a layer label names (``vendor/<name>``), or None for ``common``."""
+    if label == "common":
+        return None
+    if label.startswith("vendor/"):
+        return label.split("/", 1)[1]
+    raise UsageError(f"bad layer label {label!r} (common or vendor/<name>)")
 
 
 # --------------------------------------------------------------------------- finding and creating
@@ -557,6 +576,22 @@ class Workspace:
         path = self.patch_path(layer, name)
         atomic_write(path, data)
         return path
+
+    def put_patch(self, layer: LayerRef, name: str, data: bytes) -> bool:
+        """Write a patch file atomically; whether its bytes changed (a no-op refresh writes nothing)."""
+        return atomic_write(self.patch_path(layer, name), data)
+
+    def rename_patch(self, layer: LayerRef, old: str, new: str) -> None:
+        """Rename a patch file in its layer (its series line is the caller's to change)."""
+        os.replace(self.patch_path(layer, old), self.patch_path(layer, new))
+
+    def write_file(self, path: Path, data: bytes) -> bool:
+        """Write one file atomically (a workspace path, or where ``--out`` points); whether it changed."""
+        return atomic_write(path, data)
+
+    def remove_file(self, path: Path) -> None:
+        """Remove one file this workspace's verbs wrote (a stale exported patch)."""
+        path.unlink(missing_ok=True)
 
     def delete_patch(self, layer: LayerRef, name: str) -> None:
         """Remove a patch file (its series line is the caller's to drop)."""

@@ -128,7 +128,15 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _guess_style(text: str) -> _Style:
-    """Guess mapping indent, sequence indent and dash offset from the first nested block of each."""
+    """Guess mapping indent, sequence indent and dash offset from the first nested block of each.
+
+    Why not ``ruamel.yaml.util.load_yaml_guess_indent``: it returns one indent for mappings and
+    sequences alike (the sequence's, once it meets one) and knows nothing of ``---`` or the
+    comments above it, so a no-op save would rewrite ``a:\n    b:\n    - 1`` (mapping 4, flush
+    dash) as mapping 2, ``a:\n  - 1\nb:\n  c: 1`` as mapping 4, and drop a comment before
+    ``---``: four of the six no-op round-trip cases in ``tests/test_workspace.py`` (the sample
+    lock included) change bytes with it.
+    """
     mapping: int | None = None
     sequence: int | None = None
     offset: int | None = None

@@ -1,6 +1,7 @@
 """The embedded example: a small upstream with real history and a workspace patching it.
 
-Used by ``make demo`` and by the tests.  The upstream ("minillm") has Python,
+Used by ``make demo`` and by the tests (``from scripts.example import …``, the repository root on
+``sys.path``); fspatch itself never imports it, so it lives outside the package.  The upstream ("minillm") has Python,
 C++ and CUDA sources, a binary asset and two tagged releases; the workspace
 pins ``v1.0`` and carries a common layer of three patches, every change fenced
 in FLAGSCALE MODIFICATION markers.  Repositories are made with the git CLI
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 AUTHOR = ("Upstream Dev", "dev@upstream.example")
@@ -304,7 +305,7 @@ def patch_bytes(subject: str, description: str, diff: bytes) -> bytes:
 
 
 def make_series(
-    upstream: Path, ref: str, out_dir: Path, patches: list[tuple[str, str, str, dict[str, bytes | None]]]
+    upstream: Path, ref: str, out_dir: Path, patches: Sequence[tuple[str, str, str, Mapping[str, bytes | None]]]
 ) -> None:
     """Write patch files made with ``git diff`` in a scratch clone, and the series file."""
     out_dir = out_dir.resolve()

@@ -1,37 +1,19 @@
-"""Click wiring for ``review`` and ``blame`` (registers on fspatch.cli.main_group)."""
+"""Reading the layers: ``review`` (layers, patches, shared files, coverage, history) and ``blame``."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import Any
 
 import click
 
 from fspatch import __version__
-from fspatch.cli import CONTEXT, _backend, _json, _opts, format_option, main_group
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def _clean(text: str) -> str:
-    """Untrusted text for a terminal: control characters (escape sequences) shown as '?'."""
-    return _CONTROL.sub("?", text)
-
-
-def _split_args(ws: Any, args: tuple[str, ...], wanted: int) -> tuple[str, list[str]]:
-    """``[BACKEND] REST...``: the backend is optional when the workspace makes it obvious."""
-    if len(args) == wanted + 1:
-        return _backend(ws, args[0]), list(args[1:])
-    if len(args) == wanted:
-        return _backend(ws, None), list(args)
-    raise click.UsageError(f"expected {'[BACKEND] FILE' if wanted else '[BACKEND]'}")
-
-
-def _n(count: int, noun: str) -> str:
-    plural = noun + ("es" if noun.endswith("ch") else "s")
-    return f"{count} {noun if count == 1 else plural}"
+from fspatch.cli.base import command
+from fspatch.cli.globals import paging_on
+from fspatch.cli.options import backend_option, format_option, opts, split_args
+from fspatch.cli.render import clean, plural, to_json
+from fspatch.cli.term import emit
 
 
 def _cov(cov: Any) -> str:
@@ -43,13 +25,13 @@ def _cov(cov: Any) -> str:
 
 
 def render_review_text(r: Any) -> str:
-    plural = "s" if len(r.layers) != 1 else ""
+    """The review as text: one block per layer, then shared files and history."""
+    s = "s" if len(r.layers) != 1 else ""
     out = [
-        f"{r.backend}: upstream {_clean(r.ref)} ({r.upstream[:12]}), "
-        f"{len(r.layers)} layer{plural}, {r.patch_count} patches"
+        f"{r.backend}: upstream {clean(r.ref)} ({r.upstream[:12]}), {len(r.layers)} layer{s}, {r.patch_count} patches"
     ]
     for note in r.notes:
-        out.append(f"note: {_clean(note)}")
+        out.append(f"note: {clean(note)}")
     for layer in r.layers:
         cov = layer.coverage
         cov_text = (
@@ -61,42 +43,43 @@ def render_review_text(r: Any) -> str:
         )
         out.append("")
         out.append(
-            f"{layer.label}  {layer.dir}/  {_n(len(layer.patches), 'patch')}, {_n(len(layer.files), 'file')}, "
+            f"{layer.label}  {layer.dir}/  {plural(len(layer.patches), 'patch')}, {plural(len(layer.files), 'file')}, "
             f"+{layer.added} -{layer.removed}, {cov_text}"
         )
         if layer.error:
-            out.append(f"  stops applying: {_clean(layer.error)}")
+            out.append(f"  stops applying: {clean(layer.error)}")
         width = max((len(p.name) for p in layer.patches), default=0)
         for p in layer.patches:
-            what = _clean(p.error) if p.error else _clean(p.subject)
+            what = clean(p.error) if p.error else clean(p.subject)
             plus, minus = f"+{p.added}", f"-{p.removed}"
-            out.append(f"  {_clean(p.name):<{width}}  {plus:>6} {minus:>6}  {_cov(p.coverage):>4}  {what}")
+            out.append(f"  {clean(p.name):<{width}}  {plus:>6} {minus:>6}  {_cov(p.coverage):>4}  {what}")
             for f in p.files:
-                out.append(f"  {'':<{width}}    {_clean(f)}")
+                out.append(f"  {'':<{width}}    {clean(f)}")
     out.append("")
     if r.collisions:
         out.append("files touched by more than one layer:")
         for c in r.collisions:
-            out.append(f"  {_clean(c.path)}  " + ", ".join(_clean(p) for p in c.patches))
+            out.append(f"  {clean(c.path)}  " + ", ".join(clean(p) for p in c.patches))
     else:
         out.append("files touched by more than one layer: none")
     if any(layer.history for layer in r.layers):
         out.append("")
         out.append(f"history (workspace commits touching each layer, oldest first, last {r.history_limit} at most):")
         for layer in r.layers:
-            out.append(f"  {layer.label}: {_n(len(layer.history), 'commit')}")
+            out.append(f"  {layer.label}: {plural(len(layer.history), 'commit')}")
             for h in layer.history:
                 extra = f", {h.unreadable} unreadable" if h.unreadable else ""
                 out.append(
                     f"    {h.commit[:12]}  {h.total:>6} lines "
-                    f"(+{h.added} -{h.removed}, {_n(h.patches, 'patch')}{extra})"
-                    f"  {_clean(h.subject)}"
+                    f"(+{h.added} -{h.removed}, {plural(h.patches, 'patch')}{extra})"
+                    f"  {clean(h.subject)}"
                 )
     return "\n".join(out)
 
 
-@main_group.command(context_settings=CONTEXT)
+@command()
 @click.argument("args", metavar="[BACKEND]", nargs=-1)
+@backend_option
 @click.option("--vendor", metavar="VENDOR", help="Review the common layer and this vendor's layer only (default: all).")
 @format_option
 @click.option(
@@ -114,49 +97,53 @@ def render_review_text(r: Any) -> str:
 )
 @click.pass_context
 def review(
-    ctx: click.Context, args: tuple[str, ...], vendor: str | None, fmt: str, html_file: Path | None, limit: int
+    ctx: click.Context,
+    args: tuple[str, ...],
+    backend: str | None,
+    vendor: str | None,
+    fmt: str,
+    html_file: Path | None,
+    limit: int,
 ) -> None:
     """Layers, patches, shared files, marker coverage and layer size over history."""
     from fspatch.commands import review as cmd
     from fspatch.core.html import render_review_html
 
-    ws = _opts(ctx).workspace()
-    backend, _ = _split_args(ws, args, 0)
-    r = cmd.run(ws, backend, vendor=vendor, limit=limit)
+    ws = opts(ctx).workspace()
+    name, _ = split_args(ws, args, 0, backend)
+    r = cmd.run(ws, name, vendor=vendor, limit=limit)
     if html_file is not None:
         html_file.write_text(render_review_html(r, __version__), encoding="utf-8")
-        if not _opts(ctx).quiet:
+        if not opts(ctx).quiet:
             click.echo(f"review page written to {html_file}", err=True)
     if fmt == "json":
         data = dataclasses.asdict(r)
         data["patch_count"] = r.patch_count
-        click.echo(_json(data))
-    elif not _opts(ctx).quiet:
-        click.echo(render_review_text(r))
+        click.echo(to_json(data))
+    elif not opts(ctx).quiet:
+        emit((render_review_text(r) + "\n").encode("utf-8", "surrogateescape"), paging=paging_on(ctx))
 
 
-@main_group.command(context_settings=CONTEXT)
+@command()
 @click.argument("args", metavar="[BACKEND] FILE", nargs=-1)
+@backend_option
 @click.option("--vendor", metavar="VENDOR", help="Also apply this vendor's layer (default: upstream + common).")
 @format_option
 @click.pass_context
-def blame(ctx: click.Context, args: tuple[str, ...], vendor: str | None, fmt: str) -> None:
+def blame(ctx: click.Context, args: tuple[str, ...], backend: str | None, vendor: str | None, fmt: str) -> None:
     """Show each line of FILE in the patched tree with the upstream commit or patch that added it."""
     from fspatch.commands import blame as cmd
 
-    ws = _opts(ctx).workspace()
-    backend, rest = _split_args(ws, args, 1)
-    r = cmd.run(ws, backend, rest[0], vendor=vendor)
+    ws = opts(ctx).workspace()
+    name, rest = split_args(ws, args, 1, backend)
+    r = cmd.run(ws, name, rest[0], vendor=vendor)
     if fmt == "json":
         data = dataclasses.asdict(r)
         data["counts"] = r.counts()
-        click.echo(_json(data))
+        click.echo(to_json(data))
         return
     width = len(str(len(r.lines)))
     owner_width = max((len(line.owner) for line in r.lines), default=0)
     for line in r.lines:
         text = line.text[:-1] if line.text.endswith("\r") else line.text
-        click.echo(f"{line.number:>{width}}  {_clean(line.owner):<{owner_width}}  {_clean(text)}")
-
-
-__all__ = ["blame", "review", "render_review_text"]
+        click.echo(f"{line.number:>{width}}  {clean(line.owner):<{owner_width}}  {clean(text)}")

@@ -1,17 +1,27 @@
-"""Click wiring for ``check`` and ``mark`` (registers on fspatch.cli.main_group)."""
+"""Health of the workspace: ``check``, ``mark`` (the modification markers it checks) and ``matrix``.
+
+``check`` and ``matrix`` are read-only and build in memory; ``mark`` is the fix for the markers
+check.  The rendering of findings (text, JSON, JUnit, SARIF) and of the matrix is core's
+``report``/``matrix`` renderers (the only core names this package may import besides opening the
+workspace; see ``tests/test_verb_contract.py``).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from fspatch import __version__
-from fspatch.cli import CONTEXT, _backend, _json, _opts, _say, backend_option, main_group, vendor_option
+from fspatch.cli.base import command
+from fspatch.cli.options import backend_option, backends_option, opts, pick_backend, vendor_option
+from fspatch.cli.render import say
 
 
-@main_group.command(context_settings=CONTEXT)
+@command()
 @click.argument("backends", metavar="[BACKEND]...", nargs=-1)
+@backends_option
 @click.option("--schemas", is_flag=True, help="Check every YAML file against its schema.")
 @click.option("--series", is_flag=True, help="Check series files: syntax, duplicates, missing and orphan patch files.")
 @click.option(
@@ -24,7 +34,13 @@ from fspatch.cli import CONTEXT, _backend, _json, _opts, _say, backend_option, m
 @click.option(
     "--canonical", is_flag=True, help="Check that patch files are in canonical form (refresh would not rewrite them)."
 )
-@click.option("--strict", is_flag=True, help="Exit 1 on warnings too (e.g. a backend without a checkout).")
+@click.option(
+    "--sync",
+    "sync",
+    is_flag=True,
+    help="First set up missing backend checkouts from upstream.lock (as 'fspatch sync').",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option(
     "--junit",
@@ -36,11 +52,13 @@ from fspatch.cli import CONTEXT, _backend, _json, _opts, _say, backend_option, m
 def check(
     ctx: click.Context,
     backends: tuple[str, ...],
+    backend_opts: tuple[str, ...],
     schemas: bool,
     series: bool,
     apply_: bool,
     markers: bool,
     canonical: bool,
+    sync: bool,
     strict: bool,
     fmt: str,
     junit: Path | None,
@@ -57,7 +75,7 @@ def check(
     from fspatch.core.report import render_json, render_junit, render_sarif, render_text
     from fspatch.core.workspace import find_root
 
-    root = find_root(Path.cwd(), _opts(ctx).directory)
+    root = find_root(Path.cwd(), opts(ctx).directory)
     selected = [
         name
         for name, on in (
@@ -69,7 +87,7 @@ def check(
         )
         if on
     ]
-    r = cmd.run(root, list(backends) or None, checks=selected or None)
+    r = cmd.run(root, [*backends, *backend_opts] or None, checks=selected or None, sync=sync)
     summary = {
         "checks": list(r.checks),
         "cases": list(r.cases),
@@ -91,7 +109,7 @@ def check(
             click.echo(text.rstrip("\n"))
         for why in r.skipped:
             click.echo(f"skipped {why}", err=True)
-        _say(
+        say(
             ctx,
             f"{', '.join(r.checks)}: {r.patches} patches built, {r.files} file changes checked: "
             f"{len(r.findings)} findings",
@@ -111,7 +129,7 @@ def _base_uris(root: Path) -> dict[str, str]:
         return {}
 
 
-@main_group.command(context_settings=CONTEXT)
+@command()
 @click.argument("patch", required=False)
 @backend_option
 @vendor_option
@@ -120,15 +138,16 @@ def mark(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
     """Wrap PATCH's unmarked changes (default: the top patch) in markers and refresh it."""
     from fspatch.commands import mark as cmd
 
-    ws = _opts(ctx).workspace()
-    r = cmd.run(ws, _backend(ws, backend), patch=patch, vendor=vendor)
+    ws = opts(ctx).workspace()
+    r = cmd.run(ws, pick_backend(ws, backend), patch=patch, vendor=vendor)
     for path in r.wrapped:
-        _say(ctx, f"marked {path}")
-    _say(ctx, f"Refreshed {r.patch}" if r.file_changed else f"{r.patch} unchanged")
+        say(ctx, f"marked {path}")
+    say(ctx, f"Refreshed {r.patch}" if r.file_changed else f"{r.patch} unchanged")
 
 
-@main_group.command(context_settings=CONTEXT)
+@command()
 @click.argument("backends", metavar="[BACKEND]...", nargs=-1)
+@backends_option
 @click.option("--vendor", "vendors", metavar="VENDOR", multiple=True, help="Only this vendor's layers (repeatable).")
 @click.option(
     "--onto",
@@ -148,6 +167,7 @@ def mark(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
 def matrix(
     ctx: click.Context,
     backends: tuple[str, ...],
+    backend_opts: tuple[str, ...],
     vendors: tuple[str, ...],
     onto: tuple[str, ...],
     fmt: str,
@@ -158,15 +178,13 @@ def matrix(
     Read-only and in memory.  The matrix reports, it does not judge: exit 0
     whatever it shows (2 on a usage error); use 'fspatch check' to fail a build.
     """
-    import json
-
     from fspatch.commands import matrix as cmd
 
-    ws = _opts(ctx).workspace()
+    ws = opts(ctx).workspace()
     if github:
         if onto:
             raise click.UsageError("--github-matrix builds nothing; it cannot be combined with --onto")
-        jobs = cmd.fan_out(ws, list(backends) or None, vendors=list(vendors) or None)
+        jobs = cmd.fan_out(ws, [*backends, *backend_opts] or None, vendors=list(vendors) or None)
         click.echo(
             json.dumps(
                 {"include": [{"backend": j.backend, "vendor": j.vendor, "layer": j.layer} for j in jobs]},
@@ -176,33 +194,10 @@ def matrix(
         return
     from fspatch.core.matrix import matrix_dict, render_matrix_markdown, render_matrix_text
 
-    m = cmd.run(ws, list(backends) or None, vendors=list(vendors) or None, onto=onto)
+    m = cmd.run(ws, [*backends, *backend_opts] or None, vendors=list(vendors) or None, onto=onto)
     if fmt == "json":
         click.echo(json.dumps(matrix_dict(m), indent=2, ensure_ascii=False))
     elif fmt == "markdown":
         click.echo(render_matrix_markdown(m), nl=False)
     else:
         click.echo(render_matrix_text(m), nl=False)
-
-
-@main_group.command(context_settings=CONTEXT)
-@click.argument("backends", metavar="[BACKEND]...", nargs=-1)
-@click.option("-n", "--dry-run", is_flag=True, help="Only list the files that would be rewritten.")
-@click.pass_context
-def fmt(ctx: click.Context, backends: tuple[str, ...], dry_run: bool) -> None:
-    """Rewrite non-canonical patch files in canonical form (same patches, fspatch's spelling).
-
-    Exit 0; with --dry-run, 1 when some file would change (like a formatter's --check).
-    """
-    from fspatch.commands import fmt as cmd
-
-    r = cmd.run(_opts(ctx).workspace(), list(backends) or None, dry_run=dry_run)
-    for path in r.rewritten:
-        _say(ctx, f"{'would rewrite' if dry_run else 'rewrote'} {path}")
-    for f in r.problems:
-        click.echo(f"skipped {f.file}:{f.line}: {f.message}", err=True)
-    if dry_run and r.rewritten:
-        ctx.exit(1)
-
-
-__all__ = ["check", "fmt", "mark", "matrix", "_json"]

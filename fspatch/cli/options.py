@@ -1,0 +1,159 @@
+"""Options shared by several verbs, and the global ``-C/-q/-v`` state every verb reads.
+
+Resolving what the user named (the workspace, the backend) is argument parsing, so it lives
+here; what a verb then does lives in its ``fspatch.commands`` module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from fspatch.core.workspace import Workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TASK_CHOICE = click.Choice(["train", "inference", "post_train"])
+
+
+@dataclasses.dataclass
+class Options:
+    """The root group's options, kept on ``ctx.obj``."""
+
+    directory: Path | None
+    quiet: bool
+    verbose: bool
+
+    def workspace(self) -> Workspace:
+        from fspatch.core.workspace import Workspace, find_root
+
+        return Workspace.load(find_root(Path.cwd(), self.directory))
+
+
+def opts(ctx: click.Context) -> Options:
+    found = ctx.find_object(Options)
+    assert found is not None, "main_group sets ctx.obj"
+    return found
+
+
+def pick_backend(ws: Workspace, name: str | None) -> str:
+    """The backend named, or the one the workspace makes obvious (DESIGN notes: current backend)."""
+    from fspatch.core.session import pick_backend as pick
+
+    return pick(ws, name)
+
+
+def split_args(ws: Workspace, args: tuple[str, ...], wanted: int, option: str | None = None) -> tuple[str, list[str]]:
+    """``[BACKEND] REST...``: the backend is optional when the workspace makes it obvious (or -b names it)."""
+    if len(args) == wanted + 1:
+        return pick_backend(ws, one_backend(args[0], option)), list(args[1:])
+    if len(args) == wanted:
+        return pick_backend(ws, option), list(args)
+    raise click.UsageError(f"expected {'[BACKEND] FILE' if wanted else '[BACKEND]'}")
+
+
+def format_option(f: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Output format.",
+    )(f)
+
+
+def backend_option(f: F) -> F:
+    return click.option(
+        "-b",
+        "--backend",
+        "backend",
+        metavar="BACKEND",
+        help="Backend to work on (default: the only one, the one you stand in, or the one applied).",
+    )(f)
+
+
+def vendor_option(f: F) -> F:
+    """``--layer LAYER``: ``common`` or a vendor; ``--vendor`` is the same option's older spelling."""
+    return click.option(
+        "--layer",
+        "--vendor",
+        "vendor",
+        metavar="LAYER",
+        help="Work on this layer: common or a vendor's (default: the layer PATCH is in, else the top applied one).",
+    )(f)
+
+
+def backends_option(f: F) -> F:
+    """``-b/--backend`` for verbs that take several backends (repeatable), beside ``[BACKEND]...``."""
+    return click.option(
+        "-b",
+        "--backend",
+        "backend_opts",
+        metavar="BACKEND",
+        multiple=True,
+        help="Backend to work on (repeatable; default: every backend).",
+    )(f)
+
+
+def one_backend(positional: str | None, option: str | None) -> str | None:
+    """BACKEND given as an argument (the older spelling) or as -b/--backend (the one spelling), not both."""
+    if positional is not None and option is not None and positional != option:
+        raise click.UsageError(f"backend given twice: '{positional}' and -b '{option}'")
+    return option if option is not None else positional
+
+
+def stop_option(f: F) -> F:
+    return click.option(
+        "--stop/--no-stop",
+        "stop",
+        default=None,
+        help="Stop at the first conflict (default on a terminal) or, as a bot, try every patch and report once.",
+    )(f)
+
+
+def report_options(f: F) -> F:
+    f = click.option(
+        "--report",
+        "report_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write the report to FILE (JSON with --format json or a .json name).",
+    )(f)
+    return format_option(f)
+
+
+def interactive(stop: bool | None) -> bool:
+    """Interactive replay by default only when a person is at a terminal (DESIGN: bots get --no-stop)."""
+    if stop is not None:
+        return stop
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def progress(ctx: click.Context) -> Callable[[int, int, str], None] | None:
+    """A progress line per patch on a terminal (rewritten in place), every 10 % otherwise; none with -q."""
+    if opts(ctx).quiet:
+        return None
+    tty = sys.stderr.isatty()
+    last = [-1]
+
+    def report(done: int, total: int, name: str) -> None:
+        if total == 0:
+            return
+        if tty:
+            end = "\n" if done == total else ""
+            click.echo(f"\r\x1b[Kreplaying [{done}/{total}] {name}", err=True, nl=False)
+            if end:
+                click.echo("", err=True)
+            return
+        step = done * 10 // total
+        if step != last[0] and total >= 10:
+            last[0] = step
+            click.echo(f"replaying {done}/{total}", err=True)
+
+    return report

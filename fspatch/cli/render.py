@@ -1,0 +1,108 @@
+"""Turning result dataclasses into text and JSON for the terminal (the CLI package alone prints)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fspatch.cli.options import opts
+from fspatch.errors import EXIT_FINDINGS
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def to_json(value: Any) -> str:
+    """A result dataclass (or plain data) as stable, sorted, indented JSON; bytes and paths as text."""
+
+    def default(o: Any) -> Any:
+        if isinstance(o, bytes):
+            return o.decode("utf-8", "surrogateescape")
+        if isinstance(o, Path):
+            return str(o)
+        raise TypeError(type(o).__name__)
+
+    is_instance = dataclasses.is_dataclass(value) and not isinstance(value, type)
+    data = dataclasses.asdict(value) if is_instance else value
+    return json.dumps(data, indent=2, sort_keys=True, default=default)
+
+
+def say(ctx: click.Context, text: str) -> None:
+    """A progress or summary line, silenced by ``-q``."""
+    if not opts(ctx).quiet:
+        click.echo(text)
+
+
+def clean(text: str) -> str:
+    """Untrusted text for a terminal: control characters (escape sequences) shown as '?'."""
+    return _CONTROL.sub("?", text)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 patch``, ``2 patches``, ``3 files``."""
+    many = noun + ("es" if noun.endswith("ch") else "s")
+    return f"{count} {noun if count == 1 else many}"
+
+
+def render_replay(ctx: click.Context, r: Any, fmt: str, report_file: Path | None) -> None:
+    """A replay result (pull-upstream, rebase-vendors, continue, skip): report, optional file, exit 1 on conflicts."""
+    rep = r.report
+    if report_file is not None:
+        data = to_json(rep) if fmt == "json" or report_file.suffix == ".json" else replay_text(rep, r)
+        report_file.write_text(data + "\n")
+    if fmt == "json":
+        click.echo(to_json(r))
+    else:
+        for line in replay_text(rep, r).splitlines():
+            say(ctx, line)
+    if rep.counts.get("conflict", 0) or r.stopped:
+        ctx.exit(EXIT_FINDINGS)
+
+
+def replay_text(rep: Any, r: Any) -> str:
+    out: list[str] = []
+    if rep.operation == "pull-upstream":
+        out.append(f"{rep.backend}: {rep.old_ref} ({rep.old_commit[:12]}) -> {rep.new_ref} ({rep.new_commit[:12]})")
+    else:
+        out.append(f"{rep.backend}: vendor layers onto the common layer at {rep.new_ref} ({rep.new_commit[:12]})")
+    for p in rep.patches:
+        blocked = p.status == "conflict" and p.blocked_by
+        status = "blocked" if blocked else p.status
+        line = f"  {status:<10} {p.layer}: {p.patch}"
+        if blocked:
+            line += f" (blocked by {p.blocked_by})"
+        elif p.upstream_how:
+            where = f" in {p.upstream_commit[:12]}" if p.upstream_commit else ""
+            line += f" (already upstream{where}: {p.upstream_how})"
+        out.append(line)
+        for old, new in p.renamed_upstream:
+            out.append(f"      renamed upstream: {old} -> {new}")
+        for path in p.deleted_upstream:
+            out.append(f"      deleted upstream: {path}")
+        for c in p.conflicts:
+            out.append(f"      {c.kind}: {c.path}")
+            for reg in c.regions:
+                o, n, q = reg.old_upstream, reg.new_upstream, reg.patch
+                out.append(
+                    f"        lines {o[0]},{o[1]} old upstream | {n[0]},{n[1]} new upstream | {q[0]},{q[1]} patch"
+                    + (f"  {reg.hunk}" if reg.hunk else "")
+                )
+            for cu in c.culprits:
+                ref = f" [{cu.ref}]" if cu.ref else ""
+                out.append(f"        changed upstream by {cu.id[:12]} {cu.subject}{ref}")
+                if cu.merge:
+                    out.append(f"          merged in {cu.merge[:12]} {cu.merge_subject}")
+    out.append(rep.summary)
+    if r.stopped:
+        out.append(f"stopped at {rep.stopped_at}; conflict markers are in {r.checkout}/:")
+        for path in r.conflict_files:
+            out.append(f"    {r.checkout}/{path}")
+        out.append(
+            "edit those files, then run 'fspatch continue'; or 'fspatch skip' to drop the patch, "
+            "'fspatch abort' to restore everything"
+        )
+    return "\n".join(out)

@@ -1,0 +1,89 @@
+"""Moving to a new upstream: ``pull-upstream`` and ``rebase-vendors``.
+
+Exit codes: 0 clean, 1 conflicts (also an interactive stop), 2 usage or input error.  A stopped
+replay is finished by the journal verbs (``fspatch.cli.journal``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fspatch.cli.base import command
+from fspatch.cli.options import (
+    backend_option,
+    interactive,
+    one_backend,
+    opts,
+    pick_backend,
+    progress,
+    report_options,
+    stop_option,
+)
+from fspatch.cli.render import render_replay
+
+
+@command("pull-upstream")
+@click.argument("args", metavar="[BACKEND] REF", nargs=-1, required=True)
+@backend_option
+@click.option("--url", help="Fetch REF from this URL (default: the lock's URL, then its mirrors).")
+@stop_option
+@click.option("--drop-upstreamed", is_flag=True, help="Drop patches whose change is already upstream.")
+@report_options
+@click.pass_context
+def pull_upstream(
+    ctx: click.Context,
+    args: tuple[str, ...],
+    backend: str | None,
+    url: str | None,
+    stop: bool | None,
+    drop_upstreamed: bool,
+    report_file: Path | None,
+    fmt: str,
+) -> None:
+    """Move BACKEND's pin to REF and replay every layer onto it as 3-way merges.
+
+    On a terminal it stops at the first conflict for 'fspatch continue/skip/abort';
+    elsewhere (CI) it runs as a bot (--no-stop). --stop/--no-stop choose explicitly.
+    """
+    from fspatch.commands import pull_upstream as cmd
+
+    if len(args) > 2:
+        raise click.UsageError("expected [BACKEND] REF")
+    ws = opts(ctx).workspace()
+    ref = args[-1]
+    name = pick_backend(ws, one_backend(args[0] if len(args) == 2 else None, backend))
+    r = cmd.run(
+        ws,
+        name,
+        ref,
+        url=url,
+        stop=interactive(stop),
+        drop_upstreamed=drop_upstreamed,
+        progress=progress(ctx),
+    )
+    render_replay(ctx, r, fmt, report_file)
+
+
+@command("rebase-vendors")
+@click.argument("backend_name", metavar="[BACKEND]", required=False)
+@backend_option
+@stop_option
+@report_options
+@click.pass_context
+def rebase_vendors(
+    ctx: click.Context,
+    backend_name: str | None,
+    backend: str | None,
+    stop: bool | None,
+    report_file: Path | None,
+    fmt: str,
+) -> None:
+    """Replay every vendor layer of BACKEND onto the current common layer (same modes as pull-upstream)."""
+    from fspatch.commands import rebase_vendors as cmd
+
+    ws = opts(ctx).workspace()
+    name = pick_backend(ws, one_backend(backend_name, backend))
+    r = cmd.run(ws, name, stop=interactive(stop), progress=progress(ctx))
+    render_replay(ctx, r, fmt, report_file)

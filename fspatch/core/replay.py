@@ -1,0 +1,436 @@
+"""The replay engine: every patch of a plan replayed onto a new base as a 3-way tree merge.
+
+Every patch is replayed as an in-memory 3-way tree merge (libgit2's, the same
+merge git uses for cherry-pick, renames followed): ancestor = the patch's old
+parent, ours = its new parent, theirs = its old commit.  A patch is clean only
+when that merge has no conflict -- there is no fuzz and no smarter guessing, so a
+patch git would pick cleanly gives the identical tree here.  A clean patch whose
+change is already upstream (merged tree == new parent tree) is *upstreamed*.
+
+Pure: it reads and writes git objects only, never workspace files, the checkout or
+the journal; :mod:`fspatch.core.replay_driver` does those around it.  Its progress is
+the :class:`~fspatch.core.replay_plan.Plan` it is given.
+
+Conflict reports name, per conflicted file, the regions (1-based start and line
+count in the old upstream, the new upstream and the patch) and the upstream
+commits between the old and the new pin whose hunks touch those lines (first-parent
+history, ranges mapped forward through each commit's hunks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from fspatch.core.culprit import History, hunk_header, reverse_applies
+from fspatch.core.patch import Patch, format_patch, parse_diff
+from fspatch.core.replay_plan import LayerPlan, Plan, Stop
+from fspatch.core.replay_report import (
+    CLEAN,
+    CONFLICT,
+    DROPPED,
+    RESOLVED,
+    SKIPPED,
+    UPSTREAMED,
+    Culprit,
+    FileConflict,
+    PatchOutcome,
+    Region,
+    ReplayStatus,
+)
+from fspatch.core.stack import AppliedPatch, Builder
+from fspatch.core.upstream_map import UpstreamMap
+from fspatch.errors import ConflictError
+from fspatch.git_adapter import FileMerge, GitRepo, Person
+
+Progress = Callable[[int, int, str], None]
+
+_MARKERS = (b"<<<<<<< ", b">>>>>>> ", b"||||||| ")
+
+
+class Replayer:
+    """Drives a :class:`Plan` forward: merge, record, stop (or go on) at conflicts."""
+
+    def __init__(self, repo: GitRepo, plan: Plan, progress: Progress | None = None) -> None:
+        self.repo = repo
+        self.plan = plan
+        self.progress = progress
+        self.builder = Builder(repo, plan.new_commit)
+        self._map: UpstreamMap | None = None
+        self._hist: History | None = None
+        self._patch_paths: dict[tuple[str, int], set[str]] = {}
+
+    # -- moving -------------------------------------------------------------
+    def run(self, patch_of: Callable[[LayerPlan, str], Patch]) -> FileMergeStop | None:
+        """Replay until the end (None) or the first conflict in stop mode (the stop)."""
+        plan = self.plan
+        total = plan.total()
+        while plan.li < len(plan.layers):
+            lp = plan.layers[plan.li]
+            if lp.new_base is None:
+                lp.new_base = self._layer_base(plan.li)
+                lp.top = lp.new_base
+            while plan.pi < len(lp.names):
+                name = lp.names[plan.pi]
+                if self.progress is not None:
+                    self.progress(plan.done(), total, name)
+                stop = self._step(lp, plan.pi, patch_of)
+                if stop is not None:
+                    return stop
+                plan.pi += 1
+            plan.li += 1
+            plan.pi = 0
+        if self.progress is not None:
+            self.progress(total, total, "")
+        return None
+
+    def _layer_base(self, li: int) -> str:
+        lp = self.plan.layers[li]
+        if lp.vendor is None or self.plan.operation == "rebase-vendors":
+            if self.plan.operation == "rebase-vendors":
+                assert lp.new_base is not None
+                return lp.new_base
+            return self.plan.new_commit
+        common = self.plan.layers[0]
+        assert common.vendor is None and common.top is not None
+        return common.top
+
+    def _old_parent(self, lp: LayerPlan, i: int) -> str:
+        return lp.old[i - 1] if i else lp.old_base
+
+    def _step(self, lp: LayerPlan, i: int, patch_of: Callable[[LayerPlan, str], Patch]) -> FileMergeStop | None:
+        repo = self.repo
+        name = lp.names[i]
+        assert lp.top is not None
+        anc = repo.tree_of(self._old_parent(lp, i))
+        ours = repo.tree_of(lp.top)
+        theirs = repo.tree_of(lp.old[i])
+        labels = self.labels(name)
+        umap = self.upstream_map()
+        merged = repo.merge_patch(anc, ours, theirs, umap, labels, umap.dir_moved)
+        moved, deleted = self._moves_for(anc, ours, merged.paths)
+        if merged.tree is not None:
+            upstreamed = merged.tree == ours and anc != theirs
+            status = (DROPPED if self.plan.drop_upstreamed else UPSTREAMED) if upstreamed else CLEAN
+            new = None
+            if status != DROPPED:
+                new = self.builder.commit(merged.tree, lp.top, patch_of(lp, name))
+                lp.top = new
+            self._record(lp, i, status, new, PatchOutcome(lp.label, name, status, (), moved, deleted))
+            return None
+        assert merged.conflict_tree is not None
+        conflict_tree, files = merged.conflict_tree, merged.files
+        conflicts = tuple(self._describe(f, lp, i, patch_of(lp, name)) for f in files)
+        outcome = PatchOutcome(lp.label, name, CONFLICT, conflicts, moved, deleted, self._blocked_by(lp, i, conflicts))
+        if not outcome.blocked_by:
+            carried = self._carried_upstream(anc, ours, theirs, merged.paths, patch_of(lp, name), conflicts)
+            if carried is not None:
+                status = DROPPED if self.plan.drop_upstreamed else UPSTREAMED
+                new = None
+                if status != DROPPED:
+                    new = self.builder.commit(ours, lp.top, patch_of(lp, name))
+                    lp.top = new
+                done = PatchOutcome(lp.label, name, status, (), moved, deleted, "", carried[0], carried[1])
+                self._record(lp, i, status, new, done)
+                return None
+        if self.plan.stop:
+            self.plan.stopped = Stop(lp.label, name, tuple(sorted({f.path for f in files})), outcome)
+            return FileMergeStop(lp.top, conflict_tree, files, outcome)
+        self._record(lp, i, CONFLICT, None, outcome)
+        return None
+
+    def labels(self, name: str) -> tuple[str, str, str]:
+        p = self.plan
+        if p.operation == "rebase-vendors":
+            return ("old common layer", "common layer", f"patch {name}")
+        return (f"upstream {p.old_ref}", f"upstream {p.new_ref}", f"patch {name}")
+
+    def _record(self, lp: LayerPlan, i: int, status: ReplayStatus, new: str | None, outcome: PatchOutcome) -> None:
+        while len(lp.new) <= i:
+            lp.new.append(None)
+            lp.status.append(None)
+        lp.new[i] = new
+        lp.status[i] = status
+        self.plan.outcomes.append(outcome)
+
+    # -- after an interactive stop ---------------------------------------------
+    def resolve(self, tree: str, patch_of: Callable[[LayerPlan, str], Patch]) -> None:
+        """Record the person's resolution (a tree) as the stopped patch's new state."""
+        plan = self.plan
+        assert plan.stopped is not None
+        lp = plan.layers[plan.li]
+        assert lp.top is not None
+        name = lp.names[plan.pi]
+        new = self.builder.commit(tree, lp.top, patch_of(lp, name))
+        lp.top = new
+        outcome = replace(plan.stopped.outcome, status=RESOLVED)
+        plan.stopped = None
+        self._record(lp, plan.pi, RESOLVED, new, outcome)
+        plan.pi += 1
+
+    def skip(self) -> None:
+        plan = self.plan
+        assert plan.stopped is not None
+        lp = plan.layers[plan.li]
+        outcome = replace(plan.stopped.outcome, status=SKIPPED)
+        plan.stopped = None
+        self._record(lp, plan.pi, SKIPPED, None, outcome)
+        plan.pi += 1
+
+    # -- describing conflicts -----------------------------------------------
+    def upstream_map(self) -> UpstreamMap:
+        """Upstream's renames and deletions between the pins, shared by every patch of the replay."""
+        if self._map is None:
+            self._map = UpstreamMap(self.repo, self.plan.old_commit, self.plan.new_commit, self._relevant_paths)
+        return self._map
+
+    def _relevant_paths(self) -> set[str]:
+        """Every path some patch of the plan changes (the only sources a rename lookup can need)."""
+        out: set[str] = set()
+        for lp in self.plan.layers:
+            for i, commit in enumerate(lp.old):
+                parent = self._old_parent(lp, i)
+                changed = self.repo.changed_files(self.repo.tree_of(parent), self.repo.tree_of(commit))
+                out.update(p for p, _a, _t in changed)
+        return out
+
+    def _moves_for(
+        self, anc: str, ours: str, paths: Sequence[str]
+    ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+        """Files this patch touches that upstream renamed or deleted between the pins (ours lacks them)."""
+        if self.plan.old_commit == self.plan.new_commit:
+            return (), ()
+        renamed: list[tuple[str, str]] = []
+        deleted: list[str] = []
+        for path in paths:
+            if self.repo.entry(ours, path) is not None or self.repo.entry(anc, path) is None:
+                continue  # still there, or added by the patch itself
+            hit = self.upstream_map().get(path)
+            if hit is None:
+                continue
+            if hit[0] == "R":
+                renamed.append((path, hit[1]))
+            else:
+                deleted.append(path)
+        return tuple(renamed), tuple(deleted)
+
+    def _blocked_by(self, lp: LayerPlan, i: int, conflicts: Sequence[FileConflict]) -> str:
+        """The earlier conflicting/skipped patch of the layer this conflict comes from, or "".
+
+        Blocked means: upstream changed none of the conflicting lines (no culprit), and an
+        earlier patch of the layer that is not in the new stack touched every conflicted
+        file -- the conflict is with that patch's absence, not with upstream.
+        """
+        if not conflicts or any(c.culprits for c in conflicts):
+            return ""
+        missing = [j for j in range(min(i, len(lp.status))) if lp.status[j] in (CONFLICT, SKIPPED)]
+        if not missing:
+            return ""
+        blocker = -1
+        for c in conflicts:
+            touching = [j for j in missing if c.path in self._paths_of(lp, j)]
+            if not touching:
+                return ""
+            blocker = max(blocker, touching[-1])
+        return lp.names[blocker]
+
+    def _paths_of(self, lp: LayerPlan, j: int) -> set[str]:
+        key = (lp.label, j)
+        if key not in self._patch_paths:
+            old = self.repo.changed_files(self.repo.tree_of(self._old_parent(lp, j)), self.repo.tree_of(lp.old[j]))
+            self._patch_paths[key] = {p for p, _a, _b in old}
+        return self._patch_paths[key]
+
+    def _carried_upstream(
+        self, anc: str, ours: str, theirs: str, paths: Sequence[str], patch: Patch, conflicts: Sequence[FileConflict]
+    ) -> tuple[str, str] | None:
+        """(upstream commit or "", how) when the new upstream already carries this conflicting patch's change.
+
+        A patch-id equal to one of the conflict's culprits names that commit; otherwise the patch
+        reversed must apply to the new parent (quilt's test), and the commit is named only
+        when every conflicted line has one and the same culprit.
+        """
+        p = self.plan
+        if p.old_commit == p.new_commit:
+            return None
+        candidates = list(dict.fromkeys(cu.id for c in conflicts for cu in c.culprits))
+        commit = None
+        if candidates:
+            commit = self.history().patch_id_match(candidates, sorted(paths), self.repo.patch_id(anc, theirs))
+        if commit is not None:
+            return commit, "patch-id"
+        if not reverse_applies(self.repo, ours, patch.files, self.upstream_map()):
+            return None
+        ids = {cu.id for c in conflicts for cu in c.culprits}
+        return (ids.pop() if len(ids) == 1 else ""), "reverse-applies"
+
+    def _describe(self, f: FileMerge, lp: LayerPlan, i: int, patch: Patch | None = None) -> FileConflict:
+        anc, ours, theirs = f.ancestor, f.ours, f.theirs
+        if f.kind:
+            kind = f.kind
+        elif ours is None:
+            kind = "deleted upstream"
+        elif theirs is None:
+            kind = "deleted by patch"
+        elif anc is None:
+            kind = "added by both"
+        elif f.merged is None:
+            kind = "binary"
+        else:
+            kind = "content"
+        regions: list[Region] = []
+        if kind == "content":
+            assert anc is not None and ours is not None and theirs is not None
+            a = self.repo.read_blob(anc[1].id)
+            o = self.repo.read_blob(ours[1].id)
+            t = self.repo.read_blob(theirs[1].id)
+            regions = self._regions(anc[0], a, o, t)
+            if patch is not None:
+                regions = [
+                    replace(r, hunk=hunk_header(patch.files, theirs[0], r.patch[0], r.patch[1])) for r in regions
+                ]
+        path = anc[0] if anc is not None else f.path
+        culprits = self._culprits(path, regions, kind)
+        return FileConflict(f.path, kind, tuple(regions), culprits)
+
+    def _regions(self, path: str, a: bytes, o: bytes, t: bytes) -> list[Region]:
+        """diff3 regions: base ranges changed by both sides (touching counts), mapped to each side."""
+        ha = [_half_open(h) for h in self.repo.line_hunks(a, o)]
+        hb = [_half_open(h) for h in self.repo.line_hunks(a, t)]
+        changes = sorted([(h, 0) for h in ha] + [(h, 1) for h in hb], key=lambda x: (x[0][0], x[0][1]))
+        groups: list[list[tuple[tuple[int, int, int, int], int]]] = []
+        hi = -1
+        for ch in changes:
+            if groups and ch[0][0] <= hi:
+                groups[-1].append(ch)
+                hi = max(hi, ch[0][1])
+            else:
+                groups.append([ch])
+                hi = ch[0][1]
+        o_lines = _lines(o)
+        t_lines = _lines(t)
+        old_pin = self._old_pin_blob(path)
+        pin_hunks = [_half_open(h) for h in self.repo.line_hunks(old_pin, a)] if old_pin is not None else []
+        out: list[Region] = []
+        for g in groups:
+            if {side for _, side in g} != {0, 1}:
+                continue
+            lo = min(h[0] for h, _ in g)
+            hi_ = max(h[1] for h, _ in g)
+            o_rng = _side_range([h for h, s in g if s == 0], lo, hi_)
+            t_rng = _side_range([h for h, s in g if s == 1], lo, hi_)
+            if o_lines[o_rng[0] : o_rng[1]] == t_lines[t_rng[0] : t_rng[1]]:
+                continue  # both sides made the same change: not a conflict
+            pin = _map_back(pin_hunks, lo, hi_)
+            out.append(Region(_one_based(pin), _one_based(o_rng), _one_based(t_rng)))
+        return out
+
+    def _old_pin_blob(self, path: str) -> bytes | None:
+        got = self.repo.read_file(self.repo.tree_of(self.plan.old_commit), path)
+        return got[0] if got is not None else None
+
+    def history(self) -> History:
+        """The upstream range, indexed by path once per replay (culprits, patch-ids)."""
+        if self._hist is None:
+            self._hist = History(self.repo, self.plan.old_commit, self.plan.new_commit, self._relevant_paths)
+        return self._hist
+
+    def _culprits(self, path: str, regions: Sequence[Region], kind: str) -> tuple[Culprit, ...]:
+        p = self.plan
+        if p.old_commit == p.new_commit:
+            return ()
+        spans = [(r.old_upstream[0] - 1, r.old_upstream[0] - 1 + r.old_upstream[1]) for r in regions]
+        found = self.history().culprits(path, spans, kind != "content")
+        return tuple(Culprit(f.id, f.subject, f.merge, f.merge_subject, f.ref) for f in found)
+
+
+
+@dataclass(frozen=True)
+class FileMergeStop:
+    """An interactive stop: where to check out, what to write, what to report."""
+
+    ours_commit: str
+    conflict_tree: str
+    files: tuple[FileMerge, ...]
+    outcome: PatchOutcome
+
+
+def has_markers(data: bytes) -> bool:
+    return any(line.startswith(_MARKERS) for line in data.split(b"\n"))
+
+
+# --------------------------------------------------------------------------- line ranges
+
+Span = tuple[int, int, int, int]  # 0-based half-open: old_lo, old_hi, new_lo, new_hi
+
+
+def _half_open(h: tuple[int, int, int, int]) -> Span:
+    os_, oc, ns, nc = h
+    o0 = os_ if oc == 0 else os_ - 1
+    n0 = ns if nc == 0 else ns - 1
+    return (o0, o0 + oc, n0, n0 + nc)
+
+
+def _side_range(hunks: Sequence[Span], lo: int, hi: int) -> tuple[int, int]:
+    first, last = hunks[0], hunks[-1]
+    return (first[2] - (first[0] - lo), last[3] + (hi - last[1]))
+
+
+def _map_forward(hunks: Sequence[Span], lo: int, hi: int) -> tuple[int, int]:
+    """A range through a commit's hunks: unchanged lines shift, touched hunks widen it."""
+    return (_map_pos(hunks, lo, False, 0, 1, 2, 3), _map_pos(hunks, hi, True, 0, 1, 2, 3))
+
+
+def _map_back(hunks: Sequence[Span], lo: int, hi: int) -> tuple[int, int]:
+    return (_map_pos(hunks, lo, False, 2, 3, 0, 1), _map_pos(hunks, hi, True, 2, 3, 0, 1))
+
+
+def _map_pos(hunks: Sequence[Span], x: int, end: bool, a0: int, a1: int, b0: int, b1: int) -> int:
+    """Boundary x through sorted hunks (side a to side b); inside a hunk it snaps to the hunk's edge."""
+    delta = 0
+    for h in hunks:
+        if h[a0] < x < h[a1]:
+            return h[b1] if end else h[b0]
+        if h[a1] > x:
+            break
+        delta = h[b1] - h[a1]
+    return x + delta
+
+
+def _touches(h: Span, lo: int, hi: int) -> bool:
+    return h[0] <= hi and lo <= h[1]
+
+
+def _one_based(r: tuple[int, int]) -> tuple[int, int]:
+    return (r[0] + 1, max(r[1] - r[0], 0))
+
+
+def _lines(data: bytes) -> list[bytes]:
+    return data.split(b"\n")
+
+
+def new_patch_bytes(repo: GitRepo, old: Patch, parent: str, commit: str, display: str) -> bytes:
+    """A rewritten patch file: the old header, the fresh diff from its new parent to its new commit."""
+    files = parse_diff(repo.diff_trees(repo.tree_of(parent), repo.tree_of(commit)), display)
+    return format_patch(replace(old, files=files))
+
+
+def replay_commit(
+    repo: GitRepo, builder: Builder, p: AppliedPatch, prev_old: str, prev_new: str
+) -> tuple[AppliedPatch, str, str]:
+    """Rebase one stack commit from prev_old onto prev_new in memory (it keeps message and author).
+
+    The replay ``refresh`` does for the patches above the one it rewrote: a 3-way merge, and
+    any conflict refuses (nothing changed), since refresh never leaves a stack half-moved.
+    """
+    if prev_old == prev_new:
+        return p, p.commit, p.commit
+    info = repo.commit_info(p.commit)
+    merged = repo.merge_trees(repo.tree_of(prev_old), repo.tree_of(prev_new), info.tree)
+    if merged.tree is None:
+        raise ConflictError(
+            f"the edits conflict with the applied patch {p.name} in {', '.join(merged.conflicts)}; nothing changed"
+        )
+    author = Person(info.author_name, info.author_email, info.author_time, info.author_offset)
+    commit = repo.create_commit(merged.tree, [prev_new], info.message, author, builder.committer())
+    return AppliedPatch(p.name, commit), p.commit, commit

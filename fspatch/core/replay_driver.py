@@ -1,0 +1,219 @@
+"""The replay driver: a plan run with a session, its journal, the checkout and the workspace files.
+
+The engine (:mod:`fspatch.core.replay`) only makes git objects; this module does what
+surrounds it: the journal before the first change (with the plan, kept while a stop
+waits), the conflicted checkout at a stop, and at the end the rewritten patch files,
+series, layer bases and lock (through :class:`~fspatch.core.workspace.Workspace`), then
+the new stack checked out and the state ref moved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from fspatch.core.journal import ALL_REFS, Journal, begin, crash_point, paused_replay, reopen
+from fspatch.core.layers import common_fingerprint
+from fspatch.core.patch import Patch
+from fspatch.core.replay import Progress, Replayer, new_patch_bytes
+from fspatch.core.replay_plan import LayerPlan, Plan
+from fspatch.core.replay_report import CONFLICT, DROPPED, RESOLVED, SKIPPED, ReplayReport, summarize
+from fspatch.core.session import Session, read_patch
+from fspatch.core.stack import Builder, LayerState, StackState, load_state, save_state
+from fspatch.core.workspace import LayerRef, vendor_of_label
+from fspatch.errors import ConflictError, DirtyCheckoutError, UsageError
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """What pull-upstream / rebase-vendors / continue / skip return."""
+
+    report: ReplayReport
+    stopped: bool  # an interactive stop: conflicts are checked out, waiting for continue/skip/abort
+    checkout: str  # the backend checkout, relative to the workspace
+    conflict_files: tuple[str, ...]  # files with conflict markers in the checkout (at a stop)
+    written: tuple[str, ...]  # workspace files written when the replay finished
+
+
+class Driver:
+    """Runs a plan with a session: journal at stops, workspace files and checkout at the end."""
+
+    def __init__(self, session: Session, plan: Plan, progress: Progress | None = None) -> None:
+        self.s = session
+        self.plan = plan
+        self.progress = progress
+        self._read_patch = read_patch
+        self._patches: dict[tuple[str, str], Patch] = {}
+        self._strip: dict[str, dict[str, int]] = {}
+
+    def layer(self, lp: LayerPlan) -> LayerRef:
+        return LayerRef(self.plan.backend, lp.vendor)
+
+    def patch_of(self, lp: LayerPlan, name: str) -> Patch:
+        key = (lp.label, name)
+        if key not in self._patches:
+            layer = self.layer(lp)
+            if lp.label not in self._strip:
+                self._strip[lp.label] = {e.name: e.strip for e in self.s.ws.read_layer_series(layer)}
+            display = f"{layer.dir.as_posix()}/{name}"
+            self._patches[key] = self._read_patch(
+                self.s.ws.patch_path(layer, name), display, self._strip[lp.label].get(name, 1)
+            )
+        return self._patches[key]
+
+    def replayer(self) -> Replayer:
+        return Replayer(self.s.repo, self.plan, self.progress)
+
+    def drive(self, journal: Journal) -> OperationResult:
+        """Run the plan on; at a stop keep the journal (paused) and check the conflict out, else finish."""
+        stop = self.replayer().run(self.patch_of)
+        repo = self.s.repo
+        if stop is not None:
+            journal.pause(self.plan)
+            repo.reset_hard(stop.ours_commit)
+            ours_tree = repo.tree_of(stop.ours_commit)
+            paths = repo.changed_paths(ours_tree, stop.conflict_tree)
+            repo.write_worktree(stop.conflict_tree, paths)
+            files = tuple(sorted({f.path for f in stop.files}))
+            report = self.plan.report(False)
+            report = replace(report, patches=report.patches + (stop.outcome,))
+            counts, summary = summarize(report.patches, self.plan.total())
+            report = replace(report, counts=counts, summary=summary)
+            return OperationResult(report, True, self.s.backend.path, files, ())
+        written = self.finalize()
+        journal.done()
+        return OperationResult(self.plan.report(True), False, self.s.backend.path, (), tuple(written))
+
+    def finalize(self) -> list[str]:
+        """Write patches, series, layer bases and the lock; check out the new stack when clean."""
+        s, plan, ws, repo = self.s, self.plan, self.s.ws, self.s.repo
+        written: list[str] = []
+        any_conflict = False
+        for lp in plan.layers:
+            layer = self.layer(lp)
+            entries = ws.read_layer_series(layer)
+            drop: set[str] = set()
+            parent = lp.new_base
+            for i, name in enumerate(lp.names):
+                status = lp.status[i] if i < len(lp.status) else CONFLICT
+                new = lp.new[i] if i < len(lp.new) else None
+                if status in (SKIPPED, DROPPED):
+                    drop.add(name)
+                elif status == CONFLICT:
+                    any_conflict = True
+                elif new is not None:
+                    assert parent is not None
+                    display = f"{layer.dir.as_posix()}/{name}"
+                    data = new_patch_bytes(repo, self.patch_of(lp, name), parent, new, display)
+                    before = ws.patch_path(layer, name).read_bytes()
+                    if before != data:
+                        ws.write_patch(layer, name, data)
+                        written.append(display)
+                    parent = new
+            if drop:
+                ws.write_layer_series(layer, [e for e in entries if e.name not in drop])
+                written.append(f"{layer.dir.as_posix()}/series")
+                for name in sorted(drop):
+                    ws.delete_patch(layer, name)
+                    written.append(f"{layer.dir.as_posix()}/{name}")
+        crash_point(f"{plan.operation}:patches")
+        backend = ws.backend(plan.backend)
+        if plan.operation == "pull-upstream":
+            backend = replace(backend, ref=plan.new_ref, commit=plan.new_commit)
+            ws.set_backend(backend)
+            ws.save_lock()
+            written.append("upstream.lock")
+            crash_point(f"{plan.operation}:lock")
+        fingerprint = common_fingerprint(ws, plan.backend)
+        for lp in plan.layers:
+            if lp.vendor is None or CONFLICT in lp.status:
+                continue
+            layer = self.layer(lp)
+            if not (ws.layer_dir(layer) / "layer.yaml").is_file():
+                continue
+            meta = ws.layer_meta(layer)
+            base = {"upstream_commit": plan.new_commit, "common_fingerprint": fingerprint}
+            old = meta.get("base")
+            if old is None or dict(old) != base:
+                meta["base"] = base
+                ws.save_layer_meta(layer, meta)
+                written.append(f"{layer.dir.as_posix()}/layer.yaml")
+        if any_conflict:
+            return written
+        # Build the new stack from the files just written (exactly what `apply` will build).
+        state, state_ref = load_state(repo)
+        layers = [LayerRef(plan.backend, None)]
+        if state is not None and len(state.layers) > 1 and vendor_of_label(state.layers[-1].layer) is not None:
+            layers.append(LayerRef.from_label(plan.backend, state.layers[-1].layer))
+        builder = Builder(repo, plan.new_commit)
+        layer_base = plan.new_commit
+        states = []
+        for layer in layers:
+            sources = [s.source(layer, e) for e in ws.read_layer_series(layer)]
+            applied = builder.build(layer_base, sources)
+            states.append(LayerState(layer.label, layer_base, tuple(applied)))
+            top = applied[-1].commit if applied else layer_base
+            want = next((lp.top for lp in plan.layers if lp.label == layer.label), None)
+            if want is not None and repo.tree_of(want) != repo.tree_of(top):
+                raise ConflictError(f"{layer.dir.as_posix()}: rewritten patches do not rebuild the replayed tree")
+            layer_base = top
+        new_state = StackState(plan.backend, plan.new_commit, tuple(states))
+        handed_over = any(st in (RESOLVED, SKIPPED) for lp in plan.layers for st in lp.status)
+        repo.reset_hard(new_state.head, discard_local=handed_over)
+        crash_point(f"{plan.operation}:checkout")
+        save_state(repo, new_state, state_ref, f"{plan.operation} {plan.new_ref}")
+        crash_point(f"{plan.operation}:state")
+        return written
+
+
+def start_operation(
+    session: Session, plan: Plan, progress: Progress | None, refs_before: dict[str, str] | None = None
+) -> OperationResult:
+    """Journal the originals (refs as they were before any fetch) with the plan, then drive it."""
+    ws, repo = session.ws, session.repo
+    dirs = [LayerRef(plan.backend, lp.vendor).dir.as_posix() for lp in plan.layers]
+    dirs.append(LayerRef(plan.backend, None).dir.as_posix())
+    journal = begin(
+        plan.operation,
+        ws.root,
+        repo=repo,
+        backend=plan.backend,
+        files=["upstream.lock"],
+        dirs=sorted(set(dirs)),
+        ref_scope=ALL_REFS,
+        reset=True,
+        refs=refs_before,
+    )
+    journal.data.plan = plan
+    journal.write()
+    crash_point(f"{plan.operation}:journal")
+    return Driver(session, plan, progress).drive(journal)
+
+
+def resume_operation(session: Session, progress: Progress | None) -> tuple[Driver, Journal]:
+    """The paused replay of this backend, to continue or skip (its journal marked running again)."""
+    journal = reopen(session.repo.git_dir, session.repo)
+    assert journal.data.plan is not None
+    journal.resume()
+    return Driver(session, journal.data.plan, progress), journal
+
+
+def check_ready(s: Session) -> None:
+    """No operation in progress, HEAD on the stack, no local edits (a replay checks out)."""
+    waiting = paused_replay(s.repo.git_dir)
+    if waiting is not None:
+        raise UsageError(
+            f"a {waiting.operation} of '{s.backend.name}' is already in progress; "
+            "run 'fspatch continue', 'fspatch skip' or 'fspatch abort'"
+        )
+    if s.state is not None:
+        s.require_head_at_stack()
+    dirty = s.repo.dirty_paths()
+    if dirty:
+        more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
+        raise DirtyCheckoutError(
+            "local changes in the checkout: "
+            + ", ".join(dirty[:5])
+            + more
+            + f"; refresh them into a patch or discard them first (fspatch refresh -b {s.backend.name})",
+            path=s.backend.path,
+        )
