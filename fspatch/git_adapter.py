@@ -85,6 +85,7 @@ class GitRepo:
 
     def __init__(self, repo: pygit2.Repository) -> None:
         self._repo = repo
+        self._recent: dict[str, pygit2.Blob] = {}
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -333,9 +334,17 @@ class GitRepo:
     # -- diffs and merges --------------------------------------------------
     def diff_trees(self, old_tree: str, new_tree: str, *, renames: bool = True) -> bytes:
         """A git-style patch (full index lines, binary data, 3 lines of context) from old to new."""
+        # Diff two small trees holding only the changed files: the same diff (renames and copies
+        # are found among changed files only), at the cost of the change instead of the tree.
+        changes = self.changed_files(old_tree, new_tree)
+        if not changes:
+            return b""
+        empty = self.empty_tree()
+        old_small = self.update_tree(empty, {p: a for p, a, _b in changes if a is not None})
+        new_small = self.update_tree(empty, {p: b for p, _a, b in changes if b is not None})
         diff = self._repo.diff(  # type: ignore[call-overload]
-            self._tree(old_tree),
-            self._tree(new_tree),
+            self._tree(old_small),
+            self._tree(new_small),
             flags=DiffOption.SHOW_BINARY | DiffOption.INDENT_HEURISTIC,
             context_lines=3,
         )
@@ -570,10 +579,15 @@ class GitRepo:
         a file deleted on one side keeps the other side's content, as git leaves it.
         """
         index = self._repo.merge_trees(ancestor, ours, theirs)
-        files: list[FileMerge] = []
-        changes: dict[str, Entry | None] = {}
         if index.conflicts is None:
             return str(index.write_tree(self._repo)), ()
+        return self._describe_index(index, labels)
+
+    def _describe_index(self, index: pygit2.Index, labels: tuple[str, str, str]) -> tuple[str, tuple[FileMerge, ...]]:
+        """The conflicted index of a tree merge as a tree with diff3 markers and its conflicted files."""
+        files: list[FileMerge] = []
+        changes: dict[str, Entry | None] = {}
+        assert index.conflicts is not None
         conflicts = list(index.conflicts)
         for anc, our, their in conflicts:
             path = next(e.path for e in (our, their, anc) if e is not None)
@@ -709,6 +723,209 @@ class GitRepo:
             return True, plain[1]
         marked = self._merge_file_c(e[0], e[1], e[2], labels)
         return None if marked is None else (False, marked[1])
+
+    def merge_patch(
+        self,
+        ancestor: str,
+        ours: str,
+        theirs: str,
+        moves: Mapping[str, tuple[str, str]],
+        labels: tuple[str, str, str],
+        dir_moved: Callable[[str], bool] | None = None,
+    ) -> PatchMerge:
+        """A cherry-pick's 3-way merge (ancestor = old parent, theirs = old commit) whose cost follows the patch.
+
+        The patch's own changes are found by walking only the subtrees that differ between
+        ancestor and theirs.  Each changed path is then decided against ours, file by file:
+        a modification is merged with libgit2's file merge (the same options merge_trees
+        uses, diff3-style markers in the conflicted output only); an add, a delete or a mode
+        change is taken when ours still has the ancestor's entry; a path ours lacks is
+        followed through ``moves`` (upstream's renames and deletions between the pins,
+        computed once per replay: ``old path -> ("R", new path) | ("D", old path)``).  A file
+        the patch adds into a directory ours no longer has conflicts, as in merge-ort, when
+        ``dir_moved`` says upstream renamed files out of that directory.
+        Where the map cannot decide -- add/add, a patch that both deletes and adds while
+        ours changed the deleted file, a path gone for another reason, directory/file clashes,
+        submodules, type changes -- the whole-tree ``merge_trees`` runs once, and its conflicts
+        are described from that same merge.
+        """
+        changes = self.changed_files(ancestor, theirs)
+        paths = tuple(sorted({p for p, _a, _t in changes}))
+        decided = self._decide(ancestor, ours, changes, moves, labels, dir_moved)
+        if decided is None:
+            tree, conflict_tree, files = self._tree_merge(ancestor, ours, theirs, labels)
+            return PatchMerge(tree, conflict_tree, files, paths, True)
+        updates, files = decided
+        new_tree = self.update_tree(ours, updates)
+        if files:
+            return PatchMerge(None, new_tree, files, paths, False)
+        return PatchMerge(new_tree, None, (), paths, False)
+
+    def _decide(
+        self,
+        ancestor: str,
+        ours: str,
+        changes: Sequence[tuple[str, Entry | None, Entry | None]],
+        moves: Mapping[str, tuple[str, str]],
+        labels: tuple[str, str, str],
+        dir_moved: Callable[[str], bool] | None,
+    ) -> tuple[dict[str, Entry | None], tuple[FileMerge, ...]] | None:
+        """Per-path decisions of :meth:`merge_patch`; None where only a whole-tree merge can decide."""
+        updates: dict[str, Entry | None] = {}
+        files: list[FileMerge] = []
+        for path, a, t in changes:
+            if _special(a) or _special(t):
+                return None
+            o = self.entry(ours, path)
+            if o is not None and _special(o):
+                return None
+            if a is None:  # the patch adds the path
+                assert t is not None
+                if o is not None:
+                    if o == t:
+                        continue
+                    return None  # add/add
+                where = self._add_place(ours, ancestor, path)
+                if where is None:
+                    return None
+                if where and dir_moved is not None and dir_moved(where):
+                    # merge-ort: a file added into a directory the other side renamed away is a conflict
+                    files.append(FileMerge(path, None, None, (path, t), None, "directory renamed upstream"))
+                updates[path] = t
+                continue
+            if t is None:  # the patch deletes the path
+                if o == a:
+                    updates[path] = None
+                    continue
+                if o is None and moves.get(path, ("", ""))[0] == "D":
+                    continue  # deleted upstream too
+                return None
+            target = path
+            if o is None:
+                hit = moves.get(path)
+                if hit is None:
+                    return None  # gone for a reason the map does not know
+                if hit[0] == "D":
+                    files.append(FileMerge(path, (path, a), None, (path, t), None))
+                    updates[path] = t  # git leaves the patch's side of a modify/delete
+                    continue
+                target = hit[1]
+                o = self.entry(ours, target)
+                if o is None or _special(o) or self.entry(ancestor, target) is not None:
+                    return None
+                if (a.mode & 0o170000) != (o.mode & 0o170000):
+                    return None
+            mode = _merge_mode(a.mode, o.mode, t.mode)
+            if mode is None:
+                return None
+            if o.id == a.id or o.id == t.id:
+                blob = t.id
+            elif t.id == a.id:
+                blob = o.id
+            else:
+                got = self._merge_file_ids(target, (path, a), (target, o), (path, t), labels)
+                if got is None:  # binary: libgit2 keeps ours and reports a conflict
+                    files.append(FileMerge(target, (path, a), (target, o), (path, t), None))
+                    updates[target] = o
+                    if target != path:
+                        updates[path] = None
+                    continue
+                clean, data = got
+                blob = self.write_blob(data)
+                if not clean:
+                    files.append(FileMerge(target, (path, a), (target, o), (path, t), data))
+            if target != path:
+                updates[path] = None
+            updates[target] = Entry(blob, mode)
+        return updates, tuple(files)
+
+    def _add_place(self, ours: str, ancestor: str, path: str) -> str | None:
+        """Can ours take a new file at path?  "" yes; a directory name: yes, but that directory
+        of the ancestor is gone from ours (a directory rename may claim the file); None: only
+        a whole-tree merge can tell (a directory/file clash)."""
+        if self.is_dir(ours, path):
+            return None
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if self.entry(ours, prefix) is not None:
+                return None  # a file where the patch needs a directory
+            if not self.is_dir(ours, prefix):
+                if self.entry(ancestor, prefix) is not None:
+                    return None
+                gone = ""
+                for j in range(len(parts) - 1, i - 1, -1):
+                    deeper = "/".join(parts[:j])
+                    if self.is_dir(ancestor, deeper):
+                        gone = deeper
+                        break
+                return gone
+        return ""
+
+    def _merge_file_ids(
+        self,
+        path: str,
+        anc: tuple[str, Entry],
+        ours: tuple[str, Entry],
+        theirs: tuple[str, Entry],
+        labels: tuple[str, str, str],
+    ) -> tuple[bool, bytes] | None:
+        """One file's merge: (clean, content with diff3 markers where it conflicts); None for binaries.
+
+        The diff3 style only changes how a conflict is written: whether a file merges
+        cleanly, and its clean content, are those of libgit2's default file merge.
+        """
+        e = [pygit2.IndexEntry(p, pygit2.Oid(hex=x.id), x.mode) for p, x in (anc, ours, theirs)]  # type: ignore[arg-type]
+        return self._merge_file_c(e[0], e[1], e[2], labels)
+
+    def _tree_merge(
+        self, ancestor: str, ours: str, theirs: str, labels: tuple[str, str, str]
+    ) -> tuple[str | None, str | None, tuple[FileMerge, ...]]:
+        """One merge_trees: (clean tree, None, ()) or (None, conflict tree with markers, conflicted files)."""
+        index = self._repo.merge_trees(ancestor, ours, theirs)
+        if index.conflicts is None:
+            return str(index.write_tree(self._repo)), None, ()
+        tree, files = self._describe_index(index, labels)
+        return None, tree, files
+
+    def changed_files(self, old_tree: str, new_tree: str) -> list[tuple[str, Entry | None, Entry | None]]:
+        """(path, old entry, new entry) of every blob that differs; only differing subtrees are read.
+
+        A whole-tree diff walks every entry of both trees (26 ms on a 78k-file tree); this
+        walk costs what the change costs.  A file replaced by a directory (or back) appears
+        as its blobs on each side.
+        """
+        out: list[tuple[str, Entry | None, Entry | None]] = []
+        if old_tree != new_tree:
+            old = self._tree(old_tree) if old_tree else None
+            self._changed(old, self._tree(new_tree) if new_tree else None, "", out)
+        out.sort(key=lambda x: x[0])
+        return out
+
+    def _changed(
+        self,
+        old: pygit2.Tree | None,
+        new: pygit2.Tree | None,
+        prefix: str,
+        out: list[tuple[str, Entry | None, Entry | None]],
+    ) -> None:
+        a = {str(o.name): o for o in old} if old is not None else {}
+        b = {str(o.name): o for o in new} if new is not None else {}
+        for name in sorted(a.keys() | b.keys()):
+            x, y = a.get(name), b.get(name)
+            if x is not None and y is not None and x.id == y.id and x.filemode == y.filemode:
+                continue
+            path = prefix + name
+            xt = x is not None and x.filemode == FileMode.TREE
+            yt = y is not None and y.filemode == FileMode.TREE
+            if xt or yt:
+                self._changed(
+                    cast(pygit2.Tree, x) if xt else None, cast(pygit2.Tree, y) if yt else None, path + "/", out
+                )
+            xe = Entry(str(x.id), int(x.filemode)) if x is not None and not xt else None
+            ye = Entry(str(y.id), int(y.filemode)) if y is not None and not yt else None
+            if xe is not None or ye is not None:
+                out.append((path, xe, ye))
 
     def _merge_blobs(self, path: str, anc: str, ours: str, theirs: str, mode: int) -> bytes | None:
         """One file's 3-way merge with libgit2's defaults; None when it conflicts (or is binary)."""
@@ -869,6 +1086,110 @@ class GitRepo:
                 return str(d.old_file.path)
         return None
 
+    def find_renames(self, sources: Mapping[str, Entry], targets: Mapping[str, Entry]) -> dict[str, str]:
+        """Where each source file went among the targets (libgit2's rename detection, 50 % similarity).
+
+        Only the given files are compared (two small trees are written for it), so the cost
+        follows the number of candidates, not the size of the trees they come from.
+        """
+        if not sources or not targets:
+            return {}
+        empty = self.empty_tree()
+        old = self.update_tree(empty, dict(sources))
+        new = self.update_tree(empty, dict(targets))
+        diff = self._repo.diff(self._tree(old), self._tree(new))  # type: ignore[call-overload]
+        diff.find_similar(flags=DiffFind.FIND_RENAMES, rename_limit=max(1000, len(sources) + len(targets)))
+        out = {}
+        for d in diff.deltas:
+            if d.status == pygit2.enums.DeltaStatus.RENAMED:
+                out[d.old_file.path] = d.new_file.path
+        return out
+
+    def range_commits(self, old: str, new: str) -> list[CommitNode]:
+        """Every commit reachable from new but not from old (merges and branch commits too), oldest first."""
+        walker = self._repo.walk(pygit2.Oid(hex=new), pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
+        walker.hide(pygit2.Oid(hex=old))
+        return [CommitNode(str(c.id), str(c.tree_id), tuple(str(p) for p in c.parent_ids)) for c in walker]
+
+    def branch_commits(self, merge: str) -> list[CommitNode]:
+        """The commits a merge brought in: reachable from its other parents, not from its first, oldest first."""
+        c = cast(pygit2.Commit, self._repo[pygit2.Oid(hex=merge)])
+        parents = list(c.parent_ids)
+        if len(parents) < 2:
+            return []
+        walker = self._repo.walk(parents[1], pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE)
+        for extra in parents[2:]:
+            walker.push(extra)
+        walker.hide(parents[0])
+        return [CommitNode(str(x.id), str(x.tree_id), tuple(str(p) for p in x.parent_ids)) for x in walker]
+
+    def changed_among(self, old_tree: str, new_tree: str, paths: PathTrie) -> list[str]:
+        """Which of the given paths differ between two trees; only subtrees on those paths are read."""
+        out: list[str] = []
+        if old_tree != new_tree:
+            self._among(self._tree(old_tree), self._tree(new_tree), paths, "", out)
+        return out
+
+    def _among(self, a: pygit2.Tree | None, b: pygit2.Tree | None, node: PathTrie, prefix: str, out: list[str]) -> None:
+        for name, sub in node.items():
+            x = _child(a, name)
+            y = _child(b, name)
+            if x is None and y is None:
+                continue
+            if x is not None and y is not None and x.id == y.id and x.filemode == y.filemode:
+                continue
+            if sub is None:
+                out.append(prefix + name)
+                continue
+            xt = cast(pygit2.Tree, x) if x is not None and x.filemode == FileMode.TREE else None
+            yt = cast(pygit2.Tree, y) if y is not None and y.filemode == FileMode.TREE else None
+            self._among(xt, yt, sub, prefix + name + "/", out)
+
+    def _blob_obj(self, blob_id: str | None) -> pygit2.Blob | None:
+        """A blob object, the last few kept: a file's history diffs each version twice (as after, then before)."""
+        if blob_id is None:
+            return None
+        got = self._recent.get(blob_id)
+        if got is None:
+            if len(self._recent) >= 8:
+                self._recent.clear()
+            got = self._recent[blob_id] = cast(pygit2.Blob, self._repo[pygit2.Oid(hex=blob_id)])
+        return got
+
+    def blob_hunks(self, old_id: str | None, new_id: str | None) -> list[tuple[int, int, int, int]]:
+        """:meth:`line_hunks` of two blobs by id (None: empty), without copying their bytes out."""
+        patch = pygit2.Patch.create_from(
+            self._blob_obj(old_id), self._blob_obj(new_id), context_lines=0, flag=DiffOption.FORCE_TEXT
+        )
+        return [(h.old_start, h.old_lines, h.new_start, h.new_lines) for h in patch.hunks]
+
+    def blob_changed_lines(self, old_id: str | None, new_id: str | None) -> tuple[set[bytes], set[bytes]]:
+        """(removed lines, added lines) between two blobs, stripped, blank lines left out."""
+        patch = pygit2.Patch.create_from(
+            self._blob_obj(old_id), self._blob_obj(new_id), context_lines=0, flag=DiffOption.FORCE_TEXT
+        )
+        removed: set[bytes] = set()
+        added: set[bytes] = set()
+        for h in patch.hunks:
+            for line in h.lines:
+                text = line.raw_content.strip()
+                if not text:
+                    continue
+                if line.origin == "-":
+                    removed.add(text)
+                elif line.origin == "+":
+                    added.add(text)
+        return removed, added
+
+    def patch_id(self, old_tree: str, new_tree: str) -> str:
+        """git's stable patch-id of the change between two trees (whitespace and line numbers ignored)."""
+        changes = self.changed_files(old_tree, new_tree)
+        empty = self.empty_tree()
+        old_small = self.update_tree(empty, {p: a for p, a, _b in changes if a is not None})
+        new_small = self.update_tree(empty, {p: b for p, _a, b in changes if b is not None})
+        diff = self._repo.diff(self._tree(old_small), self._tree(new_small))  # type: ignore[call-overload]
+        return str(diff.patchid)
+
     def write_worktree(self, tree_id: str, paths: Iterable[str]) -> None:
         """Write the given paths of a tree into the working tree (removing absent ones); the index is left alone."""
         wd = self.workdir
@@ -917,6 +1238,67 @@ class GitRepo:
         self._repo.create_reference_direct(name, pygit2.Oid(hex=new), True)
 
 
+PathTrie = dict[str, "PathTrie | None"]  # path components; None marks a file
+
+
+def path_trie(paths: Iterable[str]) -> PathTrie:
+    """The paths as nested components, for :meth:`GitRepo.changed_among`."""
+    root: PathTrie = {}
+    for path in paths:
+        node = root
+        parts = path.split("/")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            node = child
+        node.setdefault(parts[-1], None)
+    return root
+
+
+def _child(tree: pygit2.Tree | None, name: str) -> pygit2.Object | None:
+    if tree is None:
+        return None
+    try:
+        return tree[name]
+    except KeyError:
+        return None
+
+
+@dataclass(frozen=True)
+class CommitNode:
+    """A commit as a history walk needs it: id, tree, parents."""
+
+    id: str
+    tree: str
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PatchMerge:
+    """One patch's 3-way merge: the clean tree, or the tree with conflict markers and the conflicted files."""
+
+    tree: str | None  # None when a file conflicts
+    conflict_tree: str | None  # clean paths merged, conflicted text files with diff3 markers
+    files: tuple[FileMerge, ...]  # the conflicted files
+    paths: tuple[str, ...]  # every path the patch changes (ancestor -> theirs)
+    whole_tree: bool  # the map could not decide: one merge_trees ran
+
+
+def _special(e: Entry | None) -> bool:
+    """Submodules and symlinks are left to merge_trees (no file merge of their content)."""
+    return e is not None and e.mode in (MODE_GITLINK, MODE_LINK)
+
+
+def _merge_mode(a: int, o: int, t: int) -> int | None:
+    """Three-way merge of a file mode (regular/executable); None when both sides changed it differently."""
+    if o == a:
+        return t
+    if t in (a, o):
+        return o
+    return None
+
+
 @dataclass(frozen=True)
 class FileMerge:
     """One conflicted file of a tree merge: (path, entry) of each side, and diff3-marked text."""
@@ -926,6 +1308,7 @@ class FileMerge:
     ours: tuple[str, Entry] | None
     theirs: tuple[str, Entry] | None
     merged: bytes | None  # None for binary files or when a side is missing
+    kind: str = ""  # set when the sides alone do not say it (a directory renamed upstream)
 
 
 def _index_entry(index: pygit2.Index, path: str) -> Entry | None:

@@ -110,7 +110,15 @@ def replay_text(rep: Any, r: Any) -> str:
     else:
         out.append(f"{rep.backend}: vendor layers onto the common layer at {rep.new_ref} ({rep.new_commit[:12]})")
     for p in rep.patches:
-        out.append(f"  {p.status:<10} {p.layer}: {p.patch}")
+        blocked = p.status == "conflict" and p.blocked_by
+        status = "blocked" if blocked else p.status
+        line = f"  {status:<10} {p.layer}: {p.patch}"
+        if blocked:
+            line += f" (blocked by {p.blocked_by})"
+        elif p.upstream_how:
+            where = f" in {p.upstream_commit[:12]}" if p.upstream_commit else ""
+            line += f" (already upstream{where}: {p.upstream_how})"
+        out.append(line)
         for old, new in p.renamed_upstream:
             out.append(f"      renamed upstream: {old} -> {new}")
         for path in p.deleted_upstream:
@@ -121,9 +129,13 @@ def replay_text(rep: Any, r: Any) -> str:
                 o, n, q = reg.old_upstream, reg.new_upstream, reg.patch
                 out.append(
                     f"        lines {o[0]},{o[1]} old upstream | {n[0]},{n[1]} new upstream | {q[0]},{q[1]} patch"
+                    + (f"  {reg.hunk}" if reg.hunk else "")
                 )
             for cu in c.culprits:
-                out.append(f"        changed upstream by {cu.id[:12]} {cu.subject}")
+                ref = f" [{cu.ref}]" if cu.ref else ""
+                out.append(f"        changed upstream by {cu.id[:12]} {cu.subject}{ref}")
+                if cu.merge:
+                    out.append(f"          merged in {cu.merge[:12]} {cu.merge_subject}")
         for a in getattr(p, "resolutions", ()):
             out.append(f"      resolved ({a.rule}) {a.path}:{a.line}: {a.detail}")
             out.extend(_shown("before", a.before))

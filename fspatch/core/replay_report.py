@@ -46,6 +46,9 @@ class Culprit:
 
     id: str
     subject: str
+    merge: str = ""  # the first-parent merge that brought the commit in ("" when it is on the line itself)
+    merge_subject: str = ""
+    ref: str = ""  # a PR/MR reference from its subject or the merge message: "group/project!12", "#1234"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Region:
     old_upstream: tuple[int, int]
     new_upstream: tuple[int, int]
     patch: tuple[int, int]
+    hunk: str = ""  # the patch's own "@@ -a,b +c,d @@ section" header for these lines
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,9 @@ class PatchOutcome:
     resolutions: tuple[AutoResolution, ...] = ()  # regions the ladder resolved (all of them: status resolved)
     notes: tuple[str, ...] = ()  # regions left, with why every rule refused ("path:line: …")
     resolved_by: str = ""  # for status resolved: the least certain rule it needed, or "by hand"
+    blocked_by: str = ""  # a conflict caused only by this earlier conflicting/skipped patch of the layer
+    upstream_commit: str = ""  # upstreamed: the upstream commit that carries the change, where known
+    upstream_how: str = ""  # upstreamed although the merge conflicted: "patch-id" | "reverse-applies"
 
 
 @dataclass(frozen=True)
@@ -124,9 +131,13 @@ def outcome_from_dict(d: Mapping[str, Any]) -> PatchOutcome:
                 c["path"],
                 c["kind"],
                 tuple(
-                    Region(tuple(r["old_upstream"]), tuple(r["new_upstream"]), tuple(r["patch"])) for r in c["regions"]
+                    Region(tuple(r["old_upstream"]), tuple(r["new_upstream"]), tuple(r["patch"]), r.get("hunk", ""))
+                    for r in c["regions"]
                 ),  # type: ignore[arg-type]
-                tuple(Culprit(u["id"], u["subject"]) for u in c["culprits"]),
+                tuple(
+                    Culprit(u["id"], u["subject"], u.get("merge", ""), u.get("merge_subject", ""), u.get("ref", ""))
+                    for u in c["culprits"]
+                ),
             )
             for c in d["conflicts"]
         ),
@@ -135,6 +146,9 @@ def outcome_from_dict(d: Mapping[str, Any]) -> PatchOutcome:
         resolutions=tuple(AutoResolution(**r) for r in d.get("resolutions", ())),
         notes=tuple(d.get("notes", ())),
         resolved_by=str(d.get("resolved_by", "")),
+        blocked_by=d.get("blocked_by", ""),
+        upstream_commit=d.get("upstream_commit", ""),
+        upstream_how=d.get("upstream_how", ""),
     )
 
 
@@ -172,6 +186,10 @@ def summarize(outcomes: Sequence[PatchOutcome], total: int | None = None) -> tup
         order = [k for k in (*RULE_ORDER, "by hand") if k in how]
         parts.append(f"{counts[RESOLVED]} resolved (" + ", ".join(f"{how[k]} {k}" for k in order) + ")")
     parts.append(f"{counts[CONFLICT]} conflict" + ("" if counts[CONFLICT] == 1 else "s"))
+    blocked = sum(1 for o in outcomes if o.status == CONFLICT and o.blocked_by)
+    if blocked:
+        counts["blocked"] = blocked
+        parts[-1] += f" ({blocked} blocked by an earlier patch)"
     if counts[SKIPPED]:
         parts.append(f"{counts[SKIPPED]} skipped")
     n = len(outcomes) if total is None else total
