@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -184,7 +185,7 @@ def test_renames_deletions_and_directory_moves_agree_with_git(tmp_path: Path) ->
         ("Edit f2", {"src/f2.txt": text(f2[:20] + ["up 21\n"] + f2[21:])}, "v2"),
     ])
     git(up, "checkout", "-q", "v1")
-    patches = [
+    patches: list[tuple[str, str, str, Mapping[str, bytes | None]]] = [
         ("0001-f0.patch", "Edit f0", "d", {"src/f0.txt": text(["ours 1\n"] + f0[1:])}),
         ("0002-f1.patch", "Edit f1", "d", {"src/f1.txt": text(["ours f1\n"] + lines(30, "f1")[1:])}),
         ("0003-pkg.patch", "Add to pkg", "d", {"pkg/c.txt": b"new in pkg\n"}),

@@ -11,6 +11,7 @@ second backend version -- while a stale one is not used.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from fspatch.commands import pull_upstream, resolve
@@ -83,7 +84,7 @@ def upstream(tmp: Path) -> Path:
     return up
 
 
-def fresh(tmp: Path, up: Path, patches: list[tuple[str, str, str, dict[str, bytes | None]]], **kw: object) -> Workspace:
+def fresh(tmp: Path, up: Path, patches: Sequence[tuple[str, str, str, Mapping[str, bytes | None]]], **kw: object) -> Workspace:
     tmp.mkdir(parents=True, exist_ok=True)
     return make_ws(tmp, up, "v1", patches, **kw)  # type: ignore[arg-type]
 

@@ -15,13 +15,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_review_html_page import visible_text
-from test_review_kit import RUNNER, UNMARKED, ReviewWS, edit, make_review_workspace
 
 from fspatch.commands import apply, new, refresh
 from fspatch.commands import review as review_cmd
 from fspatch.core import html as page_html
 from fspatch.core.review import DiffHunk, DiffLine, as_json
+from tests.test_review_html_page import visible_text
+from tests.test_review_kit import RUNNER, UNMARKED, ReviewWS, edit, make_review_workspace
 
 NORM = "minillm/layers/norm.py"
 RMSNORM = "minillm/layers/rmsnorm.py"
