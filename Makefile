@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 FSPATCH_CACHE ?= $(HOME)/.cache/fspatch
 export FSPATCH_CACHE
 
-.PHONY: install demo test bench demo-real lint clean
+.PHONY: install demo tour test bench bench-truth demo-real lint man clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +17,17 @@ install: $(PY)
 demo: $(PY)
 	$(PY) scripts/demo.py demo-out
 
+tour: $(PY)
+	$(PY) scripts/tour.py tour
+
 test: $(PY)
 	$(PY) -m pytest
 
 bench: $(PY)
 	$(PY) bench/run.py
+
+bench-truth: $(PY)
+	$(PY) bench/bench_truth.py
 
 demo-real: $(PY)
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash scripts/demo_real.sh
@@ -31,5 +37,8 @@ lint: $(PY)
 	$(PY) -m ruff check fspatch tests
 	$(PY) -m mypy fspatch tests
 
+man: $(PY)
+	$(PY) scripts/make_man.py man
+
 clean:
-	rm -rf demo-out bench/out .pytest_cache
+	rm -rf demo-out tour man bench/out .pytest_cache

@@ -40,6 +40,13 @@ EXPECTED = [
     ("issue 4", "check --markers on 500 patches over 5,000 files < 2 s"),
     ("issue 5", "pull-upstream of 70 patches across"),
     ("issue 5", "pull-upstream of 70 patches across"),
+    ("issue 17", "Debian truth set ("),
+    ("issue 17", "Debian truth set: recorded resolutions"),
+    ("issue 15", "random kills: states exactly before or after"),
+    ("issue 15", "concurrent verbs: one outcome"),
+    ("issue 15", "push -a of a 20000-patch series in linear time"),
+    ("issue 13", "pull-upstream of FlagScale's 72 Megatron-LM patches"),
+    ("issue 13", "pull-upstream of 160 patches on 80k files"),
 ]
 TARGET_RE = re.compile(r"^TARGET: ([^|]+?) \| (.+?) \| (.+?) \| (\S.*?)\s*$")
 
@@ -153,7 +160,7 @@ def targets(results: list[tuple[Path, int, str, float, str]]) -> list[tuple[str,
         want = sum(1 for i, w in EXPECTED if i == issue and w == what)
         if have < want:
             rows.append((issue, what + " …", "-", "not measured (benchmark failed or skipped)", "-"))
-    order = {"issue 3": 0, "issue 4": 1, "issue 5": 2}
+    order = {"issue 3": 0, "issue 4": 1, "issue 5": 2, "issue 13": 3}
     return sorted(rows, key=lambda r: order.get(r[0], 9))
 
 

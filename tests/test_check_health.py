@@ -86,7 +86,7 @@ def test_healthy_workspace_has_no_findings_and_exits_0(w: WS, tmp_path: Path) ->
     assert res.exit_code == 0, res.output
     assert res.output.endswith("0 findings\n")
     cases = [c.get("name") for c in ET.parse(tmp_path / "j.xml").getroot().iter("testcase")]
-    assert cases == ALL_CASES
+    assert cases == ALL_CASES  # no finding: one passing test case per checked case
 
 
 def test_check_leaves_the_checkout_head_index_refs_and_files_untouched(w: WS) -> None:
@@ -231,20 +231,21 @@ def test_vendor_patch_must_apply_on_the_current_common_layer(w: WS) -> None:
     assert w.cli("check", "tinyllm").exit_code == 0
 
 
-def test_missing_checkout_is_a_warning_and_git_free_checks_still_run(w: WS) -> None:
-    """No checkout: 'no-upstream' warning at the lock's commit line (exit 0, --strict 1); series checks still run."""
+def test_missing_checkout_is_an_error_and_git_free_checks_still_run(w: WS) -> None:
+    """No checkout: 'no-upstream' error at the lock's commit line, exit 1 (issue 16: a fresh clone never
+    passes); the series checks still run."""
     lock_lines = (w.root / "upstream.lock").read_text().split("\n")
     commit = w.ws().backend("tinyllm").commit
     line = next(i + 1 for i, t in enumerate(lock_lines) if commit in t)
     shutil.rmtree(w.root / "third_party/tinyllm")
     r = check_cmd.run(w.root)
     f = _only(r.findings, "no-upstream")
-    assert (f.file, f.line, f.severity, f.case) == ("upstream.lock", line, "warning", "tinyllm/common")
+    assert (f.file, f.line, f.severity, f.case) == ("upstream.lock", line, "error", "tinyllm/common")
     assert len(r.findings) == 1
     res = w.cli("check")
-    assert res.exit_code == 0
-    assert "no-upstream (warning): backend 'tinyllm': no checkout at third_party/tinyllm" in res.output
-    assert w.cli("check", "--strict").exit_code == 1
+    assert res.exit_code == 1
+    assert "no-upstream: backend 'tinyllm': no checkout at third_party/tinyllm" in res.output
+    assert "run 'fspatch sync'" in res.output
     shutil.copy(w.root / "series/tinyllm/0001-tiny-device.patch", w.root / "series/tinyllm/0002-stray.patch")
     assert {x.rule for x in check_cmd.run(w.root).findings} == {"no-upstream", "series-orphan-file"}
     assert w.cli("check").exit_code == 1
@@ -316,22 +317,29 @@ def test_junit_parses_and_sarif_validates_on_a_broken_workspace(w: WS, tmp_path:
     res = w.cli("check", "--junit", str(junit), "--sarif", str(sarif))
     assert res.exit_code == 1
     root = ET.parse(junit).getroot()
-    cases = {c.get("name"): [x.get("type") for x in c.iter("failure")] for c in root.iter("testcase")}
-    assert list(cases) == ALL_CASES
-    assert cases["minillm/common"] == ["series-orphan-file"]
-    assert cases["minillm/vendor/acme"] == ["schema"]
-    assert cases["minillm/vendor/bolt"] == ["vendor-does-not-apply"]
-    assert "unbalanced-marker" in cases["tinyllm/common"]
-    assert root.get("tests") == "7" and root.get("failures") == "4"
+    by_case: dict[str, list[str]] = {}
+    for c in root.iter("testcase"):
+        by_case.setdefault(c.get("classname") or "", []).extend(x.get("type") or "" for x in c.iter("failure"))
+    assert sorted(by_case) == sorted(ALL_CASES)
+    assert by_case["minillm/common"] == ["series-orphan-file"]
+    assert by_case["minillm/vendor/acme"] == ["schema"]
+    assert by_case["minillm/vendor/bolt"] == ["vendor-does-not-apply"]
+    assert "unbalanced-marker" in by_case["tinyllm/common"]
+    failures = sum(len(v) for v in by_case.values())
+    clean = [k for k, v in by_case.items() if not v]
+    assert root.get("failures") == str(failures) and root.get("tests") == str(failures + len(clean))
+    orphan = next(c for c in root.iter("testcase") if c.find("failure") is not None
+                  and c.find("failure").get("type") == "series-orphan-file")  # type: ignore[union-attr]
+    assert orphan.get("name") == "series/minillm/0009-stray.patch:1: series-orphan-file"  # never file:0
     log = json.loads(sarif.read_text())
     jsonschema.Draft7Validator(json.loads((DATA / "sarif-schema-2.1.0.json").read_text())).validate(log)
     run = log["runs"][0]
     described = {r["id"]: r["shortDescription"]["text"] for r in run["tool"]["driver"]["rules"]}
     assert set(all_rules()) <= set(described) and described["does-not-apply"] != "does-not-apply"
-    bases = {r["ruleId"]: r["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"]
-             for r in run["results"]}
-    assert bases["series-orphan-file"] == "SRCROOT" and bases["unbalanced-marker"] == "tinyllm"
-    assert run["originalUriBaseIds"]["tinyllm"]["uri"] == "third_party/tinyllm/"
+    locations = {r["ruleId"]: r["locations"][0]["physicalLocation"]["artifactLocation"] for r in run["results"]}
+    assert all(loc["uriBaseId"] == "SRCROOT" for loc in locations.values())
+    assert locations["unbalanced-marker"]["uri"] == "series/tinyllm/0001-tiny-device.patch"  # tracked, not third_party/
+    assert not any(loc["uri"].startswith("third_party/") for loc in locations.values())
 
 
 def test_pre_commit_hook_runs_check_on_workspace_files() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def test_unmarked_cpp_cuda_and_deletion_are_found_then_fixed_by_mark(tmp_path: P
     assert all(f.patch == "series/minillm/0004-unmarked.patch" for f in r.findings)
     res = w.cli("check")
     assert res.exit_code == 1
-    assert "series/minillm/0004-unmarked.patch: csrc/ops.cpp:" in res.output
+    assert re.search(r"^series/minillm/0004-unmarked\.patch:\d+: unmarked-change: csrc/ops\.cpp:\d+: ", res.output, re.M)
     m = mark_cmd.run(w.ws(), "minillm")
     assert set(m.wrapped) == {"csrc/kernels/rmsnorm.cu", "csrc/ops.cpp", "minillm/model_runner.py"}
     cu = (w.checkout / "csrc/kernels/rmsnorm.cu").read_text()
@@ -89,8 +90,13 @@ def test_reports_junit_sarif_json(tmp_path: Path) -> None:
     data = json.loads(res.output)
     assert len(data["findings"]) == 3
     suite = ET.parse(tmp_path / "j.xml").getroot()
-    cases = suite.iter("testcase")
-    assert [c.get("name") for c in cases] == ["minillm/common"]
+    cases = list(suite.iter("testcase"))
+    assert len(cases) == 3 and {c.get("classname") for c in cases} == {"minillm/common"}  # one case per finding
+    patch = (w.series_dir / "0004-unmarked.patch").read_text().split("\n")
+    for c in cases:  # each names the patch line that shows the offending change
+        path, line, _rule = c.get("name", "").split(":")
+        assert path == "series/minillm/0004-unmarked.patch"
+        assert patch[int(line) - 1][:1] in "+ -"
     sarif = json.loads((tmp_path / "s.sarif").read_text())
     schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())
     jsonschema.Draft7Validator(schema).validate(sarif)

@@ -21,21 +21,34 @@ def _key(bits: int = 2048) -> rsa.RSAPrivateKey:
 
 
 def test_rsa4096_round_trip_and_layout() -> None:
-    """RSA-4096: magic, IV, 2-byte length 512, wrapped key, then AES blocks; decrypts to the input."""
+    """RSA-4096, format 2: magic, 12-byte nonce, 2-byte length 512, wrapped key, GCM data + 16-byte tag."""
     k = _key(4096)
     blob = crypto.encrypt(DATA, k.public_key())
-    assert blob.startswith(crypto.MAGIC)
+    assert blob.startswith(b"FSPENC2\n")
+    assert blob[20:22] == b"\x02\x00"
+    assert len(blob) == 22 + 512 + len(DATA) + 16
+    opened = crypto.open_sealed(blob, k)
+    assert opened.data == DATA and opened.authenticated
+
+
+def test_format1_round_trip_and_layout() -> None:
+    """Format 1 (CBC, before format 2): magic, IV, 2-byte length, wrapped key, AES blocks; read, unauthenticated."""
+    k = _key(4096)
+    blob = crypto.encrypt_cbc(DATA, k.public_key())
+    assert blob.startswith(b"FSPENC1\n")
     assert blob[24:26] == b"\x02\x00"
     assert (len(blob) - 26 - 512) % 16 == 0
-    assert crypto.decrypt(blob, k) == DATA
+    opened = crypto.open_sealed(blob, k)
+    assert opened.data == DATA and not opened.authenticated
 
 
 def test_magicless_vendor_form_is_read() -> None:
-    """IV | wrapped key | data without the magic (what some vendors ship) decrypts too."""
+    """IV | wrapped key | data without the magic (FlagScale's encryption_utils) decrypts, unauthenticated."""
     k = _key()
-    blob = crypto.encrypt(DATA, k.public_key())
+    blob = crypto.encrypt_cbc(DATA, k.public_key())
     raw = blob[8:24] + blob[26:]
     assert crypto.decrypt(raw, k) == DATA
+    assert not crypto.open_sealed(crypto.encrypt_cbc(DATA, k.public_key(), flagscale=True), k).authenticated
 
 
 def test_wrong_key_or_damage_is_input_error() -> None:

@@ -330,7 +330,7 @@ CASES: list[Case] = [
     Case("binary-bad-zlib", add_patch(binary_patch(b"literal 18\n" + _b85_lines(b"not zlib data at all!"))), APPLY, 2, "does not inflate"),
     Case("binary-wrong-size", add_patch(binary_patch(b"literal 99\n" + _b85_lines(GOOD_BIN))), APPLY, 2, "does not inflate to the 99 bytes"),
     Case("binary-line-length-letter", add_patch(binary_patch(b"literal 18\n" + b"1" + base64.b85encode(GOOD_BIN[:4]) + b"\n")), APPLY, 2, "length letter"),
-    Case("binary-unbelievable-size", add_patch(binary_patch(b"literal 99999999999999999\n")), APPLY, 2, "not believable"),
+    Case("binary-unbelievable-size", add_patch(binary_patch(b"literal 99999999999999999\n")), APPLY, 2, "is over the limit (the FSPATCH_MAX_BINARY_BYTES limit is"),
     Case("binary-corrupt-delta", add_patch(b"Subject: x\n---\ndiff --git a/assets/logo.bin b/assets/logo.bin\nGIT binary patch\ndelta 4\n" + _b85_lines(zlib.compress(b"\x90\x11\x05\x00")) + b"\n"), APPLY, 2, "corrupt binary delta"),
     # -- content that must not apply --------------------------------------------------------------
     Case("crlf-patch-for-lf-file", add_patch(modify(b"README.md", README_HUNK.replace(b"\n", b"\r\n").replace(b"@@ -1,3 +1,3 @@\r\n", b"@@ -1,3 +1,3 @@\n"))), APPLY, 1, f"{HOSTILE_PATH}: README.md: hunk 1 (@@ -1,3 +1,3 @@) does not apply"),

@@ -140,6 +140,6 @@ def test_mboxrd_quoting_keeps_from_lines_of_a_description(tmp_path: Path) -> Non
 
 def test_plain_patch_file_without_from_line_is_one_mail() -> None:
     """A file that does not start with a `From <id> <date>` line is one mail, bytes unchanged."""
-    raw = b"From: A <a@x>\nSubject: [PATCH v2 3/7] thing\n\nbody\n---\ndiff --git a/x b/x\n"
+    raw = b"From: A <a@x>\nSubject: [PATCH v2 3/7] thing\n\nbody\n---\ndiff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"
     assert split_mbox(raw) == [(1, raw)]
     assert mail_source(raw, "x", "x").patch.subject == "thing"

@@ -106,10 +106,10 @@ def test_import_export_import_is_byte_identical_from_the_second_step(tmp_path: P
     out = tmp_path / "out"
     r = w.cli("export", "--format", "quilt", "--out", str(out))
     assert r.exit_code == 0, r.output
-    exported = out / "series" / w.backend / "patches"
+    exported = out / w.backend / "patches"
     assert snapshot(exported) == {k: v for k, v in snapshot(w.series_dir).items()}
     w2 = debian_workspace(tmp_path / "b", LESS)
-    assert w2.cli("import", "quilt", str(out / "series" / w.backend)).exit_code == 0
+    assert w2.cli("import", "quilt", str(out / w.backend)).exit_code == 0
     assert snapshot(w2.series_dir) == snapshot(w.series_dir)
 
 
@@ -123,7 +123,7 @@ def test_canonical_patches_survive_import_and_export_byte_for_byte(tmp_path: Pat
     out = tmp_path / "out"
     assert w.cli("export", "--format", "quilt", "--out", str(out)).exit_code == 0
     w2 = make_workspace(tmp_path / "b", patches=False, upstream=w.upstream)
-    r = w2.cli("import", "quilt", str(out / "series" / "minillm" / "patches"))
+    r = w2.cli("import", "quilt", str(out / "minillm" / "patches"))
     assert r.exit_code == 0, r.output
     assert snapshot(w2.series_dir) == original
     out2 = tmp_path / "out2"
@@ -141,7 +141,7 @@ def test_exported_quilt_dir_pushes_with_quilt_to_the_stack_tree(tmp_path: Path) 
     tree = tmp_path / "tree"
     git(tmp_path, "clone", "-q", "--branch", "v1.0", str(w.upstream), str(tree))
     shutil.rmtree(tree / ".git")
-    shutil.copytree(out / "series" / "minillm" / "patches", tree / "patches")
+    shutil.copytree(out / "minillm" / "patches", tree / "patches")
     env = {**os.environ, "QUILT_PATCHES": "patches"}
     subprocess.run(["quilt", "push", "-a", "-q"], cwd=tree, env=env, check=True, capture_output=True)
     assert _tree(tree) == {k: v for k, v in snapshot(w.checkout).items()}
@@ -187,7 +187,7 @@ def test_imported_patches_are_numbered_after_the_layer(tmp_path: Path) -> None:
     before = (w.series_dir / "series").read_text()
     out = tmp_path / "out"
     assert w.cli("export", "--format", "quilt", "--out", str(out)).exit_code == 0
-    r = w.cli("import", "quilt", "--no-check", str(out / "series" / "minillm"))
+    r = w.cli("import", "quilt", "--no-check", str(out / "minillm"))
     assert r.exit_code == 0, r.output
     new = [n for n in (w.series_dir / "series").read_text().splitlines() if n not in before.splitlines()]
     old = [n for n in before.splitlines() if n and not n.startswith("#")]
@@ -236,7 +236,7 @@ def test_vendor_layer_import_needs_the_layer_and_lands_there(tmp_path: Path) -> 
     assert (w.checkout / "VENDOR.txt").read_bytes() == b"hello\n"
     out = tmp_path / "out"
     assert w.cli("export", "--vendor", "acme", "--format", "quilt", "--out", str(out)).exit_code == 0
-    assert snapshot(out) == {f"vendors/acme/minillm/patches/{k}": v for k, v in snapshot(layer).items()
+    assert snapshot(out) == {f"minillm/vendors/acme/patches/{k}": v for k, v in snapshot(layer).items()
                              if k in ("series", "0001-hello.patch")}
 
 

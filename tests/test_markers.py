@@ -754,14 +754,15 @@ def test_wrap_leaves_existing_regions_alone() -> None:
     ) == (lang.with_lines([lang.marker("beg"), lang.new, lang.marker("end")]))
 
 
-def test_wrap_leaves_an_empty_pair_at_a_deletion() -> None:
-    """A pure deletion gets an empty pair at the removed code's indentation."""
+def test_wrap_never_leaves_an_empty_pair_at_a_deletion() -> None:
+    """A pure deletion gets a pair holding a 'removed N upstream lines' comment, never an empty pair."""
     lang = LANGS["python"]
     after = lang.delete_line(lang.at + 1)  # "output = tensor_model_parallel_all_reduce(output)"
     wrapped = wrap_file(lang.path, lang.src, after, config=CFG)
     assert (
         b"        if self.reduce_results:\n"
         b"            # --- FLAGSCALE MODIFICATION BEG ---\n"
+        b"            # removed 1 upstream line here\n"
         b"            # --- FLAGSCALE MODIFICATION END ---\n"
         b"        return output\n"
     ) in wrapped

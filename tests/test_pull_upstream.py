@@ -209,7 +209,8 @@ def test_bot_mode_reports_every_conflict_and_keeps_their_files(tmp_path: Path) -
     assert [p["status"] for p in data["patches"]] == ["conflict", "clean", "clean"]
     c = data["patches"][0]["conflicts"][0]
     assert c["path"] == "a.txt" and c["kind"] == "content"
-    assert c["regions"] == [{"old_upstream": [10, 1], "new_upstream": [10, 1], "patch": [10, 1]}]
+    assert c["regions"] == [{"old_upstream": [10, 1], "new_upstream": [10, 1], "patch": [10, 1],
+                             "hunk": "@@ -7,7 +7,7 @@ line 6"}]
     assert [u["subject"] for u in c["culprits"]] == ["Upstream edits a and c"]
     assert (ws.root / "series/minillm/0001-a.patch").read_bytes() == old["0001-a.patch"]
     assert (ws.root / "series/minillm/0003-c.patch").read_bytes() != old["0003-c.patch"]

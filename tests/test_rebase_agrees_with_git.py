@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from fspatch.commands import pull_upstream, rebase_vendors
 from fspatch.core.patch import parse_patch
 from fspatch.core.rebase import CONFLICT, LayerPlan, Plan, Replayer, common_fingerprint
 from fspatch.core.session import Session
+from fspatch.core.upstream_map import UpstreamMap
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.core.yamlio import load_yaml
 from fspatch.git_adapter import GitRepo
@@ -93,17 +95,25 @@ def test_every_patch_git_picks_cleanly_is_clean_with_the_same_tree(tmp_path: Pat
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_small_change_fast_path_equals_the_full_tree_merge(tmp_path: Path, seed: int) -> None:
-    """The path-limited merge gives merge_trees' tree, or defers to it for every conflict."""
+def test_per_file_merge_equals_the_full_tree_merge(tmp_path: Path, seed: int) -> None:
+    """The per-patch file-by-file merge gives merge_trees' tree, and conflicts on exactly its paths."""
     ws = _scenario(tmp_path, seed)
     s = Session.open(ws, "minillm")
     assert s.state is not None
     repo = s.repo
-    ours = repo.tree_of(repo.resolve("refs/tags/v2") or "")
+    new = repo.resolve("refs/tags/v2") or ""
+    ours = repo.tree_of(new)
+    moves = UpstreamMap(repo, s.backend.commit, new, lambda: ())
+    labels = ("a", "o", "t")
     prev = s.state.layers[0].base
     for p in s.state.layers[0].applied:
         anc, theirs = repo.tree_of(prev), repo.tree_of(p.commit)
-        assert repo.merge_small_change(anc, ours, theirs) == repo.merge_trees(anc, ours, theirs)
+        got = repo.merge_patch(anc, ours, theirs, moves, labels)
+        full = repo.merge_trees(anc, ours, theirs)
+        assert got.tree == full.tree
+        if full.tree is None:
+            tree, files = repo.merge_conflicts(anc, ours, theirs, labels)
+            assert (got.conflict_tree, got.files) == (tree, files)
         prev = p.commit
 
 
@@ -157,3 +167,50 @@ def test_common_fingerprint_follows_series_and_patch_bytes(tmp_path: Path) -> No
     (ws.root / "series/minillm/series").write_text("# note\n0001-c.patch\n")
     assert common_fingerprint(ws, "minillm") != a
     assert LayerRef("minillm").label == "common"
+
+
+def test_renames_deletions_and_directory_moves_agree_with_git(tmp_path: Path) -> None:
+    """Through upstream's rename/delete map: renamed, deleted, moved-directory and added paths split as git does."""
+    files = {f"src/f{k}.txt": text(lines(30, f"f{k}")) for k in range(4)}
+    files.update({"pkg/a.txt": text(lines(20, "a")), "pkg/b.txt": text(lines(20, "b"))})
+    up = tmp_path / "up"
+    f0 = lines(30, "f0")
+    f2 = lines(30, "f2")
+    make_repo(up, files, [
+        ("Move f0 to lib", {"mv:src/f0.txt": b"lib/f0.txt"}, None),
+        ("Edit the moved f0", {"lib/f0.txt": text(f0[:25] + ["up 26\n"] + f0[26:])}, None),
+        ("Drop f1", {"src/f1.txt": None}, None),
+        ("Rename pkg a", {"mv:pkg/a.txt": b"newpkg/a.txt"}, None),
+        ("Rename pkg b", {"mv:pkg/b.txt": b"newpkg/b.txt"}, None),
+        ("Edit f2", {"src/f2.txt": text(f2[:20] + ["up 21\n"] + f2[21:])}, "v2"),
+    ])
+    git(up, "checkout", "-q", "v1")
+    patches: list[tuple[str, str, str, Mapping[str, bytes | None]]] = [
+        ("0001-f0.patch", "Edit f0", "d", {"src/f0.txt": text(["ours 1\n"] + f0[1:])}),
+        ("0002-f1.patch", "Edit f1", "d", {"src/f1.txt": text(["ours f1\n"] + lines(30, "f1")[1:])}),
+        ("0003-pkg.patch", "Add to pkg", "d", {"pkg/c.txt": b"new in pkg\n"}),
+        ("0004-new.patch", "Add new dir", "d", {"fresh/d.txt": b"fresh\n"}),
+        ("0005-del.patch", "Delete f3", "d", {"src/f3.txt": None}),
+        ("0006-f2.patch", "Edit f2", "d", {"src/f2.txt": text(["ours 1\n"] + f2[1:])}),
+    ]
+    ws = make_ws(tmp_path, up, "v1", patches)
+    s = Session.open(ws, "minillm")
+    assert s.state is not None
+    ls = s.state.layers[0]
+    repo = s.repo
+    new = repo.resolve("refs/tags/v2")
+    assert new is not None
+    picks = _git_picks(ws.root / "third_party/minillm", new, [p.commit for p in ls.applied], tmp_path / "wt")
+    lp = LayerPlan("common", None, ls.base, ls.names(), [p.commit for p in ls.applied])
+    plan = Plan("pull-upstream", "minillm", "v1", s.backend.commit, "v2", new, False, False, [lp])
+    folder = ws.root / "series/minillm"
+    Replayer(repo, plan).run(lambda _lp, name: parse_patch((folder / name).read_bytes(), name))
+    assert [t is None for t in picks] == [False, True, True, False, False, False]
+    for name, status, commit, tree in zip(lp.names, lp.status, lp.new, picks, strict=True):
+        if tree is not None:
+            assert status != CONFLICT, f"{name}: git picks it cleanly"
+            assert commit is not None and repo.tree_of(commit) == tree, name
+        else:
+            assert status == CONFLICT, f"{name}: git conflicts, fspatch said {status}"
+    kinds = [o.conflicts[0].kind for o in plan.outcomes if o.status == CONFLICT]
+    assert kinds == ["deleted upstream", "directory renamed upstream"]

@@ -6,6 +6,8 @@ import os
 import re
 import shutil
 import subprocess
+import zlib
+from collections import Counter
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -105,9 +107,15 @@ def test_untrusted_subjects_and_paths_are_escaped(rw: ReviewWS) -> None:
     evil = '<script>alert("x")</script> & <b>bold</b>'
     evil_path = "<img src=x onerror=alert(1)>.py"
     common = r.layers[0]
-    patch = replace(common.patches[0], subject=evil, files=(evil_path,))
+    first = common.patches[0]
+    change = first.changes[0]
+    hunk = change.hunks[0]
+    evil_line = replace(hunk.lines[0], text=evil)
+    change = replace(change, path=evil_path, hunks=(replace(hunk, lines=(evil_line, *hunk.lines[1:])),))
+    patch = replace(first, subject=evil, files=(evil_path,), changes=(change, *first.changes[1:]))
+    bare = replace(common.patches[1], files=(evil_path,), changes=())  # no diff: the plain file list
     hist = replace(common.history[0], subject=evil)
-    common = replace(common, patches=(patch, *common.patches[1:]), history=(hist, *common.history[1:]))
+    common = replace(common, patches=(patch, bare, *common.patches[2:]), history=(hist, *common.history[1:]))
     page = render_review_html(replace(r, layers=(common, *r.layers[1:])))
     assert "<script>" not in page and "<img" not in page and "<b>bold" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
@@ -142,7 +150,7 @@ def _run_chromium(exe: str, profile: Path, *args: str) -> subprocess.CompletedPr
 
 @pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (apt-get install chromium); CI installs it")
 def test_page_rendered_in_headless_chromium_shows_layers_and_patches(rw: ReviewWS, tmp_path: Path) -> None:
-    """Chromium renders the page (no JS needed): its DOM text names every layer and patch; a screenshot is kept."""
+    """Chromium renders the page (no JS needed): DOM text names every layer and patch; the shot shows a diff."""
     exe = _chromium()
     assert exe is not None
     page = tmp_path / "review-minillm.html"
@@ -165,3 +173,47 @@ def test_page_rendered_in_headless_chromium_shows_layers_and_patches(rw: ReviewW
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(data[16:20], "big") == 1280  # IHDR width
     (artifacts / "review-minillm.html").write_bytes(page.read_bytes())
+    # A diff is visible in the shot: rows in the added-line and removed-line colours of the diff table.
+    colours = Counter(_png_pixels(data))
+    assert colours[(0xE6, 0xFF, 0xEC)] > 20_000, "no added diff lines in the screenshot"
+    assert colours[(0xFF, 0xEB, 0xE9)] > 2_000, "no removed diff lines in the screenshot"
+    assert 'table class="diff"' in dom.stdout.decode("utf-8")
+    assert 'ifos.environ.get("USE_FLAGGEMS","0")=="1":' in re.sub(r"\s+", "", text)  # a diff line, tokenised
+
+
+def _png_pixels(data: bytes) -> list[tuple[int, int, int]]:
+    """RGB pixels of an 8-bit, non-interlaced RGB or RGBA PNG (what Chromium writes), unfiltered by hand."""
+    pos, idat = 8, b""
+    width = height = channels = 0
+    while pos < len(data):
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + size]
+        if kind == b"IHDR":
+            width, height = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
+            assert body[8] == 8 and body[12] == 0, "8-bit, non-interlaced"
+            channels = {2: 3, 6: 4}[body[9]]
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + size
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    prev = bytearray(stride)
+    out: list[tuple[int, int, int]] = []
+    for y in range(height):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b = prev[i]
+            c = prev[i - channels] if i >= channels else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif f == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif f == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        out.extend((line[i], line[i + 1], line[i + 2]) for i in range(0, stride, channels))
+        prev = line
+    return out

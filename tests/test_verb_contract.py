@@ -87,6 +87,9 @@ CLI_MAY_IMPORT_FROM_CORE = {
     ("fspatch.core.matrix", "render_matrix_markdown"),
     ("fspatch.core.matrix", "render_matrix_text"),
     ("fspatch.core.html", "render_review_html"),  # review → HTML page
+    ("fspatch.core.envelope", "envelope"),  # every JSON output → its versioned envelope (docs/json.md)
+    ("fspatch.core.envelope", "kind_of"),
+    ("fspatch.core.review", "as_json"),  # review → JSON without the hunks
 }
 
 

@@ -15,8 +15,24 @@ from pathlib import Path
 import click
 
 from fspatch import __version__
-from fspatch.cli import check, interop, journal, legacy, patch, review, stack, upstream, vendor, workspace
+from fspatch.cli import (
+    check,
+    interop,
+    journal,
+    legacy,
+    patch,
+    queue,
+    resolutions,
+    review,
+    stack,
+    sync,
+    upstream,
+    vendor,
+    workspace,
+)
 from fspatch.cli.base import group
+from fspatch.cli.complete import attach
+from fspatch.cli.globals import help_cmd, install
 from fspatch.cli.options import Options
 
 
@@ -45,6 +61,7 @@ def main_group(ctx: click.Context, directory: Path | None, quiet: bool, verbose:
 for _cmd in (
     workspace.init,
     workspace.backend,
+    sync.sync,
     stack.apply,
     stack.push,
     stack.pop,
@@ -66,6 +83,7 @@ for _cmd in (
     journal.continue_,
     journal.skip,
     journal.abort,
+    resolutions.resolutions,
     review.review,
     review.blame,
     vendor.vendor,
@@ -73,9 +91,13 @@ for _cmd in (
     interop.import_group,
     legacy.unpatch_cmd,
     legacy.patch_cmd,
+    *queue.COMMANDS,
+    help_cmd,
 ):
     main_group.add_command(_cmd)
 del _cmd
+install(main_group)  # global options after the verb too, --color/--no-pager, examples in every --help
+attach(main_group)  # shell completion of patch, backend, vendor and layer names
 
 
 def main(argv: list[str] | None = None) -> None:

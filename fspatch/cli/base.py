@@ -46,12 +46,12 @@ class FspatchGroup(click.Group):
         except FspatchError as exc:
             if os.environ.get("FSPATCH_DEBUG"):
                 raise
-            click.echo(f"error: {exc}", err=True)
+            _error(ctx, str(exc))
             ctx.exit(exc.exit_code)
         except click.exceptions.UsageError as exc:
             # One line, like every other error (git style): the usage text is one --help away.
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            _error(ctx, f"{exc.format_message()}{hint}")
             ctx.exit(exc.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -65,6 +65,17 @@ class FspatchGroup(click.Group):
                 raise
             click.echo(f"internal error: {type(exc).__name__}: {exc} (set FSPATCH_DEBUG=1 for a traceback)", err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+def _error(ctx: click.Context, message: str) -> None:
+    """One ``error: …`` line on stderr, the label red on a terminal (``--color``, ``NO_COLOR``)."""
+    import sys
+
+    from fspatch.cli.globals import color_on
+    from fspatch.cli.term import paint
+
+    on = color_on(ctx, sys.stderr)
+    click.echo(f"{paint('error:', 'red', on)} {message}", err=True, color=on)
 
 
 def command(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], FspatchCommand]:

@@ -15,12 +15,13 @@ import click
 
 from fspatch import __version__
 from fspatch.cli.base import command
-from fspatch.cli.options import backend_option, opts, pick_backend, vendor_option
-from fspatch.cli.render import say
+from fspatch.cli.options import backend_option, backends_option, opts, pick_backend, vendor_option
+from fspatch.cli.render import say, write_output
 
 
 @command()
 @click.argument("backends", metavar="[BACKEND]...", nargs=-1)
+@backends_option
 @click.option("--schemas", is_flag=True, help="Check every YAML file against its schema.")
 @click.option("--series", is_flag=True, help="Check series files: syntax, duplicates, missing and orphan patch files.")
 @click.option(
@@ -33,7 +34,13 @@ from fspatch.cli.render import say
 @click.option(
     "--canonical", is_flag=True, help="Check that patch files are in canonical form (refresh would not rewrite them)."
 )
-@click.option("--strict", is_flag=True, help="Exit 1 on warnings too (e.g. a backend without a checkout).")
+@click.option(
+    "--sync",
+    "sync",
+    is_flag=True,
+    help="First set up missing backend checkouts from upstream.lock (as 'fspatch sync').",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option(
     "--junit",
@@ -45,11 +52,13 @@ from fspatch.cli.render import say
 def check(
     ctx: click.Context,
     backends: tuple[str, ...],
+    backend_opts: tuple[str, ...],
     schemas: bool,
     series: bool,
     apply_: bool,
     markers: bool,
     canonical: bool,
+    sync: bool,
     strict: bool,
     fmt: str,
     junit: Path | None,
@@ -78,7 +87,7 @@ def check(
         )
         if on
     ]
-    r = cmd.run(root, list(backends) or None, checks=selected or None)
+    r = cmd.run(root, [*backends, *backend_opts] or None, checks=selected or None, sync=sync)
     summary = {
         "checks": list(r.checks),
         "cases": list(r.cases),
@@ -89,9 +98,9 @@ def check(
         "skipped": list(r.skipped),
     }
     if junit is not None:
-        junit.write_bytes(render_junit(r.findings, "fspatch check", r.cases))
+        write_output(junit, render_junit(r.findings, "fspatch check", r.cases), "--junit")
     if sarif is not None:
-        sarif.write_text(render_sarif(r.findings, __version__, all_rules(), base_uris=_base_uris(root)))
+        write_output(sarif, render_sarif(r.findings, __version__, all_rules()), "--sarif")
     if fmt == "json":
         click.echo(render_json(r.findings, summary), nl=False)
     else:
@@ -107,17 +116,6 @@ def check(
         )
     if r.errors or (strict and r.findings):
         ctx.exit(1)
-
-
-def _base_uris(root: Path) -> dict[str, str]:
-    """backend → checkout path, for SARIF's originalUriBaseIds (empty when the lock cannot be read)."""
-    from fspatch.core.workspace import Workspace
-    from fspatch.errors import FspatchError
-
-    try:
-        return {name: b.path for name, b in Workspace.load(root).backends().items()}
-    except FspatchError:
-        return {}
 
 
 @command()
@@ -138,6 +136,7 @@ def mark(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
 
 @command()
 @click.argument("backends", metavar="[BACKEND]...", nargs=-1)
+@backends_option
 @click.option("--vendor", "vendors", metavar="VENDOR", multiple=True, help="Only this vendor's layers (repeatable).")
 @click.option(
     "--onto",
@@ -157,6 +156,7 @@ def mark(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
 def matrix(
     ctx: click.Context,
     backends: tuple[str, ...],
+    backend_opts: tuple[str, ...],
     vendors: tuple[str, ...],
     onto: tuple[str, ...],
     fmt: str,
@@ -173,7 +173,7 @@ def matrix(
     if github:
         if onto:
             raise click.UsageError("--github-matrix builds nothing; it cannot be combined with --onto")
-        jobs = cmd.fan_out(ws, list(backends) or None, vendors=list(vendors) or None)
+        jobs = cmd.fan_out(ws, [*backends, *backend_opts] or None, vendors=list(vendors) or None)
         click.echo(
             json.dumps(
                 {"include": [{"backend": j.backend, "vendor": j.vendor, "layer": j.layer} for j in jobs]},
@@ -183,7 +183,7 @@ def matrix(
         return
     from fspatch.core.matrix import matrix_dict, render_matrix_markdown, render_matrix_text
 
-    m = cmd.run(ws, list(backends) or None, vendors=list(vendors) or None, onto=onto)
+    m = cmd.run(ws, [*backends, *backend_opts] or None, vendors=list(vendors) or None, onto=onto)
     if fmt == "json":
         click.echo(json.dumps(matrix_dict(m), indent=2, ensure_ascii=False))
     elif fmt == "markdown":

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from fspatch.cli.base import command
-from fspatch.cli.options import backend_option, format_option, opts, progress, report_options
+from fspatch.cli.options import backend_option, format_option, one_backend, opts, progress, report_options
 from fspatch.cli.render import render_replay, say, to_json
 
 
@@ -32,10 +32,21 @@ def continue_(ctx: click.Context, backend: str | None, report_file: Path | None,
 @report_options
 @click.pass_context
 def skip(ctx: click.Context, backend: str | None, report_file: Path | None, fmt: str) -> None:
-    """Drop the stopped patch from its layer and resume the replay."""
+    """Drop the stopped patch from its layer and resume the replay.
+
+    The skipped patch's line is removed from its layer's series and its patch file is deleted
+    when the replay finishes ('fspatch abort' before that keeps everything); skip says so.
+    """
     from fspatch.commands import resolve as cmd
 
     r = cmd.run_skip(opts(ctx).workspace(), backend, progress=progress(ctx))
+    if fmt != "json" and not opts(ctx).quiet:
+        for o in r.report.patches:
+            if o.status == "skipped":
+                click.echo(
+                    f"skipped {o.layer}/{o.patch}: its series line and patch file are removed from the layer",
+                    err=True,
+                )
     render_replay(ctx, r, fmt, report_file)
 
 
@@ -56,11 +67,12 @@ def abort(ctx: click.Context, backend: str | None, fmt: str) -> None:
 
 @command()
 @click.argument("backend_name", metavar="[BACKEND]", required=False)
+@backend_option
 @click.pass_context
-def recover(ctx: click.Context, backend_name: str | None) -> None:
+def recover(ctx: click.Context, backend_name: str | None, backend: str | None) -> None:
     """Undo a command that was killed half-way: put back every byte from its journal."""
     from fspatch.commands import recover as cmd
 
-    r = cmd.require_any(cmd.run(opts(ctx).workspace(), backend_name))
+    r = cmd.require_any(cmd.run(opts(ctx).workspace(), one_backend(backend_name, backend)))
     for item in r.recovered:
         say(ctx, f"{item.where}: undid the interrupted '{item.operation}' ({len(item.restored)} paths restored)")

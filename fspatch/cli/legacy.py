@@ -20,7 +20,7 @@ def _legacy_options(f: F) -> F:
     )(f)
     f = click.option("--task", type=TASK_CHOICE, help="Task the vendor layer must declare.")(f)
     f = click.option("--device-type", "device_type", help="Device type naming the vendor (vendor.yaml device_type).")(f)
-    f = click.option("--backend", "backend_name", required=True, help="Backend, e.g. vllm or Megatron-LM.")(f)
+    f = click.option("-b", "--backend", "backend_name", required=True, help="Backend, e.g. vllm or Megatron-LM.")(f)
     return f
 
 

@@ -49,12 +49,12 @@ def pick_backend(ws: Workspace, name: str | None) -> str:
     return pick(ws, name)
 
 
-def split_args(ws: Workspace, args: tuple[str, ...], wanted: int) -> tuple[str, list[str]]:
-    """``[BACKEND] REST...``: the backend is optional when the workspace makes it obvious."""
+def split_args(ws: Workspace, args: tuple[str, ...], wanted: int, option: str | None = None) -> tuple[str, list[str]]:
+    """``[BACKEND] REST...``: the backend is optional when the workspace makes it obvious (or -b names it)."""
     if len(args) == wanted + 1:
-        return pick_backend(ws, args[0]), list(args[1:])
+        return pick_backend(ws, one_backend(args[0], option)), list(args[1:])
     if len(args) == wanted:
-        return pick_backend(ws, None), list(args)
+        return pick_backend(ws, option), list(args)
     raise click.UsageError(f"expected {'[BACKEND] FILE' if wanted else '[BACKEND]'}")
 
 
@@ -80,7 +80,33 @@ def backend_option(f: F) -> F:
 
 
 def vendor_option(f: F) -> F:
-    return click.option("--vendor", metavar="VENDOR", help="Work on this vendor's layer instead of the top layer.")(f)
+    """``--layer LAYER``: ``common`` or a vendor; ``--vendor`` is the same option's older spelling."""
+    return click.option(
+        "--layer",
+        "--vendor",
+        "vendor",
+        metavar="LAYER",
+        help="Work on this layer: common or a vendor's (default: the layer PATCH is in, else the top applied one).",
+    )(f)
+
+
+def backends_option(f: F) -> F:
+    """``-b/--backend`` for verbs that take several backends (repeatable), beside ``[BACKEND]...``."""
+    return click.option(
+        "-b",
+        "--backend",
+        "backend_opts",
+        metavar="BACKEND",
+        multiple=True,
+        help="Backend to work on (repeatable; default: every backend).",
+    )(f)
+
+
+def one_backend(positional: str | None, option: str | None) -> str | None:
+    """BACKEND given as an argument (the older spelling) or as -b/--backend (the one spelling), not both."""
+    if positional is not None and option is not None and positional != option:
+        raise click.UsageError(f"backend given twice: '{positional}' and -b '{option}'")
+    return option if option is not None else positional
 
 
 def stop_option(f: F) -> F:
@@ -89,6 +115,18 @@ def stop_option(f: F) -> F:
         "stop",
         default=None,
         help="Stop at the first conflict (default on a terminal) or, as a bot, try every patch and report once.",
+    )(f)
+
+
+def resolve_option(f: F) -> F:
+    return click.option(
+        "--resolve",
+        "resolve",
+        type=click.Choice(["none", "recorded", "safe"]),
+        default="safe",
+        show_default=True,
+        help="Conflicts git leaves: none (leave all), recorded (replay recorded resolutions), "
+        "safe (recorded, then structured merge and marker-guided relocation; docs/resolution.md).",
     )(f)
 
 

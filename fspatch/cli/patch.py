@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from fspatch.cli.base import command
-from fspatch.cli.options import backend_option, opts, pick_backend, vendor_option
+from fspatch.cli.globals import color_on, paging_on
+from fspatch.cli.options import backend_option, backends_option, opts, pick_backend, vendor_option
 from fspatch.cli.render import say
+from fspatch.cli.term import color_diff, emit
 
 
 @command()
@@ -95,23 +95,25 @@ def diff(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
 
     ws = opts(ctx).workspace()
     r = cmd.run(ws, pick_backend(ws, backend), patch=patch, vendor=vendor)
-    sys.stdout.flush()
-    sys.stdout.buffer.write(r.text)
-    sys.stdout.buffer.flush()
+    if not opts(ctx).quiet:
+        for what in r.resolved:  # on stderr: stdout stays a patch for git apply
+            click.echo(f"{r.patch}: resolved by fspatch at the last replay: {what}", err=True)
+    emit(color_diff(r.text, color_on(ctx)), paging=paging_on(ctx))
 
 
 @command()
 @click.argument("backends", metavar="[BACKEND]...", nargs=-1)
+@backends_option
 @click.option("-n", "--dry-run", is_flag=True, help="Only list the files that would be rewritten.")
 @click.pass_context
-def fmt(ctx: click.Context, backends: tuple[str, ...], dry_run: bool) -> None:
+def fmt(ctx: click.Context, backends: tuple[str, ...], backend_opts: tuple[str, ...], dry_run: bool) -> None:
     """Rewrite non-canonical patch files in canonical form (same patches, fspatch's spelling).
 
     Exit 0; with --dry-run, 1 when some file would change (like a formatter's --check).
     """
     from fspatch.commands import fmt as cmd
 
-    r = cmd.run(opts(ctx).workspace(), list(backends) or None, dry_run=dry_run)
+    r = cmd.run(opts(ctx).workspace(), [*backends, *backend_opts] or None, dry_run=dry_run)
     for path in r.rewritten:
         say(ctx, f"{'would rewrite' if dry_run else 'rewrote'} {path}")
     for f in r.problems:

@@ -16,8 +16,18 @@ from fspatch.errors import EXIT_FINDINGS
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def to_json(value: Any) -> str:
-    """A result dataclass (or plain data) as stable, sorted, indented JSON; bytes and paths as text."""
+def to_json(value: Any, *, key: str = "items", kind: str | None = None) -> str:
+    """A result dataclass (or plain data) as stable, sorted, indented JSON; bytes and paths as text.
+
+    Always in the versioned envelope (``core/envelope.py``, ``docs/json.md``):
+    ``{"format": "fspatch/<kind>", "version": 1, ...}``, the kind being the running command's path
+    (``backend-list``); a list goes under ``key``.
+    """
+    from fspatch.core.envelope import envelope, kind_of
+
+    if kind is None:
+        ctx = click.get_current_context(silent=True)
+        kind = kind_of(ctx.command_path) if ctx is not None else "fspatch"
 
     def default(o: Any) -> Any:
         if isinstance(o, bytes):
@@ -28,7 +38,22 @@ def to_json(value: Any) -> str:
 
     is_instance = dataclasses.is_dataclass(value) and not isinstance(value, type)
     data = dataclasses.asdict(value) if is_instance else value
-    return json.dumps(data, indent=2, sort_keys=True, default=default)
+    if not isinstance(data, dict):
+        data = {key: data}
+    return json.dumps(envelope(kind, data), indent=2, sort_keys=True, default=default)
+
+
+def write_output(path: Path, data: str | bytes, option: str) -> None:
+    """Write the file an option names (``--junit``, ``--html`` ...); an unwritable path is bad input (exit 2)."""
+    from fspatch.errors import UsageError
+
+    try:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {option} {path}: {exc.strerror or exc}") from exc
 
 
 def say(ctx: click.Context, text: str) -> None:
@@ -53,7 +78,7 @@ def render_replay(ctx: click.Context, r: Any, fmt: str, report_file: Path | None
     rep = r.report
     if report_file is not None:
         data = to_json(rep) if fmt == "json" or report_file.suffix == ".json" else replay_text(rep, r)
-        report_file.write_text(data + "\n")
+        write_output(report_file, data + "\n", "--report")
     if fmt == "json":
         click.echo(to_json(r))
     else:
@@ -63,6 +88,21 @@ def render_replay(ctx: click.Context, r: Any, fmt: str, report_file: Path | None
         ctx.exit(EXIT_FINDINGS)
 
 
+_SHOWN_LINES = 12
+
+
+def _shown(label: str, text: str) -> list[str]:
+    """A resolved region's text in the report, indented, at most a dozen lines."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    out = [f"        {label}:"]
+    out.extend(f"        | {line}" for line in lines[:_SHOWN_LINES])
+    if len(lines) > _SHOWN_LINES:
+        out.append(f"        | … {len(lines) - _SHOWN_LINES} more lines")
+    return out
+
+
 def replay_text(rep: Any, r: Any) -> str:
     out: list[str] = []
     if rep.operation == "pull-upstream":
@@ -70,7 +110,15 @@ def replay_text(rep: Any, r: Any) -> str:
     else:
         out.append(f"{rep.backend}: vendor layers onto the common layer at {rep.new_ref} ({rep.new_commit[:12]})")
     for p in rep.patches:
-        out.append(f"  {p.status:<10} {p.layer}: {p.patch}")
+        blocked = p.status == "conflict" and p.blocked_by
+        status = "blocked" if blocked else p.status
+        line = f"  {status:<10} {p.layer}: {p.patch}"
+        if blocked:
+            line += f" (blocked by {p.blocked_by})"
+        elif p.upstream_how:
+            where = f" in {p.upstream_commit[:12]}" if p.upstream_commit else ""
+            line += f" (already upstream{where}: {p.upstream_how})"
+        out.append(line)
         for old, new in p.renamed_upstream:
             out.append(f"      renamed upstream: {old} -> {new}")
         for path in p.deleted_upstream:
@@ -81,11 +129,30 @@ def replay_text(rep: Any, r: Any) -> str:
                 o, n, q = reg.old_upstream, reg.new_upstream, reg.patch
                 out.append(
                     f"        lines {o[0]},{o[1]} old upstream | {n[0]},{n[1]} new upstream | {q[0]},{q[1]} patch"
+                    + (f"  {reg.hunk}" if reg.hunk else "")
                 )
             for cu in c.culprits:
-                out.append(f"        changed upstream by {cu.id[:12]} {cu.subject}")
+                ref = f" [{cu.ref}]" if cu.ref else ""
+                out.append(f"        changed upstream by {cu.id[:12]} {cu.subject}{ref}")
+                if cu.merge:
+                    out.append(f"          merged in {cu.merge[:12]} {cu.merge_subject}")
+        for a in getattr(p, "resolutions", ()):
+            out.append(f"      resolved ({a.rule}) {a.path}:{a.line}: {a.detail}")
+            out.extend(_shown("before", a.before))
+            out.extend(_shown("after", a.after))
+        for note in getattr(p, "notes", ()):
+            out.append(f"      left: {note}")
     out.append(rep.summary)
-    if r.stopped:
+    last = rep.patches[-1] if rep.patches else None
+    if r.stopped and last is not None and str(last.status) == "resolved":
+        out.append(f"stopped at {rep.stopped_at}: resolved automatically, shown before it is kept, in {r.checkout}/:")
+        for path in r.conflict_files:
+            out.append(f"    {r.checkout}/{path}")
+        out.append(
+            "review (or edit) those files, then 'fspatch continue' to keep them; "
+            "'fspatch skip' to drop the patch, 'fspatch abort' to restore everything"
+        )
+    elif r.stopped:
         out.append(f"stopped at {rep.stopped_at}; conflict markers are in {r.checkout}/:")
         for path in r.conflict_files:
             out.append(f"    {r.checkout}/{path}")

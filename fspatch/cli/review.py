@@ -10,8 +10,10 @@ import click
 
 from fspatch import __version__
 from fspatch.cli.base import command
-from fspatch.cli.options import format_option, opts, split_args
-from fspatch.cli.render import clean, plural, to_json
+from fspatch.cli.globals import paging_on
+from fspatch.cli.options import backend_option, format_option, opts, split_args
+from fspatch.cli.render import clean, plural, to_json, write_output
+from fspatch.cli.term import emit
 
 
 def _cov(cov: Any) -> str:
@@ -51,7 +53,9 @@ def render_review_text(r: Any) -> str:
             what = clean(p.error) if p.error else clean(p.subject)
             plus, minus = f"+{p.added}", f"-{p.removed}"
             out.append(f"  {clean(p.name):<{width}}  {plus:>6} {minus:>6}  {_cov(p.coverage):>4}  {what}")
-            for f in p.files:
+            changes = p.changes or ()
+            for f in [f"{c.old_path} -> {c.path} (renamed)" if c.old_path and c.status == "R" else c.path
+                      for c in changes] or list(p.files):
                 out.append(f"  {'':<{width}}    {clean(f)}")
     out.append("")
     if r.collisions:
@@ -77,6 +81,7 @@ def render_review_text(r: Any) -> str:
 
 @command()
 @click.argument("args", metavar="[BACKEND]", nargs=-1)
+@backend_option
 @click.option("--vendor", metavar="VENDOR", help="Review the common layer and this vendor's layer only (default: all).")
 @format_option
 @click.option(
@@ -94,39 +99,46 @@ def render_review_text(r: Any) -> str:
 )
 @click.pass_context
 def review(
-    ctx: click.Context, args: tuple[str, ...], vendor: str | None, fmt: str, html_file: Path | None, limit: int
+    ctx: click.Context,
+    args: tuple[str, ...],
+    backend: str | None,
+    vendor: str | None,
+    fmt: str,
+    html_file: Path | None,
+    limit: int,
 ) -> None:
     """Layers, patches, shared files, marker coverage and layer size over history."""
     from fspatch.commands import review as cmd
     from fspatch.core.html import render_review_html
 
     ws = opts(ctx).workspace()
-    backend, _ = split_args(ws, args, 0)
-    r = cmd.run(ws, backend, vendor=vendor, limit=limit)
+    name, _ = split_args(ws, args, 0, backend)
+    r = cmd.run(ws, name, vendor=vendor, limit=limit)
     if html_file is not None:
-        html_file.write_text(render_review_html(r, __version__), encoding="utf-8")
+        write_output(html_file, render_review_html(r, __version__), "--html")
         if not opts(ctx).quiet:
             click.echo(f"review page written to {html_file}", err=True)
     if fmt == "json":
-        data = dataclasses.asdict(r)
-        data["patch_count"] = r.patch_count
-        click.echo(to_json(data))
+        from fspatch.core.review import as_json
+
+        click.echo(to_json(as_json(r)))
     elif not opts(ctx).quiet:
-        click.echo(render_review_text(r))
+        emit((render_review_text(r) + "\n").encode("utf-8", "surrogateescape"), paging=paging_on(ctx))
 
 
 @command()
 @click.argument("args", metavar="[BACKEND] FILE", nargs=-1)
+@backend_option
 @click.option("--vendor", metavar="VENDOR", help="Also apply this vendor's layer (default: upstream + common).")
 @format_option
 @click.pass_context
-def blame(ctx: click.Context, args: tuple[str, ...], vendor: str | None, fmt: str) -> None:
+def blame(ctx: click.Context, args: tuple[str, ...], backend: str | None, vendor: str | None, fmt: str) -> None:
     """Show each line of FILE in the patched tree with the upstream commit or patch that added it."""
     from fspatch.commands import blame as cmd
 
     ws = opts(ctx).workspace()
-    backend, rest = split_args(ws, args, 1)
-    r = cmd.run(ws, backend, rest[0], vendor=vendor)
+    name, rest = split_args(ws, args, 1, backend)
+    r = cmd.run(ws, name, rest[0], vendor=vendor)
     if fmt == "json":
         data = dataclasses.asdict(r)
         data["counts"] = r.counts()

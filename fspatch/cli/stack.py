@@ -7,13 +7,24 @@ from pathlib import Path
 import click
 
 from fspatch.cli.base import command
-from fspatch.cli.options import TASK_CHOICE, backend_option, format_option, opts, pick_backend, vendor_option
+from fspatch.cli.globals import color_on, paging_on
+from fspatch.cli.options import (
+    TASK_CHOICE,
+    backend_option,
+    format_option,
+    one_backend,
+    opts,
+    pick_backend,
+    vendor_option,
+)
 from fspatch.cli.render import say, to_json
+from fspatch.cli.term import emit, paint
 
 
 @command()
-@click.argument("backend_name", metavar="BACKEND")
-@vendor_option
+@click.argument("backend_name", metavar="[BACKEND]", required=False)
+@backend_option
+@click.option("--vendor", metavar="VENDOR", help="Also apply this vendor's layer on top of the common layer.")
 @click.option("--task", type=TASK_CHOICE, help="Task the vendor layer must declare.")
 @click.option("--upto", metavar="PATCH", help="Stop after PATCH (of the top layer being applied).")
 @click.option(
@@ -37,7 +48,8 @@ from fspatch.cli.render import say, to_json
 @click.pass_context
 def apply(
     ctx: click.Context,
-    backend_name: str,
+    backend_name: str | None,
+    backend: str | None,
     vendor: str | None,
     task: str | None,
     upto: str | None,
@@ -51,16 +63,17 @@ def apply(
     from fspatch.commands import resume
 
     ws = opts(ctx).workspace()
-    if resume.is_pending(ws, backend_name) and to is None and at is None and upto is None:
+    name = pick_backend(ws, one_backend(backend_name, backend))
+    if resume.is_pending(ws, name) and to is None and at is None and upto is None:
         from fspatch.cli.options import progress
         from fspatch.cli.render import render_replay
 
-        say(ctx, f"{backend_name}: patches pending from a bot replay; entering the first one")
-        render_replay(ctx, resume.run(ws, backend_name, progress=progress(ctx)), "text", None)
+        say(ctx, f"{name}: patches pending from a bot replay; entering the first one")
+        render_replay(ctx, resume.run(ws, name, progress=progress(ctx)), "text", None)
         return
-    r = cmd.run(
-        ws, backend_name, vendor=vendor, task=task, upto=upto, force=force, to=to, at=at, key=key
-    )
+    r = cmd.run(ws, name, vendor=vendor, task=task, upto=upto, force=force, to=to, at=at, key=key)
+    for shown in r.unauthenticated:
+        click.echo(f"warning: {shown}: unauthenticated encryption (AES-256-CBC, no MAC); checked strictly", err=True)
     for layer in r.layers:
         top = f", top {layer.top}" if layer.top else ""
         say(ctx, f"{r.backend}: {layer.layer}: applied {layer.applied}/{layer.total} patches{top}")
@@ -73,17 +86,47 @@ def apply(
 @command()
 @click.argument("patch", required=False)
 @click.option("-a", "--all", "all_", is_flag=True, help="Push every unapplied patch.")
+@click.option(
+    "-m",
+    "--merge",
+    is_flag=True,
+    help="When a patch does not apply, merge it 3-way from its index blobs (else write .rej files).",
+)
 @backend_option
 @vendor_option
 @click.pass_context
-def push(ctx: click.Context, patch: str | None, all_: bool, backend: str | None, vendor: str | None) -> None:
-    """Apply the next patch (or up to PATCH, or all) of the current layer."""
+def push(
+    ctx: click.Context, patch: str | None, all_: bool, merge: bool, backend: str | None, vendor: str | None
+) -> None:
+    """Apply the next patch (or up to PATCH, or all) of the current layer.
+
+    With --merge a patch that does not apply is merged 3-way (quilt push --merge,
+    git am -3): a clean merge is applied and the patch refreshed; a conflict leaves
+    diff3 markers (or FILE.rej files when the patch's blobs are unknown) in the
+    checkout and exits 1: edit the files, then run 'fspatch refresh'.
+    """
     from fspatch.commands import push as cmd
 
     ws = opts(ctx).workspace()
-    r = cmd.run(ws, pick_backend(ws, backend), patch=patch, all_=all_, vendor=vendor)
+    r = cmd.run(ws, pick_backend(ws, backend), patch=patch, all_=all_, vendor=vendor, merge=merge)
     for name in r.pushed:
         say(ctx, f"Applying {name}")
+        for f in r.repaired:
+            if f.patch != name:
+                continue
+            if f.how == "merged":
+                say(ctx, f"  merged {f.path} (3-way, clean)")
+            elif f.how == "conflict":
+                say(ctx, f"  conflict in {f.path}: markers in {r.checkout}/{f.path}")
+            else:
+                for n in f.rejected:
+                    say(ctx, f"  rejected hunk {n} of {f.path}: see {r.checkout}/{f.path}.rej")
+        for path in r.refreshed:
+            if path.endswith("/" + name):
+                say(ctx, f"Refreshed {path}")
+    if r.stopped:
+        say(ctx, f"Now at {r.top}, with conflicts: edit the files, then run 'fspatch refresh'")
+        ctx.exit(1)
     say(ctx, f"Now at {r.top}")
 
 
@@ -124,18 +167,20 @@ def goto(ctx: click.Context, patch: str, backend: str | None, vendor: str | None
 
 @command()
 @click.argument("backend_name", metavar="[BACKEND]", required=False)
+@backend_option
 @format_option
 @click.pass_context
-def status(ctx: click.Context, backend_name: str | None, fmt: str) -> None:
+def status(ctx: click.Context, backend_name: str | None, backend: str | None, fmt: str) -> None:
     """Show each backend's pin, applied layers and local edits."""
     from fspatch.commands import status as cmd
 
-    r = cmd.run(opts(ctx).workspace(), backend_name)
+    r = cmd.run(opts(ctx).workspace(), one_backend(backend_name, backend))
     if fmt == "json":
         click.echo(to_json(r))
         return
+    on = color_on(ctx)
     for b in r.backends:
-        click.echo(f"{b.backend}: {b.ref} ({b.upstream[:12]}) in {b.path}")
+        click.echo(paint(f"{b.backend}: {b.ref} ({b.upstream[:12]}) in {b.path}", "bold", on), color=on)
         if not b.checkout:
             click.echo("  no checkout; run 'fspatch backend add' or clone it there")
             continue
@@ -149,25 +194,31 @@ def status(ctx: click.Context, backend_name: str | None, fmt: str) -> None:
         if b.dirty:
             click.echo(f"  {len(b.dirty)} changed file{'s' if len(b.dirty) != 1 else ''} not refreshed:")
             for p in b.dirty[:20]:
-                click.echo(f"    {p}")
+                click.echo(f"    {paint(p, 'red', on)}", color=on)
         else:
-            click.echo("  checkout clean")
+            click.echo(f"  {paint('checkout clean', 'green', on)}", color=on)
 
 
 @command("series")
 @click.argument("backend_name", metavar="[BACKEND]", required=False)
+@backend_option
 @vendor_option
 @format_option
 @click.pass_context
-def series_cmd(ctx: click.Context, backend_name: str | None, vendor: str | None, fmt: str) -> None:
+def series_cmd(ctx: click.Context, backend_name: str | None, backend: str | None, vendor: str | None, fmt: str) -> None:
     """List a layer's patches: '+' applied, '>' top, '-' unapplied."""
     from fspatch.commands import series as cmd
 
     ws = opts(ctx).workspace()
-    r = cmd.run(ws, pick_backend(ws, backend_name), vendor=vendor)
+    r = cmd.run(ws, pick_backend(ws, one_backend(backend_name, backend)), vendor=vendor)
     if fmt == "json":
         click.echo(to_json(r))
         return
+    on = color_on(ctx)
+    lines = []
     for p in r.patches:
         mark = ">" if p.top else "+" if p.applied else "-"
-        click.echo(f"{mark} {p.name}" + (f"  # {p.subject}" if p.subject and opts(ctx).verbose else ""))
+        style = "bold-green" if p.top else "green" if p.applied else "dim"
+        subject = paint(f"  # {p.subject}", "dim", on) if p.subject and opts(ctx).verbose else ""
+        lines.append(paint(f"{mark} {p.name}", style, on) + subject)
+    emit(("\n".join(lines) + "\n").encode() if lines else b"", paging=paging_on(ctx))

@@ -11,24 +11,36 @@ from pathlib import Path
 import click
 
 from fspatch.cli.base import command
-from fspatch.cli.options import interactive, opts, progress, report_options, stop_option
+from fspatch.cli.options import (
+    backend_option,
+    interactive,
+    one_backend,
+    opts,
+    pick_backend,
+    progress,
+    report_options,
+    resolve_option,
+    stop_option,
+)
 from fspatch.cli.render import render_replay
 
 
 @command("pull-upstream")
-@click.argument("backend_name", metavar="BACKEND")
-@click.argument("ref", metavar="REF")
+@click.argument("args", metavar="[BACKEND] REF", nargs=-1, required=True)
+@backend_option
 @click.option("--url", help="Fetch REF from this URL (default: the lock's URL, then its mirrors).")
 @stop_option
+@resolve_option
 @click.option("--drop-upstreamed", is_flag=True, help="Drop patches whose change is already upstream.")
 @report_options
 @click.pass_context
 def pull_upstream(
     ctx: click.Context,
-    backend_name: str,
-    ref: str,
+    args: tuple[str, ...],
+    backend: str | None,
     url: str | None,
     stop: bool | None,
+    resolve: str,
     drop_upstreamed: bool,
     report_file: Path | None,
     fmt: str,
@@ -40,28 +52,44 @@ def pull_upstream(
     """
     from fspatch.commands import pull_upstream as cmd
 
+    if len(args) > 2:
+        raise click.UsageError("expected [BACKEND] REF")
+    ws = opts(ctx).workspace()
+    ref = args[-1]
+    name = pick_backend(ws, one_backend(args[0] if len(args) == 2 else None, backend))
     r = cmd.run(
-        opts(ctx).workspace(),
-        backend_name,
+        ws,
+        name,
         ref,
         url=url,
         stop=interactive(stop),
         drop_upstreamed=drop_upstreamed,
+        resolve=resolve,
         progress=progress(ctx),
     )
     render_replay(ctx, r, fmt, report_file)
 
 
 @command("rebase-vendors")
-@click.argument("backend_name", metavar="BACKEND")
+@click.argument("backend_name", metavar="[BACKEND]", required=False)
+@backend_option
 @stop_option
+@resolve_option
 @report_options
 @click.pass_context
 def rebase_vendors(
-    ctx: click.Context, backend_name: str, stop: bool | None, report_file: Path | None, fmt: str
+    ctx: click.Context,
+    backend_name: str | None,
+    backend: str | None,
+    stop: bool | None,
+    resolve: str,
+    report_file: Path | None,
+    fmt: str,
 ) -> None:
     """Replay every vendor layer of BACKEND onto the current common layer (same modes as pull-upstream)."""
     from fspatch.commands import rebase_vendors as cmd
 
-    r = cmd.run(opts(ctx).workspace(), backend_name, stop=interactive(stop), progress=progress(ctx))
+    ws = opts(ctx).workspace()
+    name = pick_backend(ws, one_backend(backend_name, backend))
+    r = cmd.run(ws, name, stop=interactive(stop), resolve=resolve, progress=progress(ctx))
     render_replay(ctx, r, fmt, report_file)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from fspatch.cli.base import command, group
-from fspatch.cli.options import TASK_CHOICE, format_option, opts
+from fspatch.cli.options import TASK_CHOICE, backend_option, format_option, one_backend, opts, pick_backend
 from fspatch.cli.render import say, to_json
 
 
@@ -18,11 +18,16 @@ def vendor() -> None:
 
 @vendor.command("add")
 @click.argument("name")
-@click.option("--device-type", required=True, help="Device the vendor targets, e.g. Cambricon_MLU.")
+@click.option(
+    "--device-type",
+    help="Device the vendor targets, e.g. Cambricon_MLU (required for a new vendor; kept on an update).",
+)
 @click.option("--contact", help="Who maintains the vendor's layers.")
 @click.option("--description", help="Free text.")
 @click.pass_context
-def vendor_add(ctx: click.Context, name: str, device_type: str, contact: str | None, description: str | None) -> None:
+def vendor_add(
+    ctx: click.Context, name: str, device_type: str | None, contact: str | None, description: str | None
+) -> None:
     """Create (or update) vendor NAME."""
     from fspatch.commands import vendor as cmd
 
@@ -32,17 +37,28 @@ def vendor_add(ctx: click.Context, name: str, device_type: str, contact: str | N
 
 @vendor.command("layer")
 @click.argument("name")
-@click.argument("backend_name", metavar="BACKEND")
-@click.option("--task", "tasks", multiple=True, type=TASK_CHOICE, help="Task the layer is for (repeatable).")
+@click.argument("backend_name", metavar="[BACKEND]", required=False)
+@backend_option
+@click.option(
+    "--task", "tasks", multiple=True, required=True, type=TASK_CHOICE, help="Task the layer is for (repeatable)."
+)
 @click.option("--model", "models", multiple=True, help="Model the layer works with (repeatable).")
 @click.pass_context
 def vendor_layer(
-    ctx: click.Context, name: str, backend_name: str, tasks: tuple[str, ...], models: tuple[str, ...]
+    ctx: click.Context,
+    name: str,
+    backend_name: str | None,
+    backend: str | None,
+    tasks: tuple[str, ...],
+    models: tuple[str, ...],
 ) -> None:
     """Create vendor NAME's layer for BACKEND (or set its tasks and models)."""
     from fspatch.commands import vendor as cmd
 
-    r = cmd.run_layer(opts(ctx).workspace(), name, backend_name, tasks=tasks, models=models or None)
+    ws = opts(ctx).workspace()
+    r = cmd.run_layer(
+        ws, name, pick_backend(ws, one_backend(backend_name, backend)), tasks=tasks, models=models or None
+    )
     say(ctx, f"{'Created' if r.created else 'Updated'} {r.path} (tasks: {', '.join(r.tasks)})")
 
 
@@ -66,6 +82,7 @@ _FORMS = ("diff", "quilt", "mbox")
 
 @command("export")
 @click.argument("backend_name", metavar="[BACKEND]", required=False)
+@backend_option
 @click.option("--vendor", metavar="VENDOR", help="Export only this vendor (default: every vendor).")
 @click.option(
     "--out",
@@ -92,7 +109,8 @@ _FORMS = ("diff", "quilt", "mbox")
     multiple=True,
     type=click.Choice(["text", "json", *_FORMS]),
     help="What to write: diff (default: diff.patch + diff.yaml per vendor layer), quilt "
-    "(OUT/<layer dir>/patches/series + patches, every layer) or mbox (OUT/<layer dir>.mbox, "
+    "(OUT/<backend>/patches/series + patches, vendor layers in OUT/<backend>/vendors/<vendor>/patches) "
+    "or mbox (OUT/<layer dir>.mbox, "
     "git am-able); and how to report: text (default) or json.  Give one of each, "
     "e.g. --format mbox --format json.",
 )
@@ -100,6 +118,7 @@ _FORMS = ("diff", "quilt", "mbox")
 def export_cmd(
     ctx: click.Context,
     backend_name: str | None,
+    backend: str | None,
     vendor: str | None,
     out: Path | None,
     encrypt_to: Path | None,
@@ -125,7 +144,12 @@ def export_cmd(
             raise UsageError(f"--format {form} writes below a directory: give --out DIR")
         if encrypt_to is not None or key is not None:
             raise UsageError(f"--format {form} writes plaintext; --encrypt-to and --key go with --format diff")
-        sr = cmd.run_series(opts(ctx).workspace(), backend_name, form=form, out=out, vendor=vendor)
+        try:
+            sr = cmd.run_series(
+                opts(ctx).workspace(), one_backend(backend_name, backend), form=form, out=out, vendor=vendor
+            )
+        except OSError as exc:  # an unwritable --out is bad input, not a bug
+            raise UsageError(f"cannot write below --out {out}: {exc.strerror or exc} ({exc.filename})") from exc
         if fmt == "json":
             click.echo(to_json(sr))
             return
@@ -135,7 +159,18 @@ def export_cmd(
             say(ctx, f"{item.layer}/{item.backend}: {item.path} ({count}, {state})")
         return
 
-    r = cmd.run(opts(ctx).workspace(), backend_name, vendor=vendor, out=out, encrypt_to=encrypt_to, key=key)
+    try:
+        r = cmd.run(
+            opts(ctx).workspace(),
+            one_backend(backend_name, backend),
+            vendor=vendor,
+            out=out,
+            encrypt_to=encrypt_to,
+            key=key,
+        )
+    except OSError as exc:
+        where = f"below --out {out}" if out is not None else "the export"
+        raise UsageError(f"cannot write {where}: {exc.strerror or exc} ({exc.filename})") from exc
     if fmt == "json":
         click.echo(to_json(r))
         return

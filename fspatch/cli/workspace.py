@@ -55,7 +55,7 @@ def backend_list(ctx: click.Context, fmt: str) -> None:
     ws = opts(ctx).workspace()
     items = [dataclasses.asdict(b) for _, b in sorted(ws.backends().items())]
     if fmt == "json":
-        click.echo(to_json(items))
+        click.echo(to_json(items, key="backends"))
         return
     for b in items:
         click.echo(f"{b['name']:<12} {b['ref']:<16} {b['commit'][:12]}  {b['path']}  {b['url']}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from fspatch.core.fetch import fetch_ref
-from fspatch.core.workspace import Backend, Workspace, normalize_backend, valid_name
+from fspatch.core.urls import stored_form
+from fspatch.core.workspace import Backend, Workspace, check_checkout_path, normalize_backend, valid_name
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo, check_url
 
@@ -27,23 +29,41 @@ def run_add(ws: Workspace, name: str, *, url: str, ref: str, path: str | None = 
     if not valid_name(name):
         raise UsageError(f"backend name '{name}' must match [a-z0-9_]+")
     rel = path or f"third_party/{name}"
-    full = (ws.root / rel).resolve()
-    if ws.root.resolve() not in full.parents:
-        raise UsageError(f"checkout path {rel} is outside the workspace")
+    full = check_checkout_path(ws, name, rel)  # every refusal before anything is cloned
     local = Path(url.removeprefix("file://"))
     if not url.startswith("file://") and "://" not in url and ":" not in url.split("/")[0]:
         local = (ws.root / url) if not Path(url).is_absolute() else Path(url)
         url_for_git = str(local.resolve()) if local.exists() else url
     else:
         url_for_git = url
-    cloned = False
     if GitRepo.is_repo(full):
-        repo = GitRepo.open(full)
-    elif full.exists() and any(full.iterdir()):
+        return _finish(ws, GitRepo.open(full), name, url, url_for_git, ref, rel, cloned=False)
+    if full.exists() and any(full.iterdir()):
         raise UsageError(f"{rel} exists and is not a git checkout; remove it or pick another --path")
-    else:
+    # What the clone creates (the checkout and any missing parents) goes again if anything fails.
+    created = full
+    while not created.parent.exists() and created.parent != ws.root:
+        created = created.parent
+    existed = full.exists()
+    try:
         repo = GitRepo.clone(url_for_git, full)
-        cloned = True
+        return _finish(ws, repo, name, url, url_for_git, ref, rel, cloned=True)
+    except BaseException:
+        if existed:  # an empty directory was there: leave it, empty
+            for child in full.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        else:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _finish(
+    ws: Workspace, repo: GitRepo, name: str, url: str, url_for_git: str, ref: str, rel: str, *, cloned: bool
+) -> BackendAddResult:
+    """Resolve the ref (fetching it if needed), check it out in a fresh clone, record the backend."""
     commit = repo.resolve(ref)
     if commit is None:
         try:  # the one fetch policy (core/fetch.py): a tag, then a branch, from the given URL
@@ -54,7 +74,7 @@ def run_add(ws: Workspace, name: str, *, url: str, ref: str, path: str | None = 
         raise UsageError(f"ref '{ref}' not found in {url}")
     if cloned:
         repo.checkout(commit, reason="fspatch backend add", force=False)
-    ws.set_backend(Backend(name=name, url=url, ref=ref, commit=commit, path=rel, mirrors=(), version=None))
-    ws.save_lock()
+    ws.set_backend(Backend(name=name, url=stored_form(url), ref=ref, commit=commit, path=rel, mirrors=(), version=None))
     ws.ensure_layer_dir(name)
+    ws.save_lock()  # last: the lock names the checkout only once it is complete
     return BackendAddResult(name, url, ref, commit, rel, cloned)

@@ -4,8 +4,9 @@ Schemas, series integrity, every layer built in memory on its base (common on
 the pinned upstream, vendor layers on the current common top), the marker rules
 and the canonical form of patch files; see :mod:`fspatch.core.health`.  Nothing
 is written: not the workspace, not the checkout (its HEAD, index and files),
-not the lock.  A backend without a checkout gets a ``no-upstream`` warning and
-the checks that need no git still run for it.
+not the lock.  A backend without a checkout (a fresh clone of the workspace) is a
+``no-upstream`` error, never a pass, and the checks that need no git still run for
+it; ``sync=True`` first sets such checkouts up (:mod:`fspatch.core.checkouts`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
+from fspatch.core.checkouts import sync_backend
 from fspatch.core.health import CHECKS, HealthReport, check_workspace
 from fspatch.core.workspace import Workspace
 
@@ -26,6 +28,7 @@ def run(
     *,
     checks: Collection[str] | None = None,
     markers: bool = False,
+    sync: bool = False,
 ) -> CheckResult:
     """Run ``checks`` (default: all) on a loaded workspace or on the workspace root ``ws``.
 
@@ -38,6 +41,11 @@ def run(
         selected.add("markers")
     if not selected:
         selected = set(CHECKS)
+    if sync:
+        loaded = ws if isinstance(ws, Workspace) else Workspace.load(ws)
+        for b in loaded.backends().values():
+            if backends is None or b.name in backends:
+                sync_backend(loaded, b)
     if isinstance(ws, Workspace):
         return check_workspace(ws.root, backends, selected, ws=ws)
     return check_workspace(ws, backends, selected)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fspatch.core.journal import crash_point
+from fspatch.core.lookup import layer_of
 from fspatch.core.session import Session, resolve_patch
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError
@@ -22,15 +23,13 @@ class DeleteResult:
 
 def run(ws: Workspace, backend: str, patch: str, *, vendor: str | None = None, keep_file: bool = False) -> DeleteResult:
     b = ws.backend(backend)
-    layer = LayerRef(b.name, vendor)
-    if vendor is not None:
-        ws.vendor_info(vendor)
+    layer = layer_of(ws, b.name, vendor) or LayerRef(b.name, None)
     popped = False
     if not GitRepo.is_repo(ws.checkout_path(b)):
         name, removed = _drop(ws, layer, patch, keep_file)
         return DeleteResult(b.name, layer.label, name, popped, removed)
     s = Session.open(ws, backend, fetch=False)
-    layer = s.current_layer(vendor)
+    layer = s.current_layer(vendor, patch)
     entries = s.entries(layer)
     name = resolve_patch([e.name for e in entries], patch, layer)
     ls = s.layer_state(layer)

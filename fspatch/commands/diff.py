@@ -16,11 +16,12 @@ class DiffResult:
     layer: str
     patch: str
     text: bytes
+    resolved: tuple[str, ...] = ()  # the patch's Fspatch-Resolved trailers: regions a rule resolved last replay
 
 
 def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | None = None) -> DiffResult:
     s = Session.open(ws, backend, fetch=False)
-    layer = s.current_layer(vendor)
+    layer = s.current_layer(vendor, patch)
     entries = s.entries(layer)
     ls = s.layer_state(layer)
     applied = ls.names() if ls is not None else []
@@ -31,10 +32,11 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
     else:
         name = resolve_patch([e.name for e in entries], patch, layer)
     display = f"{layer.dir}/{name}"
+    entry = next(e for e in entries if e.name == name)
+    header = read_patch(ws.patch_path(layer, name), display, entry.strip)
+    resolved = tuple(v for k, v in header.trailers if k == "Fspatch-Resolved")
     if name not in applied:
-        entry = next(e for e in entries if e.name == name)
-        files = read_patch(ws.patch_path(layer, name), display, entry.strip).files
-        return DiffResult(s.backend.name, layer.label, name, format_diff(files))
+        return DiffResult(s.backend.name, layer.label, name, format_diff(header.files), resolved)
     assert ls is not None
     i = applied.index(name)
     parent = ls.applied[i - 1].commit if i else ls.base
@@ -44,4 +46,4 @@ def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | 
     else:
         new_tree = repo.tree_of(ls.applied[i].commit)
     raw = repo.diff_trees(repo.tree_of(parent), new_tree)
-    return DiffResult(s.backend.name, layer.label, name, format_diff(parse_diff(raw, display)))
+    return DiffResult(s.backend.name, layer.label, name, format_diff(parse_diff(raw, display)), resolved)

@@ -19,7 +19,7 @@ class GotoResult:
 
 def run(ws: Workspace, backend: str, patch: str, *, vendor: str | None = None) -> GotoResult:
     s = Session.open(ws, backend)
-    layer, entries, ls = s.applied_layer(vendor)
+    layer, entries, ls = s.applied_layer(vendor, patch)
     motion = s.goto_motion(layer, entries, ls, patch)
     s.require_head_at_stack()
     s.require_top_layer(layer)

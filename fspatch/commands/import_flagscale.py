@@ -87,7 +87,7 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
             if not GitRepo.is_repo(p):
                 raise UsageError(f"backend '{b.name}' has no checkout at {b.path}; run 'fspatch backend add'")
             repos[backend] = GitRepo.open(p)
-            ensure_commit(repos[backend], b)
+            ensure_commit(repos[backend], b, ws.root)
         return repos[backend]
 
     for backend in list(src.common) + [v.backend for v in src.vendors]:
@@ -148,15 +148,22 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
         if encrypted and private is None:
             raise UsageError(f"{vd.display} holds encrypted patches; give the private key with --key PRIVATE_PEM")
         parsed: list[tuple[str, tuple[FileDiff, ...]]] = []
+        unauthenticated: set[str] = set()
         for name, raw in vd.patches:
             display = f"{vd.display}/{name}"
-            data = crypto.decrypt(raw, private, display) if crypto.is_encrypted_name(name) else raw
+            data = raw
+            if crypto.is_encrypted_name(name):
+                opened = crypto.open_sealed(raw, private, display)
+                data = opened.data
+                if not opened.authenticated:  # FlagScale's CBC form: checked strictly before use
+                    crypto.check_unauthenticated(data, display)
+                    unauthenticated.add(name)
             parsed.append((name, parse_patch(data, display).files))
         repo = repo_for(vd.backend)
         b = ws.backend(vd.backend)
         if vd.backend not in common_tops:
             common_tops[vd.backend] = build_stack(repo, FilesReader(ws), vd.backend, None).common_top
-        split = split_vendor(repo, b.commit, common_tops[vd.backend], parsed, vd.display)
+        split = split_vendor(repo, b.commit, common_tops[vd.backend], parsed, vd.display, frozenset(unauthenticated))
         vendor_infos[vd.vendor] = (str(meta["device_type"]), str(meta["contact"]))
         written = []
         public = private.public_key() if encrypted and private is not None else None

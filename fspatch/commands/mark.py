@@ -30,7 +30,7 @@ class MarkResult:
 def run(ws: Workspace, backend: str, *, patch: str | None = None, vendor: str | None = None) -> MarkResult:
     s = Session.open(ws, backend)
     s.require_head_at_stack(allow_descendant=True)
-    layer, entries, ls = s.applied_layer(vendor)
+    layer, entries, ls = s.applied_layer(vendor, patch)
     names = ls.names()
     if not names:
         raise UsageError(f"no applied patch in {layer.dir} to mark")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fspatch.core.journal import crash_point
+from fspatch.core.names import new_file_name
 from fspatch.core.patch import Patch, format_patch
-from fspatch.core.series import NUMBERED, SeriesEntry, patch_file_name
+from fspatch.core.series import NUMBERED, SeriesEntry
 from fspatch.core.session import Session
 from fspatch.core.stack import AppliedPatch, LayerState
 from fspatch.core.workspace import Workspace
@@ -42,7 +43,7 @@ def run(ws: Workspace, backend: str, name: str, *, message: str | None = None, v
     else:
         ls = s.check_applied_prefix(layer, entries)
         s.require_top_layer(layer)
-    file_name = patch_file_name(name, [e.name for e in entries])
+    file_name = new_file_name(name, [e.name for e in entries], len(ls.applied))
     path = ws.patch_path(layer, file_name)
     if file_name in [e.name for e in entries] or path.exists():
         raise UsageError(f"patch {layer.dir}/{file_name} already exists")

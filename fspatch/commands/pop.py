@@ -22,7 +22,7 @@ def run(
     """Pop one patch, all of them, or down to (keeping) PATCH as the top, like ``quilt pop PATCH``."""
     s = Session.open(ws, backend)
     s.require_head_at_stack()
-    layer, entries, ls = s.applied_layer(vendor)
+    layer, entries, ls = s.applied_layer(vendor, patch)
     s.require_top_layer(layer)
     motion = s.pop_motion(layer, entries, ls, patch=patch, all_=all_)
     with s.transaction("pop"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from fspatch.core.fetch import fetch_ref
 from fspatch.core.replay import Progress
 from fspatch.core.replay_driver import OperationResult, check_ready, start_operation
-from fspatch.core.replay_plan import Plan, build_old_layer
+from fspatch.core.replay_plan import Plan, build_old_layer, check_resolve
 from fspatch.core.session import Session
 from fspatch.core.workspace import LayerRef, Workspace
 
@@ -26,6 +26,7 @@ def run(
     url: str | None = None,
     stop: bool = True,
     drop_upstreamed: bool = False,
+    resolve: str = "safe",
     progress: Progress | None = None,
 ) -> OperationResult:
     s = Session.open(ws, backend, operation_ok=True)
@@ -43,4 +44,5 @@ def run(
         sources = [s.source(layer, e) for e in s.entries(layer)]
         layers.append(build_old_layer(repo, b.commit, old_top, layer.label, layer.vendor, sources))
     plan = Plan("pull-upstream", b.name, b.ref, b.commit, ref, new_commit, drop_upstreamed, stop, layers)
+    plan.resolve = check_resolve(resolve)
     return start_operation(s, plan, progress, refs_before)

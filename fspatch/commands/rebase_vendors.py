@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from fspatch.core.replay import Progress
 from fspatch.core.replay_driver import OperationResult, check_ready, start_operation
-from fspatch.core.replay_plan import LayerPlan, Plan, build_old_layer
+from fspatch.core.replay_plan import LayerPlan, Plan, build_old_layer, check_resolve
 from fspatch.core.session import Session
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError
 
 
-def run(ws: Workspace, backend: str, *, stop: bool = True, progress: Progress | None = None) -> OperationResult:
+def run(
+    ws: Workspace, backend: str, *, stop: bool = True, resolve: str = "safe", progress: Progress | None = None
+) -> OperationResult:
     s = Session.open(ws, backend, operation_ok=True)
     check_ready(s)
     b = s.backend
@@ -46,4 +48,5 @@ def run(ws: Workspace, backend: str, *, stop: bool = True, progress: Progress | 
         lp.top = common_top
         layers.append(lp)
     plan = Plan("rebase-vendors", b.name, b.ref, b.commit, b.ref, b.commit, False, stop, layers)
+    plan.resolve = check_resolve(resolve)
     return start_operation(s, plan, progress)

@@ -6,6 +6,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 from fspatch.core.journal import crash_point
+from fspatch.core.lookup import layer_of
 from fspatch.core.series import SeriesEntry, patch_file_name
 from fspatch.core.session import Session, resolve_patch
 from fspatch.core.stack import AppliedPatch
@@ -24,12 +25,10 @@ class RenameResult:
 
 def run(ws: Workspace, backend: str, old: str, new: str, *, vendor: str | None = None) -> RenameResult:
     b = ws.backend(backend)
-    layer = LayerRef(b.name, vendor)
+    layer = layer_of(ws, b.name, vendor) or LayerRef(b.name, None)
     s = Session.open(ws, backend, fetch=False) if GitRepo.is_repo(ws.checkout_path(b)) else None
     if s is not None:
-        layer = s.current_layer(vendor)
-    elif vendor is not None:
-        ws.vendor_info(vendor)
+        layer = s.current_layer(vendor, old)
     entries = ws.read_layer_series(layer)
     names = [e.name for e in entries]
     old_name = resolve_patch(names, old, layer)

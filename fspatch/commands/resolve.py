@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fspatch.core import journal
-from fspatch.core.replay import Progress, has_markers
+from fspatch.core.auto_resolve import record_person, store_for
+from fspatch.core.replay import Progress, Replayer, has_markers
 from fspatch.core.replay_driver import OperationResult, resume_operation
 from fspatch.core.session import Session
 from fspatch.core.workspace import Workspace
@@ -69,9 +70,38 @@ def run_continue(ws: Workspace, backend: str | None = None, *, progress: Progres
             )
     driver, txn = resume_operation(s, progress)
     if driver.plan.stopped is not None:
+        replayer = driver.replayer()
+        if driver.plan.resolve != "none":
+            _record(s, driver.plan.backend, replayer, driver.plan.stopped.patch)
         tree = s.repo.snapshot_worktree()
-        driver.replayer().resolve(tree, driver.patch_of)
+        replayer.resolve(tree, driver.patch_of)
     return driver.drive(txn)
+
+
+def _record(s: Session, backend: str, replayer: Replayer, patch: str) -> None:
+    """Store the person's resolution of each conflict region (rerere) before the replay goes on."""
+    files, labels = replayer.stopped_files()
+    wd = s.repo.workdir
+
+    def final_of(path: str) -> bytes | None:
+        full = wd / path
+        return full.read_bytes() if full.is_file() and not full.is_symlink() else None
+
+    name, email = s.repo.identity()
+    plan = replayer.plan
+    assert plan.stopped is not None
+    proposed = {(r.path, r.region): r.after for r in plan.stopped.outcome.resolutions}
+    record_person(
+        s.repo,
+        store_for(s.ws.root, backend),
+        files,
+        labels,
+        final_of,
+        author=f"{name} <{email}>",
+        patch=patch,
+        context=f"{plan.operation} {plan.old_ref} -> {plan.new_ref}",
+        proposed=proposed,
+    )
 
 
 def run_skip(ws: Workspace, backend: str | None = None, *, progress: Progress | None = None) -> OperationResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fspatch.core.lookup import layer_of
 from fspatch.core.session import Session
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.git_adapter import GitRepo
@@ -27,15 +28,13 @@ class SeriesResult:
 
 def run(ws: Workspace, backend: str, *, vendor: str | None = None) -> SeriesResult:
     b = ws.backend(backend)
-    layer = LayerRef(b.name, vendor)
+    layer = layer_of(ws, b.name, vendor) or LayerRef(b.name, None)
     applied: list[str] = []
     if GitRepo.is_repo(ws.checkout_path(b)):
         s = Session.open(ws, backend, fetch=False)
         layer = s.current_layer(vendor)
         ls = s.layer_state(layer)
         applied = ls.names() if ls is not None else []
-    elif vendor is not None:
-        ws.vendor_info(vendor)
     items = []
     for e in ws.read_layer_series(layer):
         items.append(

@@ -42,6 +42,9 @@ class StatusResult:
 def run(ws: Workspace, backend: str | None = None) -> StatusResult:
     names = [ws.backend(backend).name] if backend else sorted(ws.backends())
     out = []
+    ws_git = ws.root / ".git"
+    # export and import journal in the workspace's own git dir: shown with every backend.
+    ws_pending = journal.pending(ws_git) if ws_git.is_dir() else None
     for name in names:
         b = ws.backend(name)
         if not GitRepo.is_repo(ws.checkout_path(b)):
@@ -49,7 +52,7 @@ def run(ws: Workspace, backend: str | None = None) -> StatusResult:
             continue
         s = Session.open(ws, name, fetch=False, read_only=True)
         head = s.repo.head()
-        found = journal.pending(s.repo.git_dir)
+        found = journal.pending(s.repo.git_dir) or ws_pending
         waiting = (
             None
             if found is None
@@ -91,3 +94,4 @@ def _total(ws: Workspace, layer: LayerRef, fallback: int) -> int:
         return len(ws.read_layer_series(layer))
     except FspatchError:
         return fallback
+

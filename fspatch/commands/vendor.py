@@ -47,14 +47,24 @@ class VendorListResult:
 
 
 def run_add(
-    ws: Workspace, name: str, *, device_type: str, contact: str | None = None, description: str | None = None
+    ws: Workspace,
+    name: str,
+    *,
+    device_type: str | None = None,
+    contact: str | None = None,
+    description: str | None = None,
 ) -> VendorAddResult:
     """Create (or update the given fields of) ``vendors/<name>/vendor.yaml``."""
     if not valid_vendor(name):
         raise UsageError(f"bad vendor name {name!r} (letters, digits, '_' and '-', starting with a letter or digit)")
+    if name == "common":
+        raise UsageError("'common' names the common layer (--layer common); pick another vendor name")
     exists = name in ws.vendors()
+    if not exists and device_type is None:
+        raise UsageError(f"vendor '{name}' is new: give its --device-type (e.g. --device-type Cambricon_MLU)")
     data: Any = ws.vendor_info(name) if exists else {"name": name}
-    data["device_type"] = device_type
+    if device_type is not None:
+        data["device_type"] = device_type
     if contact is not None:
         data["contact"] = contact
     if description is not None:

@@ -37,6 +37,12 @@ class ApplyResult:
     touched: int
     to: str | None = None  # the directory written by --to (the checkout was not touched)
     at: str | None = None  # the workspace commit the layers and lock were read from (--at)
+    #: Encrypted patches in an unauthenticated (CBC) format: checked strictly, still worth a warning.
+    unauthenticated: tuple[str, ...] = ()
+
+
+def _unauthenticated(reader: object) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(getattr(reader, "unauthenticated", ())))
 
 
 def apply_layers(
@@ -124,7 +130,7 @@ def _apply_read(
             raise UsageError(f"{to}: directory is not empty; use --force to write over it")
     repo = GitRepo.open(path)
     refuse_if_pending(repo.git_dir, b.path)
-    ensure_commit(repo, b)
+    ensure_commit(repo, b, ws.root)
     if vendor is not None:
         reader.vendor_info(vendor)
         check_task(reader, LayerRef(b.name, vendor), task)
@@ -146,11 +152,15 @@ def _apply_read(
                 repo.tree_of(stack.top), to, after_file=lambda _path: crash_point("apply:file")
             )
             crash_point("apply:written")
-        return ApplyResult(b.name, b.commit, stack.top, tuple(summaries), written, str(to), at_commit)
+        return ApplyResult(
+            b.name, b.commit, stack.top, tuple(summaries), written, str(to), at_commit, _unauthenticated(reader)
+        )
     s = Session.open(ws, b.name, fetch=False)
     if s.state is not None and not force:
         s.require_head_at_stack()
     new_state = StackState(b.name, b.commit, tuple(states))
     with s.transaction("apply"):
         touched = s.commit(new_state, reason=f"apply {b.name}" + (f" at {at_commit[:12]}" if at_commit else ""))
-    return ApplyResult(b.name, b.commit, new_state.head, tuple(summaries), len(touched), None, at_commit)
+    return ApplyResult(
+        b.name, b.commit, new_state.head, tuple(summaries), len(touched), None, at_commit, _unauthenticated(reader)
+    )

@@ -1,11 +1,14 @@
 """Blame a file of the patched tree: each line's owner is upstream or the patch that added it.
 
 How: the stack is built in memory (:func:`fspatch.core.review.build_steps`; the common layer,
-then the chosen vendor layer).  Attribution starts with every line of the upstream file owned by
-``upstream <short commit>``; then, patch by patch, the file before and after the patch is
-line-diffed (libgit2, through the adapter's ``line_hunks``) and the owners are carried forward:
-unchanged lines keep theirs, lines the patch adds (or rewrites) become the patch's.  So a later
-patch that rewrites a line an earlier patch added takes the line over, as ``git blame`` would.
+then the chosen vendor layer).  Attribution starts with every line of the upstream file owned
+by the upstream commit that last changed it (``upstream <short commit>``), from the adapter's
+:meth:`~fspatch.git_adapter.GitRepo.blame` over the pinned commit's history in the checkout:
+one walk of the file's history and one line diff per version, not a walk per line.  Then,
+patch by patch, the file before and after the patch is line-diffed (libgit2, through the
+adapter's ``line_hunks``) and the owners are carried forward: unchanged lines keep theirs,
+lines the patch adds (or rewrites) become the patch's.  So a later patch that rewrites a line
+an earlier patch added takes the line over, as ``git blame`` would.
 
 Renames and copies are followed: the file's name at every step is found by walking the patches
 backwards from the top, so a patch that renames ``a.py`` to ``b.py`` carries ``a.py``'s owners
@@ -21,6 +24,7 @@ from fspatch.core.review import build_steps, is_binary, split_lines
 from fspatch.core.session import Session
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import ConflictError, UsageError
+from fspatch.git_adapter import GitRepo
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class Owner:
     """Who introduced a line: upstream (layer and patch None) or one patch of one layer."""
 
     kind: str  # "upstream" or "patch"
-    commit: str  # the upstream commit, or the patch's (deterministic, in-memory) stack commit
+    commit: str  # the upstream commit that last changed the line, or the patch's (in-memory) stack commit
     layer: str | None = None  # "common" or "vendor/<name>"
     patch: str | None = None
     subject: str | None = None
@@ -106,6 +110,21 @@ def carry(owners: list[Owner], hunks: list[tuple[int, int, int, int]], new_len: 
     return out
 
 
+def _upstream_owners(repo: GitRepo, pinned: str, path: str) -> list[Owner]:
+    """Each line of the upstream file: the upstream commit that last changed it ([] if absent)."""
+    if repo.entry(repo.tree_of(pinned), path) is None:
+        return []
+    made: dict[str, Owner] = {}
+    out: list[Owner] = []
+    for commit in repo.blame(pinned, path):
+        owner = made.get(commit)
+        if owner is None:
+            subject = repo.commit_info(commit).message.split("\n", 1)[0]
+            owner = made[commit] = Owner("upstream", commit, subject=subject)
+        out.append(owner)
+    return out
+
+
 def blame(ws: Workspace, backend: str, path: str, vendor: str | None = None) -> BlameResult:
     """Attribute every line of ``path`` in the patched tree (common, plus ``vendor``'s layer)."""
     b = ws.backend(backend)
@@ -128,10 +147,7 @@ def blame(ws: Workspace, backend: str, path: str, vendor: str | None = None) -> 
     if is_binary(top[0]):
         raise UsageError(f"{path}: binary file, nothing to blame line by line")
 
-    upstream_owner = Owner("upstream", b.commit)
-    found = repo.read_file(repo.tree_of(b.commit), names[0])
-    data = found[0] if found is not None else b""
-    owners: list[Owner] = [upstream_owner] * len(split_lines(data))
+    owners = _upstream_owners(repo, b.commit, names[0])
     for i, step in enumerate(steps):
         before = repo.read_file(step.parent_tree, names[i])
         after = repo.read_file(step.tree, names[i + 1])
@@ -151,6 +167,7 @@ def blame(ws: Workspace, backend: str, path: str, vendor: str | None = None) -> 
     seen: dict[str, Owner] = {}
     for o in owners:
         seen.setdefault(o.label, o)
-    order = [upstream_owner.label] + [f"{st.layer.label}/{st.source.name}" for st in steps]
+    upstream_labels = list(dict.fromkeys(o.label for o in owners if o.kind == "upstream"))
+    order = upstream_labels + [f"{st.layer.label}/{st.source.name}" for st in steps]
     used = tuple(seen[label] for label in order if label in seen)
     return BlameResult(b.name, path, b.commit, tuple(layer.label for layer in layers), used, tuple(lines))

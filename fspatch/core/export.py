@@ -71,7 +71,14 @@ def _to_source(layer: LayerRef, entry: SeriesEntry, raw: bytes, key: Any) -> Pat
     if crypto.is_encrypted_name(entry.name):
         if key is None:
             raise UsageError(f"{display} is encrypted; give the private key with --key PRIVATE_PEM")
-        raw = crypto.decrypt(raw, key, display)
+        opened = crypto.open_sealed(raw, key, display)
+        if not opened.authenticated:
+            crypto.check_unauthenticated(opened.data, display)
+        return PatchSource(
+            entry.name, display, parse_patch(opened.data, display, entry.strip), not opened.authenticated
+        )
+    if crypto.looks_encrypted(entry.name, raw):
+        raise UsageError(f"{display} is encrypted; give the private key with --key PRIVATE_PEM")
     return PatchSource(entry.name, display, parse_patch(raw, display, entry.strip))
 
 
@@ -81,6 +88,7 @@ class FilesReader:
     def __init__(self, ws: Workspace, key: Any = None) -> None:
         self.ws = ws
         self.key = key
+        self.unauthenticated: list[str] = []  # displays of CBC-decrypted patches (no MAC)
 
     def backend(self, name: str) -> Backend:
         return self.ws.backend(name)
@@ -101,7 +109,10 @@ class FilesReader:
         return self.ws.read_patch(layer, name)
 
     def source(self, layer: LayerRef, entry: SeriesEntry) -> PatchSource:
-        return _to_source(layer, entry, self.patch_bytes(layer, entry.name), self.key)
+        src = _to_source(layer, entry, self.patch_bytes(layer, entry.name), self.key)
+        if src.unauthenticated:
+            self.unauthenticated.append(src.display)
+        return src
 
     def vendor_info(self, vendor: str) -> Any:
         return self.ws.vendor_info(vendor)
@@ -121,6 +132,7 @@ class CommitReader:
         self.commit = commit
         self.tree = self.repo.tree_of(commit)
         self.key = key
+        self.unauthenticated: list[str] = []  # displays of CBC-decrypted patches (no MAC)
         self.ws = ws
         self._at = f"@{commit[:12]}"
         raw = self._read(LOCK_NAME)
@@ -173,7 +185,10 @@ class CommitReader:
         return raw
 
     def source(self, layer: LayerRef, entry: SeriesEntry) -> PatchSource:
-        return _to_source(layer, entry, self.patch_bytes(layer, entry.name), self.key)
+        src = _to_source(layer, entry, self.patch_bytes(layer, entry.name), self.key)
+        if src.unauthenticated:
+            self.unauthenticated.append(src.display)
+        return src
 
     def vendor_info(self, vendor: str) -> Any:
         raw = self._read(f"vendors/{vendor}/vendor.yaml")

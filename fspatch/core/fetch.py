@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fspatch.core.urls import fetch_urls
 from fspatch.core.workspace import Backend
 from fspatch.errors import GitError, UsageError
 from fspatch.git_adapter import GitRepo
@@ -26,12 +27,14 @@ def _specs(ref: str) -> list[list[str]]:
     return specs
 
 
-def ensure_commit(repo: GitRepo, backend: Backend) -> None:
-    """Fetch the pinned upstream commit from the lock's URL or mirrors when the checkout lacks it."""
+def ensure_commit(repo: GitRepo, backend: Backend, root: Path | None = None) -> None:
+    """Fetch the pinned upstream commit from the lock's URL or mirrors when the checkout lacks it
+    (relative URLs resolved against the workspace ``root``, then its origin: :mod:`fspatch.core.urls`)."""
     if repo.has_commit(backend.commit):
         return
     errors = []
-    for url in (backend.url, *backend.mirrors):
+    stored = [backend.url, *backend.mirrors]
+    for url in fetch_urls(root, stored) if root is not None else stored:
         for spec in _specs(backend.ref)[:2]:
             try:
                 repo.fetch(url, spec)
@@ -48,11 +51,9 @@ def ensure_commit(repo: GitRepo, backend: Backend) -> None:
 
 
 def fetch_url(root: Path, url: str) -> str:
-    """A URL as git takes it: a workspace-relative local path made absolute, anything else as given."""
-    if url.startswith("file://") or "://" in url or ":" in url.split("/")[0]:
-        return url
-    local = Path(url) if Path(url).is_absolute() else root / url
-    return str(local.resolve()) if local.exists() else url
+    """A URL as git takes it: a relative one resolved against the workspace, then its origin
+    (:mod:`fspatch.core.urls`), anything else as given."""
+    return fetch_urls(root, [url])[0]
 
 
 def fetch_ref(root: Path, repo: GitRepo, lock_url: str, mirrors: tuple[str, ...], ref: str, url: str | None) -> str:

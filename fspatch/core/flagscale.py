@@ -33,7 +33,7 @@ from pathlib import Path
 from fspatch.core.patch import FileDiff, Hunk, parse_diff
 from fspatch.core.stack import apply_files
 from fspatch.core.workspace import normalize_backend, valid_name
-from fspatch.errors import ConflictError, HunkFailed, UsageError
+from fspatch.errors import ConflictError, HunkFailed, InputError, UsageError
 from fspatch.git_adapter import GitRepo
 
 __all__ = ["FlagScaleRepo", "SplitResult", "VendorDir", "hunk_keys", "scan", "split_vendor"]
@@ -139,8 +139,12 @@ def split_vendor(
     common_top: str,
     patches: Sequence[tuple[str, Sequence[FileDiff]]],
     display: str,
+    unauthenticated: frozenset[str] = frozenset(),
 ) -> SplitResult:
-    """The vendor's own changes on top of upstream+common (see the module docstring)."""
+    """The vendor's own changes on top of upstream+common (see the module docstring).
+
+    Patches named in ``unauthenticated`` (decrypted from CBC files) are applied strictly.
+    """
     common_keys = hunk_keys(parse_diff(repo.diff_trees(repo.tree_of(upstream), repo.tree_of(common_top)), "<common>"))
     total = removed = lines = 0
     for _, files in patches:
@@ -154,12 +158,14 @@ def split_vendor(
     tree = repo.tree_of(upstream if embeds else common_top)
     for name, files in patches:
         try:
-            tree = apply_files(repo, tree, files)
+            tree = apply_files(repo, tree, files, strict=name in unauthenticated)
         except HunkFailed as exc:
             where = "upstream" if embeds else "upstream + common"
             raise ConflictError(f"does not apply on {where}: {exc}", path=f"{display}/{name}") from None
         except ConflictError as exc:
             raise ConflictError(exc.message, path=f"{display}/{name}") from None
+        except InputError as exc:
+            raise type(exc)(exc.message, path=f"{display}/{name}") from None
     if embeds:
         # Files the vendor names take the vendor's content; every other file keeps the common
         # layer's, so a vendor patch that embeds only part of the common layer reverts nothing.

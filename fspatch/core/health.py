@@ -45,6 +45,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fspatch.core.layers import PatchStep, StepError, walk_layer
+from fspatch.core.locate import PatchLines
 from fspatch.core.markers import RULES as MARKER_RULES
 from fspatch.core.markers import MarkerConfig, check_file
 from fspatch.core.patch import format_patch, parse_patch
@@ -247,8 +248,8 @@ def _check_backend(ws: Workspace, b: Backend, checks: Collection[str], acc: _Acc
                 LOCK_NAME,
                 _commit_line(ws.root, b),
                 RULE_NO_UPSTREAM,
-                f"backend '{b.name}': {why}; its layers were not built (run 'fspatch backend add' or fetch {b.ref})",
-                severity="warning",
+                f"backend '{b.name}': {why}; its layers were not built: run 'fspatch sync' "
+                "(or 'fspatch check --sync') to set the checkout up from upstream.lock",
                 case=case_of(layers[0]),
             )
         )
@@ -290,6 +291,10 @@ def _check_backend(ws: Workspace, b: Backend, checks: Collection[str], acc: _Acc
             if "markers" in checks:
                 found = marker_findings(repo, step, upstream_tree, config)
                 acc.files += len(step.source.patch.files)
+                if found:  # point each at the patch line showing it: the tracked copy of the line
+                    raw = next((data for src, data in got.sources if src.display == step.source.display), b"")
+                    lines = PatchLines(raw, step.source.patch)
+                    found = [replace(f, patch_line=lines.locate(f.file, f.line)) for f in found]
                 acc.findings.extend(replace(f, case=case_of(layer)) for f in found)
         if layer.vendor is None:
             common_top = top

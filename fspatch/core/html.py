@@ -4,16 +4,34 @@ Why this shape: the page is kept as a CI artifact and mailed around, so it must 
 without a network (no fonts, scripts or images from elsewhere) and read well as plain text
 (semantic tables, headings; the plot's data is repeated in a table inside ``<details>``).
 Every string that comes from the workspace -- patch subjects, authors, file names, layer
-names, commit subjects -- is untrusted and goes through :func:`html.escape`.  Pure function:
-a :class:`~fspatch.core.review.Review` in, a ``str`` out.
+names, commit subjects, diff lines -- is untrusted and goes through :func:`html.escape`
+(diff lines through pygments' HTML formatter, which escapes the same characters).  Pure
+function: a :class:`~fspatch.core.review.Review` in, a ``str`` out.
+
+A reviewer reads patches, so every patch is on the page with its diff: file by file in a
+``<details open>`` block (collapsible without a script), syntax-highlighted by pygments with
+the lexer of the file's name (each side of a hunk is highlighted as one text, so strings and
+comments that span lines come out right), added lines outside marker regions flagged
+``unmarked``.  Links are in-page anchors only (``#layer-N``, ``#p-N-M``, ``#p-N-M-fK``): the
+page is a file that travels, and links into a workspace would break on the first copy.  Diffs
+are capped (:data:`FILE_LINES` per file, :data:`PAGE_LINES` for the page) so a 200-patch
+series over thousands of files still gives a page a browser opens; what is cut says so and
+names the patch file to read instead.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
-from fspatch.core.review import Coverage, HistoryPoint, LayerReview, Review
+from fspatch.core.review import Coverage, DiffLine, FileChange, HistoryPoint, LayerReview, PatchStat, Review
+
+#: Most diff lines shown for one file, and for the whole page.
+FILE_LINES = 1500
+PAGE_LINES = 40_000
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
@@ -39,7 +57,41 @@ tr.error td { background: #fff5f5; }
 .bar { display: inline-block; width: 90px; height: 9px; background: #eaeef2; border-radius: 4px;
        vertical-align: middle; margin-right: 6px; overflow: hidden; }
 .bar > span { display: block; height: 100%; background: #2da44e; }
-.bar.low > span { background: #d4a72c; } .bar.bad > span { background: #cf222e; }
+.bar.ok { background: #dafbe1; }
+.bar.low { background: #fff8c5; } .bar.low > span { background: #d4a72c; }
+.bar.bad { background: #ffebe9; box-shadow: inset 0 0 0 1px #cf222e; } .bar.bad > span { background: #cf222e; }
+td.cov.ok, span.cov.ok { color: #1a7f37; } td.cov.low, span.cov.low { color: #9a6700; }
+td.cov.bad, span.cov.bad { color: #cf222e; font-weight: 600; } td.cov.na, span.cov.na { color: #57606a; }
+nav.toc { margin: .6em 0 0; } nav.toc a { margin-right: 1em; }
+a { color: #0969da; text-decoration: none; } a:hover { text-decoration: underline; }
+section.patch { margin: 1.4em 0 2em; }
+section.patch h4 { font-size: 1em; margin: 0 0 .3em; padding: 6px 10px; background: #f6f8fa;
+                   border: 1px solid #d0d7de; border-radius: 6px 6px 0 0; }
+.meta { margin: .2em 0 .4em; color: #57606a; font-size: .92em; }
+.pn { font-size: .88em; margin: .2em 0 .6em; }
+pre.desc { white-space: pre-wrap; font: inherit; margin: .3em 0 .6em; padding: 6px 10px;
+           border-left: 3px solid #d0d7de; color: #1b1f24; }
+details.file { border: 1px solid #d0d7de; border-radius: 6px; margin: .5em 0; overflow: hidden; }
+details.file > summary { padding: 5px 10px; background: #f6f8fa; cursor: pointer;
+                         font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .88em; }
+.st { display: inline-block; min-width: 1.4em; text-align: center; border-radius: 3px; font-weight: 700;
+      margin-right: 6px; color: #fff; background: #57606a; }
+.st-A { background: #1a7f37; } .st-D { background: #cf222e; } .st-R, .st-C { background: #8250df; }
+.st-M { background: #9a6700; }
+table.diff { margin: 0; border: 0; table-layout: fixed; width: 100%; font-size: 12.5px; line-height: 1.4;
+             font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; }
+table.diff td { border: 0; padding: 0 8px; white-space: pre-wrap; word-break: break-all; }
+table.diff td.ln { width: 3.6em; text-align: right; color: #8c959f; user-select: none; padding: 0 6px; }
+table.diff td.sg { width: 1em; padding: 0 2px; user-select: none; color: #57606a; }
+table.diff tr.hunk td { background: #ddf4ff; color: #57606a; padding: 2px 8px; }
+table.diff tr.add td { background: #e6ffec; } table.diff tr.add td.ln { background: #ccffd8; }
+table.diff tr.del td { background: #ffebe9; } table.diff tr.del td.ln { background: #ffd7d5; }
+table.diff tr.unmarked td { background: #fff1d6; } table.diff tr.unmarked td.ln { background: #ffd8a8; }
+table.diff tr.unmarked td.sg { box-shadow: inset 3px 0 0 #bc4c00; color: #bc4c00; font-weight: 700; }
+.badge { float: right; font-family: system-ui, "DejaVu Sans", sans-serif; font-size: 10.5px; color: #bc4c00;
+         border: 1px solid #bc4c00; border-radius: 8px; padding: 0 6px; margin-left: 8px; }
+span.badge.inline { float: none; }
+.cut { padding: 4px 10px; color: #57606a; font-size: .9em; background: #f6f8fa; margin: 0; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 6px;
           vertical-align: -1px; }
 .legend { list-style: none; padding: 0; margin: .3em 0; display: flex; flex-wrap: wrap; gap: 4px 18px; }
@@ -67,13 +119,44 @@ def _pct(cov: Coverage | None) -> str:
     return f"{cov.share * 100:.0f}% ({cov.covered}/{cov.counted} lines)"
 
 
-def _cov_cell(cov: Coverage | None) -> str:
+def cov_class(cov: Coverage | None) -> str:
+    """``ok`` (90 % and more), ``low`` (50 % and more), ``bad`` (below, 0 % included), ``na``."""
     if cov is None or cov.share is None:
-        return f'<td class="cov">{esc(_pct(cov))}</td>'
+        return "na"
+    return "ok" if cov.share >= 0.9 else ("low" if cov.share >= 0.5 else "bad")
+
+
+def _cov_html(cov: Coverage | None) -> str:
+    cls = cov_class(cov)
+    if cov is None or cov.share is None:
+        return esc(_pct(cov))
     width = round(cov.share * 100)
-    cls = "bar" if cov.share >= 0.9 else ("bar low" if cov.share >= 0.5 else "bar bad")
-    bar = f'<span class="{cls}" aria-hidden="true"><span style="width:{width}%"></span></span>'
-    return f'<td class="cov">{bar}{esc(_pct(cov))}</td>'
+    return (
+        f'<span class="bar {cls}" aria-hidden="true"><span style="width:{width}%"></span></span>'
+        f'<span class="cov {cls}">{esc(_pct(cov))}</span>'
+    )
+
+
+def _cov_cell(cov: Coverage | None) -> str:
+    return f'<td class="cov {cov_class(cov)}">{_cov_html(cov)}</td>'
+
+
+def patch_anchor(layer: int, n: int) -> str:
+    return f"p-{layer}-{n}"
+
+
+def _change_label(c: FileChange) -> str:
+    if c.old_path is not None:
+        verb = "renamed" if c.status == "R" else "copied"
+        return f'<code>{esc(c.old_path)}</code> &rarr; <code>{esc(c.path)}</code> <span class="sub">({verb})</span>'
+    return f"<code>{esc(c.path)}</code>"
+
+
+def _files_list(i: int, n: int, p: PatchStat) -> str:
+    if not p.changes:
+        return "".join(f"<li>{esc(f)}</li>" for f in p.files)
+    anchor = patch_anchor(i, n)
+    return "".join(f'<li><a href="#{anchor}-f{k}">{_change_label(c)}</a></li>' for k, c in enumerate(p.changes))
 
 
 def _layer_summary(review: Review) -> list[str]:
@@ -100,7 +183,7 @@ def _layer_summary(review: Review) -> list[str]:
     return out
 
 
-def _layer_section(i: int, layer: LayerReview) -> list[str]:
+def _layer_section(i: int, layer: LayerReview, budget: _Budget) -> list[str]:
     out = [
         f'<section id="layer-{i}"><h3><span class="swatch" style="background:{_color(i)}" aria-hidden="true"></span>'
         f'Layer {esc(layer.label)} <span class="sub">&middot; <code>{esc(layer.dir)}/</code></span></h3>'
@@ -115,16 +198,205 @@ def _layer_section(i: int, layer: LayerReview) -> list[str]:
         '<th class="num">Added</th><th class="num">Removed</th><th>Marker coverage</th></tr></thead><tbody>'
     )
     for n, p in enumerate(layer.patches, start=1):
-        files = "".join(f"<li>{esc(f)}</li>" for f in p.files)
+        files = _files_list(i, n, p)
         subject = esc(p.subject) if not p.error else f'<span class="err">{esc(p.error)}</span>'
         row_class = ' class="error"' if p.error else ""
         out.append(
-            f'<tr{row_class}><td class="num">{n}</td><td class="name"><code>{esc(p.name)}</code></td>'
+            f'<tr{row_class}><td class="num">{n}</td><td class="name">'
+            f'<a href="#{patch_anchor(i, n)}"><code>{esc(p.name)}</code></a></td>'
             f'<td>{subject}</td><td><ul class="files">{files}</ul></td>'
             f'<td class="num add">+{p.added}</td><td class="num del">&minus;{p.removed}</td>'
             f"{_cov_cell(p.coverage)}</tr>"
         )
-    out.append("</tbody></table></section>")
+    out.append("</tbody></table>")
+    out.extend(_patch_diffs(i, layer, budget))
+    out.append("</section>")
+    return out
+
+
+# --------------------------------------------------------------------------- diffs
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: Lexers pygments does not map by file name, for file kinds the backends carry.
+_EXTRA_LEXERS = {".mlu": "cuda", ".hip": "cpp", ".cuh": "cuda", ".inl": "cpp", ".ipp": "cpp", ".tpp": "cpp"}
+
+
+def _visible(text: str) -> str:
+    """Control characters as their Unicode control pictures (a form feed shows as U+240C)."""
+    return _CONTROL.sub(lambda m: chr(0x2421) if m.group() == "\x7f" else chr(0x2400 + ord(m.group())), text)
+
+
+@lru_cache(maxsize=512)
+def _lexer_for(key: str) -> Any:
+    """A pygments lexer for a file name (or extension) key, or None for plain text."""
+    from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
+    from pygments.util import ClassNotFound
+
+    options = {"stripnl": False, "stripall": False, "ensurenl": False}
+    try:
+        if key in _EXTRA_LEXERS:
+            return get_lexer_by_name(_EXTRA_LEXERS[key], **options)
+        lexer = get_lexer_for_filename(key if not key.startswith(".") else "x" + key, **options)
+    except ClassNotFound:
+        return None
+    return None if lexer.name == "Text only" else lexer
+
+
+def lexer_key(path: str) -> str:
+    """Cache key for :func:`_lexer_for`: the extension, or the whole name for special names."""
+    name = path.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    if dot <= 0 or name in ("CMakeLists.txt",) or name.startswith(("Dockerfile", "Makefile")):
+        return name
+    return name[dot:].lower()
+
+
+@lru_cache(maxsize=1)
+def _formatter() -> Any:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(nowrap=True)
+
+
+def highlight_lines(path: str, lines: Sequence[str]) -> list[str]:
+    """``lines`` as HTML, highlighted as one text in the language of ``path``; escaped either way."""
+    plain = [esc(line) for line in lines]
+    lexer = _lexer_for(lexer_key(path))
+    if lexer is None or not lines:
+        return plain
+    from pygments import highlight
+
+    out = highlight("\n".join(lines) + "\n", lexer, _formatter()).split("\n")
+    if out and out[-1] == "":
+        out.pop()
+    return out if len(out) == len(lines) else plain
+
+
+@lru_cache(maxsize=1)
+def token_css() -> str:
+    """pygments' token colours, scoped to the diff tables."""
+    return "\n".join(_formatter().get_token_style_defs("table.diff td.code"))
+
+
+class _Budget:
+    """Diff lines left for the page."""
+
+    def __init__(self, lines: int = PAGE_LINES) -> None:
+        self.left = lines
+
+
+def _diff_rows(c: FileChange, budget: _Budget) -> tuple[list[str], int]:
+    """Table rows of one file's hunks and the number of lines left out."""
+    rows: list[DiffLine] = [line for h in c.hunks for line in h.lines]
+    allowed = min(FILE_LINES, budget.left)
+    cut = max(0, len(rows) - allowed)
+    shown_count = len(rows) - cut
+    budget.left -= shown_count
+    old_side = [_visible(x.text) for x in rows[:shown_count] if x.kind != "+"]
+    new_side = [_visible(x.text) for x in rows[:shown_count] if x.kind != "-"]
+    old_html = highlight_lines(c.old_path or c.path, old_side)
+    new_html = highlight_lines(c.path, new_side)
+    oi = ni = 0
+    out: list[str] = []
+    done = 0
+    for h in c.hunks:
+        if done >= shown_count:
+            break
+        out.append(f'<tr class="hunk"><td colspan="4">{esc(h.header)}</td></tr>')
+        for line in h.lines:
+            if done >= shown_count:
+                break
+            done += 1
+            old_no = "" if line.old is None else str(line.old)
+            new_no = "" if line.new is None else str(line.new)
+            if line.kind == "+":
+                code = new_html[ni]
+                ni += 1
+                if line.unmarked:
+                    cls, sign = "add unmarked", "+"
+                    code = (
+                        '<span class="badge" title="added line outside FLAGSCALE MODIFICATION markers">'
+                        f"unmarked</span>{code}"
+                    )
+                else:
+                    cls, sign = "add", "+"
+            elif line.kind == "-":
+                code = old_html[oi]
+                oi += 1
+                cls, sign = "del", "&minus;"
+            else:
+                code = new_html[ni]
+                oi += 1
+                ni += 1
+                cls, sign = "ctx", ""
+            out.append(
+                f'<tr class="{cls}"><td class="ln">{old_no}</td><td class="ln">{new_no}</td>'
+                f'<td class="sg">{sign}</td><td class="code">{code}</td></tr>'
+            )
+    return out, cut
+
+
+def _file_diff(anchor: str, c: FileChange, patch_file: str, budget: _Budget) -> list[str]:
+    head = (
+        f'<span class="st st-{esc(c.status)}" title="{esc(_STATUS.get(c.status, c.status))}">{esc(c.status)}</span>'
+        f'{_change_label(c)} <span class="add">+{c.added}</span> <span class="del">&minus;{c.removed}</span>'
+    )
+    if c.mode:
+        head += f' <span class="sub">mode {esc(c.mode)}</span>'
+    out = [f'<details class="file" id="{anchor}" open><summary>{head}</summary>']
+    if c.binary:
+        out.append('<p class="cut">Binary file: no text diff.</p>')
+    elif not c.hunks:
+        out.append(f'<p class="cut">{"No content change." if c.status != "A" else "Empty file."}</p>')
+    elif budget.left <= 0:
+        out.append(
+            f'<p class="cut">Diff not shown: the page holds {PAGE_LINES} diff lines at most; '
+            f"read <code>{esc(patch_file)}</code>.</p>"
+        )
+    else:
+        rows, cut = _diff_rows(c, budget)
+        out.append(
+            '<table class="diff"><colgroup><col style="width:3.6em"><col style="width:3.6em">'
+            '<col style="width:1.2em"><col></colgroup><tbody>'
+        )
+        out.extend(rows)
+        out.append("</tbody></table>")
+        if cut:
+            out.append(f'<p class="cut">{cut} more diff lines not shown; read <code>{esc(patch_file)}</code>.</p>')
+    out.append("</details>")
+    return out
+
+
+_STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied", "T": "type changed"}
+
+
+def _patch_diffs(i: int, layer: LayerReview, budget: _Budget) -> list[str]:
+    out: list[str] = []
+    total = len(layer.patches)
+    for n, p in enumerate(layer.patches, start=1):
+        anchor = patch_anchor(i, n)
+        out.append(f'<section class="patch" id="{anchor}">')
+        out.append(f'<h4><a href="#{anchor}"><code>{esc(p.name)}</code></a> &middot; {esc(p.subject or p.name)}</h4>')
+        meta = [f"<code>{esc(p.file)}</code>"] if p.file else []
+        if p.author:
+            meta.append(esc(p.author))
+        meta.append(f'<span class="add">+{p.added}</span> <span class="del">&minus;{p.removed}</span>')
+        meta.append(f"markers: {_cov_html(p.coverage)}")
+        out.append(f'<p class="meta">{" &middot; ".join(meta)}</p>')
+        links = [f'<a href="#layer-{i}">layer {esc(layer.label)}</a>', f"patch {n} of {total}"]
+        if n > 1:
+            links.append(f'<a href="#{patch_anchor(i, n - 1)}">&larr; previous</a>')
+        if n < total:
+            links.append(f'<a href="#{patch_anchor(i, n + 1)}">next &rarr;</a>')
+        out.append(f'<p class="pn">{" &middot; ".join(links)}</p>')
+        if p.error:
+            out.append(f'<p class="err">{esc(p.error)}</p></section>')
+            continue
+        if p.description:
+            out.append(f'<pre class="desc">{esc(p.description)}</pre>')
+        for k, c in enumerate(p.changes):
+            out.extend(_file_diff(f"{anchor}-f{k}", c, p.file, budget))
+        out.append("</section>")
     return out
 
 
@@ -137,8 +409,16 @@ def _collisions(review: Review) -> list[str]:
         "<table><caption>Where vendor and common work meet: a change below can break the layer above</caption>"
         "<thead><tr><th>File</th><th>Layers</th><th>Patches</th></tr></thead><tbody>"
     )
+    anchors = {
+        f"{layer.label}/{p.name}": patch_anchor(i, n)
+        for i, layer in enumerate(review.layers)
+        for n, p in enumerate(layer.patches, start=1)
+    }
     for c in review.collisions:
-        patches = "<br>".join(f"<code>{esc(p)}</code>" for p in c.patches)
+        patches = "<br>".join(
+            f'<a href="#{anchors[p]}"><code>{esc(p)}</code></a>' if p in anchors else f"<code>{esc(p)}</code>"
+            for p in c.patches
+        )
         out.append(f"<tr><td><code>{esc(c.path)}</code></td><td>{esc(', '.join(c.layers))}</td><td>{patches}</td></tr>")
     out.append("</tbody></table></section>")
     return out
@@ -272,19 +552,29 @@ def render_review_html(review: Review, version: str = "") -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>fspatch review: {esc(review.backend)}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}\n{token_css()}</style></head><body>",
         f"<header><h1>Review of backend <code>{esc(review.backend)}</code></h1>",
         f'<p class="sub">Upstream <code>{esc(review.ref)}</code> at <code>{esc(review.upstream[:12])}</code> '
         f"&middot; {n_layers} layer{'s' if n_layers != 1 else ''}, {review.patch_count} patches, "
-        f"{len(review.collisions)} shared file{'s' if len(review.collisions) != 1 else ''}</p></header>",
+        f"{len(review.collisions)} shared file{'s' if len(review.collisions) != 1 else ''}</p>",
+        '<nav class="toc"><a href="#layers">Layers and patches</a><a href="#collisions">Shared files</a>'
+        '<a href="#history">History</a></nav></header>',
         "<main>",
     ]
     for note in review.notes:
         out.append(f'<p class="note">{esc(note)}</p>')
     out.append('<section id="layers"><h2>Layers</h2>')
     out.extend(_layer_summary(review))
+    out.append(
+        '<p class="sub">Each patch follows its layer\'s table with its diff. Added lines of upstream files '
+        'outside FLAGSCALE MODIFICATION markers are flagged <span class="badge inline">unmarked</span>; '
+        'marker coverage '
+        '<span class="cov ok">90% and more</span>, <span class="cov low">50% and more</span>, '
+        '<span class="cov bad">below 50%</span>.</p>'
+    )
+    budget = _Budget()
     for i, layer in enumerate(review.layers):
-        out.extend(_layer_section(i, layer))
+        out.extend(_layer_section(i, layer, budget))
     out.append("</section>")
     out.extend(_collisions(review))
     out.extend(_history(review))

@@ -151,10 +151,35 @@ def pending(git_dir: Path) -> JournalData | None:
                     "version ('fspatch recover' / 'fspatch abort') before using this one"
                 )
         return None
-    raw: dict[str, Any] = json.loads(path.read_bytes())
+    try:
+        text = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # another process just finished with it
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the journal: {exc.strerror}") from None
+    damaged = (
+        f"{path}: the journal is damaged; nothing was done: remove it (and the saved folder beside it) "
+        "if no fspatch is running"
+    )
+    try:
+        raw: dict[str, Any] = json.loads(text, parse_int=_small_int)
+    except (ValueError, RecursionError):
+        raise UsageError(damaged) from None
+    if not isinstance(raw, dict):
+        raise UsageError(damaged)
     if raw.get("format") != JOURNAL_FORMAT:
-        raise UsageError(f"{path}: unknown journal format {raw.get('format')!r}; upgrade fspatch")
-    return JournalData.from_dict(raw)
+        raise UsageError(f"{path}: unknown journal format {str(raw.get('format'))[:20]!r}; upgrade fspatch")
+    try:
+        return JournalData.from_dict(raw)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise UsageError(damaged) from None
+
+
+def _small_int(text: str) -> int:
+    """JSON integers as journals hold them; 5000 digits is an attack, not a count."""
+    if len(text) > 18:
+        raise ValueError("a number with more than 18 digits")
+    return int(text)
 
 
 def paused_replay(git_dir: Path) -> JournalData | None:
@@ -385,6 +410,26 @@ def transaction(
     A Python exception inside the block restores everything (the verb then reports its
     error with nothing changed); a kill leaves the journal for ``fspatch recover``.
     """
+    from fspatch.core.lock import locked
+
+    where = git_dir if git_dir is not None else (repo.git_dir if repo is not None else None)
+    if where is None:
+        yield begin(operation, root, repo=repo, git_dir=git_dir, backend=backend, files=files, dirs=dirs)
+        return
+    with locked(where, operation):  # one changing fspatch at a time (core/lock.py)
+        yield from _journaled(operation, root, repo, git_dir, backend, files, dirs)
+
+
+def _journaled(
+    operation: str,
+    root: Path,
+    repo: GitRepo | None,
+    git_dir: Path | None,
+    backend: str | None,
+    files: Sequence[str],
+    dirs: Sequence[str],
+) -> Iterator[Journal]:
+    """The body of :func:`transaction`, run while the lock is held."""
     journal = begin(operation, root, repo=repo, git_dir=git_dir, backend=backend, files=files, dirs=dirs)
     if isinstance(journal, _NullJournal):
         yield journal

@@ -20,8 +20,10 @@ Decisions worth knowing:
   extension (``.cu``), exact file name (``CMakeLists.txt``) or glob
   (``requirements*.txt``), extended by the workspace's ``settings.markers``.
   Precedence: exact name, then globs (later entries first), then the longest
-  extension.  Files of unknown type are reported (``unknown-file-type``), never
-  guessed.
+  extension.  Files of unknown type (no comment syntax: JSON, ``requirements/*.txt``,
+  an extension-less README ...) are never guessed: a change to one is reported as
+  ``unknown-file-type`` with the severity ``settings.markers.unknown_files`` gives
+  (``warning`` by default, so ``check`` still passes; ``error`` or ``ignore``).
 * Lines are split on ``b"\\n"`` only; a ``\\r`` stays part of its line, so CRLF
   files keep their endings and form feeds in C sources are ordinary bytes.
 * A changed region is computed with a line diff: common prefix and suffix are
@@ -36,7 +38,11 @@ Decisions worth knowing:
 * A pure deletion cannot be fenced by the lines it removed, so it must leave a
   marker pair at its place: a BEG/END pair (possibly empty or holding a comment)
   directly before or after the deletion point — blank lines between allowed — or
-  a region enclosing it.
+  a region enclosing it.  ``wrap_file`` writes the pair with a comment saying how
+  many upstream lines were removed, never an empty pair.
+* A changed line that carries the single-line marker (``x = f(y)  # --- FLAGSCALE
+  MODIFICATION ---``) is a marked change: it covers itself, and the lines it
+  replaced are not an unfenced deletion.
 * Deleting a whole upstream file is reported by nothing: a file that no longer
   exists cannot carry markers, and the deletion is visible in the patch itself.
 * New files (absent upstream) are exempt by default (``exempt_new_files``);
@@ -210,7 +216,9 @@ class _Resolver:
 
 
 _TAG_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:[ \t]+[A-Za-z][A-Za-z0-9_]*)*")
-_SETTINGS_KEYS = frozenset({"tag", "syntaxes", "exempt_new_files"})
+_SETTINGS_KEYS = frozenset({"tag", "syntaxes", "exempt_new_files", "unknown_files"})
+#: What a change to a file of unknown type is: a finding of this severity, or nothing.
+UNKNOWN_FILES = ("warning", "error", "ignore")
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,7 @@ class MarkerConfig:
     tag: str = DEFAULT_TAG
     syntaxes: Mapping[str, CommentSyntax] = field(default_factory=lambda: DEFAULT_SYNTAXES)
     exempt_new_files: bool = True
+    unknown_files: str = "warning"  # one of UNKNOWN_FILES
     _resolver: _Resolver = field(init=False, repr=False, compare=False)
     _needles: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
 
@@ -227,12 +236,16 @@ class MarkerConfig:
         if not _TAG_RE.fullmatch(self.tag.strip()):
             raise InputError(f"settings.markers.tag: {self.tag!r} is not one or more words")
         object.__setattr__(self, "tag", " ".join(self.tag.split()))
+        if self.unknown_files not in UNKNOWN_FILES:
+            raise InputError(
+                f"settings.markers.unknown_files: {self.unknown_files!r} is not one of {', '.join(UNKNOWN_FILES)}"
+            )
         object.__setattr__(self, "_resolver", _Resolver(self.syntaxes))
         needles = {LEGACY_WORD.lower().encode(), self.tag.split()[0].lower().encode()}
         object.__setattr__(self, "_needles", tuple(sorted(needles)))
 
     def __hash__(self) -> int:
-        return hash((self.tag, self.exempt_new_files, tuple(sorted(self.syntaxes.items()))))
+        return hash((self.tag, self.exempt_new_files, self.unknown_files, tuple(sorted(self.syntaxes.items()))))
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None) -> MarkerConfig:
@@ -240,7 +253,8 @@ class MarkerConfig:
 
         ``settings`` is the workspace's settings mapping, whose ``markers`` key
         holds ``{tag: str, syntaxes: {<glob-or-.ext-or-name>: {line: "#"} |
-        {block: ["<!--", "-->"]} | null}, exempt_new_files: bool}``; the markers
+        {block: ["<!--", "-->"]} | null}, exempt_new_files: bool, unknown_files:
+        warning|error|ignore}``; the markers
         section itself is accepted too.  ``syntaxes`` entries extend or override
         the default table; ``null`` removes an entry (its files become unknown).
         """
@@ -265,6 +279,9 @@ class MarkerConfig:
         exempt = section.get("exempt_new_files", True)
         if not isinstance(exempt, bool):
             raise InputError("settings.markers.exempt_new_files: expected true or false")
+        unknown_files = section.get("unknown_files", "warning")
+        if unknown_files not in UNKNOWN_FILES:
+            raise InputError(f"settings.markers.unknown_files: expected one of {', '.join(UNKNOWN_FILES)}")
         table = dict(DEFAULT_SYNTAXES)
         extra = section.get("syntaxes") or {}
         if not isinstance(extra, Mapping):
@@ -277,7 +294,7 @@ class MarkerConfig:
                 table.pop(key, None)
                 continue
             table[key] = _syntax_from_setting(value, where)
-        return cls(tag=tag, syntaxes=MappingProxyType(table), exempt_new_files=exempt)
+        return cls(tag=tag, syntaxes=MappingProxyType(table), exempt_new_files=exempt, unknown_files=unknown_files)
 
 
 def _syntax_from_setting(value: Any, where: str) -> CommentSyntax:
@@ -740,6 +757,7 @@ def _analyse(
     regions, issues = _pair(markers, len(b))
     cover = _Cover(regions)
     marker_idx = {m.line - 1 for m in markers}
+    single_idx = {m.line - 1 for m in markers if m.kind == "single"}
     old_markers = _scan(old_data, a, syntax, config) if old_data else []
     old_marker_idx = {m.line - 1 for m in old_markers}
     lower_idx = {m.line - 1 for m in lower_markers if 0 < m.line <= len(a)} - old_marker_idx
@@ -752,6 +770,9 @@ def _analyse(
             continue
         content = False
         for j in range(j1, j2):
+            if j in single_idx:  # a changed line marked on itself: content, and covered
+                content = True
+                continue
             if j in marker_idx or _blank(b[j]):
                 continue
             content = True
@@ -855,6 +876,8 @@ def check_file(
         return []
     syntax = syntax_for(path, config)
     if syntax is None:
+        if config.unknown_files == "ignore":
+            return []
         a, b = old.split(b"\n"), after.split(b"\n")
         first = next((op[3] for op in _diff(old, after, a, b) if op[0] != "equal"), 0)
         return [
@@ -863,8 +886,11 @@ def check_file(
                 path,
                 min(first, len(b) - 1) + 1,
                 RULE_UNKNOWN_TYPE,
-                "changed upstream file of unknown type: no comment syntax is known for it, so markers "
-                "cannot be checked; add one under settings.markers.syntaxes",
+                "changed upstream file with no known comment syntax, so its markers are not checked: to check "
+                "them, add its syntax under settings.markers.syntaxes in upstream.lock "
+                "(e.g. '*.txt': {line: '#'}); settings.markers.unknown_files (warning|error|ignore) sets "
+                "how this is reported",
+                severity=config.unknown_files,
             )
         ]
 
@@ -937,7 +963,8 @@ def wrap_file(
     Each unmarked changed region gets a BEG/END pair at the indentation of its
     least-indented non-blank line, in the file's line endings; regions separated
     only by blank lines share one pair; an unmarked pure deletion gets an empty
-    pair at its place.  Existing markers are never moved or rewritten.  Exempt
+    pair holding a ``removed N upstream lines`` comment at its place (never an
+    empty pair).  Existing markers are never moved or rewritten.  Exempt
     new files (``upstream_has_file`` false; default: ``before is None``), binary
     files and files of unknown type come back unchanged.
 
@@ -994,6 +1021,15 @@ def _wrap_once(old: bytes, after: bytes, syntax: CommentSyntax, config: MarkerCo
     def marker(kind: MarkerKind, indent: bytes) -> bytes:
         return canonical_marker(kind, syntax, config, indent=indent, label=label, eol=b"") + eol
 
+    def note(indent: bytes, count: int) -> bytes:
+        text = f"removed {_lines(count, 'upstream line')} here"
+        if syntax.line:
+            comment = f"{syntax.line} {text}"
+        else:
+            assert syntax.block is not None
+            comment = f"{syntax.block[0]} {text} {syntax.block[1]}"
+        return indent + comment.encode() + eol
+
     inserts: list[tuple[int, int, list[bytes]]] = []
     for s, e in widened:
         indent = _least_indent(lines[s : e + 1])
@@ -1003,7 +1039,8 @@ def _wrap_once(old: bytes, after: bytes, syntax: CommentSyntax, config: MarkerCo
         if _deletion_covered(d.point, lines, planned):
             continue
         indent = _least_indent(info.old[d.old_start : d.old_end])
-        inserts.append((d.point, 0, [marker("beg", indent), marker("end", indent)]))
+        count = sum(1 for i in range(d.old_start, d.old_end) if not _blank(info.old[i]))
+        inserts.append((d.point, 0, [marker("beg", indent), note(indent, count), marker("end", indent)]))
     inserts.sort(key=lambda t: (t[0], t[1]))
 
     out: list[bytes] = []

@@ -383,7 +383,7 @@ def render_matrix_markdown(m: Matrix) -> str:
 
 
 def matrix_dict(m: Matrix) -> dict[str, object]:
-    """The JSON form, version 1: ``{"version", "onto", "rows": [...]}`` (``onto`` per row is null without --onto)."""
+    """The JSON form: ``{"format": "fspatch/matrix", "version": 1, "onto", "rows": [...]}`` (docs/json.md)."""
 
     def cell(c: Cell) -> dict[str, str]:
         return {"status": c.status, "detail": c.detail}
@@ -411,8 +411,8 @@ def matrix_dict(m: Matrix) -> dict[str, object]:
             }
         )
     commits = dict(m.onto_commits)
-    return {
-        "version": 1,
-        "onto": {b: {"ref": ref, "commit": commits.get(b)} for b, ref in m.onto},
-        "rows": rows,
-    }
+    from fspatch.core.envelope import envelope
+
+    return envelope(
+        "matrix", {"onto": {b: {"ref": ref, "commit": commits.get(b)} for b, ref in m.onto}, "rows": rows}
+    )

@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from fspatch.core.limits import hint, limit
 from fspatch.errors import PatchParseError, PathEscapeError
 
 CONTEXT = " "
@@ -34,7 +35,6 @@ _KIND_BYTES = {CONTEXT: b" ", REMOVED: b"-", ADDED: b"+"}
 _NO_EOL = b"\\ No newline at end of file\n"
 _DEV_NULL = b"/dev/null"
 _GIT_MODES = frozenset({0o100644, 0o100755, 0o120000, 0o160000})
-_MAX_BINARY = 1 << 40  # sizes above this in a "literal N" line are corrupt, not data
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,10 @@ class _Parser:
         self.source = source
         self.strip = max(strip, 0)
         self.base = first_line
+        self.inflated = 0  # binary bytes inflated so far, against FSPATCH_MAX_BINARY_BYTES
+        self.max_binary = limit("FSPATCH_MAX_BINARY_BYTES")
+        self.max_name = limit("FSPATCH_MAX_NAME_BYTES")
+        self.max_path = limit("FSPATCH_MAX_PATH_BYTES")
 
     # -- errors ---------------------------------------------------------------------------------
     def error(self, i: int, message: str) -> PatchParseError:
@@ -280,6 +284,8 @@ class _Parser:
         Why: an empty patch (a description only) is legal and applies as a no-op, so binary
         garbage that holds no ``diff`` line would silently "apply" and succeed.
         """
+        if self.lines and self.lines[0].startswith((b"FSPENC1", b"FSPENC2")):
+            raise self.error(0, "this is an encrypted patch; decrypt it with --key PRIVATE_PEM")
         for i, line in enumerate(self.lines):
             if b"\0" in line:
                 raise self.error(i, "binary data (a NUL byte) and no diff in it: this is not a patch file")
@@ -336,6 +342,7 @@ class _Parser:
 
         old_label: tuple[bytes | None, int] | None = None
         new_label: tuple[bytes | None, int] | None = None
+        raw_labels: tuple[bytes | None, bytes | None] | None = None
         hunks: tuple[Hunk, ...] = ()
         binary: BinaryData | None = None
         reverse: BinaryData | None = None
@@ -347,6 +354,7 @@ class _Parser:
                     raise self.error(i, "'---' line without a '+++' line after it")
                 old_label = (self.git_label(line[4:], i), i)
                 new_label = (self.git_label(lines[i + 1][4:], i + 1), i + 1)
+                raw_labels = (self.raw_label(line[4:], i), self.raw_label(lines[i + 1][4:], i + 1))
                 empty_side = old_label[0] is None or new_label[0] is None or created or deleted
                 if empty_side and not (i + 2 < n and lines[i + 2].startswith(b"@@")):
                     # libgit2 writes '--- /dev/null' / '+++ b/x' and no hunk for an empty file
@@ -383,6 +391,7 @@ class _Parser:
 
         old_path = None if created else self.path(old_name, start)
         new_path = None if deleted else self.path(new_name, start)
+        self.check_git_header(header, start, old_path, new_path, raw_labels)
         if created:
             status = "A"
         elif deleted:
@@ -394,6 +403,17 @@ class _Parser:
         if index_mode is not None:
             old_mode = index_mode if old_mode is None and not created else old_mode
             new_mode = index_mode if new_mode is None and not deleted else new_mode
+        if (
+            status == "M"
+            and not hunks
+            and binary is None
+            and not no_data
+            and (old_mode is None or new_mode is None or old_mode == new_mode)
+        ):
+            # git apply reads this as "nothing", but what follows the header is then garbage a
+            # reader skipped: a truncated or damaged file, never a change worth applying.
+            where = i if i < n else start
+            raise self.error(where, "'diff --git' header without a change after it (no hunk, mode change or rename)")
         fd = FileDiff(
             old_path=old_path,
             new_path=new_path,
@@ -409,6 +429,64 @@ class _Parser:
             binary_no_data=no_data,
         )
         return fd, i
+
+    def check_git_header(
+        self,
+        header: bytes,
+        i: int,
+        old_path: str | None,
+        new_path: str | None,
+        raw_labels: tuple[bytes | None, bytes | None] | None,
+    ) -> None:
+        """The names on the ``diff --git`` line are checked like the others and must agree with them.
+
+        Why: ``git apply`` refuses a header that disagrees with its ``---``/``+++`` lines; a
+        reader that trusts only the labels would let ``diff --git a/../x b/../x`` through to
+        any tool that reads the header (quilt, review pages, the user's eyes), and a damaged
+        header line would pass unnoticed.  git writes the header as the two labels, quoted the
+        same way, so with labels the comparison is on the bytes as written.
+        """
+        if raw_labels is not None and raw_labels != (None, None):
+            old_raw, new_raw = raw_labels
+            if old_raw is not None and new_raw is not None:
+                ok = header == old_raw + b" " + new_raw
+            elif new_raw is not None:  # a created file: a/<name> b/<name>
+                ok = header.endswith(b" " + new_raw) and self.label_path(header[: -len(new_raw) - 1], i) == new_path
+            else:
+                assert old_raw is not None
+                ok = header.startswith(old_raw + b" ") and self.label_path(header[len(old_raw) + 1 :], i) == old_path
+            if not ok:
+                raise self.error(i, "the 'diff --git' line does not name the files its '---'/'+++' lines name")
+            return
+        try:
+            a_name, b_name = self.git_header_names(header, i)
+        except PatchParseError:
+            if old_path is None and new_path is None:
+                raise
+            return  # names with spaces git cannot split either: the rename lines named the file
+        a_path, b_path = self.path((a_name, i), i), self.path((b_name, i), i)
+        if old_path is not None and a_path != old_path:
+            raise self.error(i, f"'diff --git' line names {a_path!r}, the file diff changes {old_path!r}")
+        if new_path is not None and b_path != new_path:
+            raise self.error(i, f"'diff --git' line names {b_path!r}, the file diff changes {new_path!r}")
+
+    def raw_label(self, text: bytes, i: int) -> bytes | None:
+        """A ``---``/``+++`` name as written (quotes kept, TAB tail cut); None for /dev/null."""
+        text = text.rstrip(b"\r")
+        if text.startswith(b'"'):
+            _, rest = self.unquote_prefix(text, i)
+            raw = text[: len(text) - len(rest)]
+        else:
+            raw = text.split(b"\t", 1)[0]
+        return None if raw == _DEV_NULL else raw
+
+    def label_path(self, raw: bytes, i: int) -> str | None:
+        """The checked path of one raw header name (prefix stripped), or None when it is unusable."""
+        try:
+            name = self.unquote(raw, i) if raw.startswith(b'"') else raw
+            return self.path((self.strip_prefix(name, 1, i), i), i)
+        except PatchParseError:
+            return None
 
     def plain_file(self, i: int) -> tuple[FileDiff, int]:
         lines = self.lines
@@ -555,9 +633,16 @@ class _Parser:
         if match is None:
             raise self.error(i, "expected 'literal N' or 'delta N' in a binary patch")
         kind = match[1].decode("ascii")
+        if len(match[2]) > 18:
+            raise self.error(i, f"binary size {_text(match[2][:24])}... is not believable")
         size = int(match[2])
-        if size > _MAX_BINARY:
-            raise self.error(i, f"binary size {size} is not believable")
+        if self.inflated + size > self.max_binary:
+            raise self.error(
+                i,
+                f"binary data of {self.inflated + size} bytes (inflated) in this patch is over the limit "
+                + hint("FSPATCH_MAX_BINARY_BYTES"),
+            )
+        self.inflated += size
         start = i
         chunks: list[bytes] = []
         i += 1
@@ -707,7 +792,14 @@ class _Parser:
             raise self.escape(line, f"absolute path {_text(raw)!r}")
         if b"\0" in raw:
             raise self.escape(line, f"NUL byte in path {_text(raw)!r}")
+        if len(raw) > self.max_path:
+            raise self.error(line, f"file name of {len(raw)} bytes is over the limit " + hint("FSPATCH_MAX_PATH_BYTES"))
         for part in raw.split(b"/"):
+            if len(part) > self.max_name:
+                raise self.error(
+                    line,
+                    f"file name component of {len(part)} bytes is over the limit " + hint("FSPATCH_MAX_NAME_BYTES"),
+                )
             if part == b"..":
                 raise self.escape(line, f"path {_text(raw)!r} leaves the tree ('..')")
             if part in (b"", b"."):

@@ -134,7 +134,7 @@ def _backend_repo(ws: Workspace, backend: str) -> GitRepo:
     if not GitRepo.is_repo(path):
         raise UsageError(f"backend '{b.name}' has no checkout at {b.path}; run 'fspatch backend add'")
     repo = GitRepo.open(path)
-    ensure_commit(repo, b)
+    ensure_commit(repo, b, ws.root)
     return repo
 
 
@@ -142,9 +142,11 @@ def _same_plaintext(target: Path, diff: bytes, private: object | None) -> bool:
     if private is None or not target.is_file():
         return False
     try:
-        return crypto.decrypt(target.read_bytes(), private, str(target)) == diff
+        opened = crypto.open_sealed(target.read_bytes(), private, str(target))
     except InputError:
         return False
+    # An unauthenticated (CBC) file is rewritten in the authenticated format even when it matches.
+    return opened.authenticated and opened.data == diff
 
 
 def _show(ws: Workspace, path: Path) -> str:
@@ -177,8 +179,11 @@ def export_series(
 ) -> SeriesExportResult:
     """Every layer (``--vendor V``: V's layers only) as a quilt dir or an mbox below ``out``.
 
-    Layout mirrors the workspace: ``out/series/<backend>/patches/{series,*.patch}`` and
-    ``out/vendors/<vendor>/<backend>/patches/…`` for quilt; ``out/series/<backend>.mbox`` and
+    Quilt layout: ``out/<backend>/patches/{series,*.patch}`` (the common layer) and
+    ``out/<backend>/vendors/<vendor>/patches/…`` (:func:`quilt_dir`), so the usual
+    ``QUILT_PATCHES=out/<backend>/patches quilt push -a`` in the upstream tree works: no directory
+    of the export is named ``series`` (quilt 0.66 reads a ``series`` it finds as the series file,
+    and a folder of that name stops it).  Mbox: ``out/series/<backend>.mbox`` and
     ``out/vendors/<vendor>/<backend>.mbox`` for mbox.  A quilt dir holds the layer's series and
     patch files byte for byte (a vendor's applies on upstream + the common layer's); an mbox holds
     git format-patch mails (``From <stack commit id>``, ``[PATCH n/m]``, the patch's ``Date:`` or
@@ -211,7 +216,7 @@ def export_series(
                 "decrypted (export it with --format diff --encrypt-to)"
             )
         if form == "quilt":
-            folder = out / layer.dir / "patches"
+            folder = quilt_dir(out, layer)
             written = _write_quilt(ws, layer, entries, folder)
             done.append(SeriesLayer(layer.backend, layer.label, str(folder), len(entries), written))
             continue
@@ -231,6 +236,12 @@ def export_series(
         written = ws.write_file(target, mails)
         done.append(SeriesLayer(layer.backend, layer.label, str(target), len(entries), written))
     return SeriesExportResult(form, tuple(done))
+
+
+def quilt_dir(out: Path, layer: LayerRef) -> Path:
+    """Where ``export --format quilt`` puts a layer: a quilt ``patches`` dir per layer, no ``series/`` folder."""
+    base = out / layer.backend
+    return base / "patches" if layer.vendor is None else base / "vendors" / layer.vendor / "patches"
 
 
 def _write_quilt(ws: Workspace, layer: LayerRef, entries: list[SeriesEntry], folder: Path) -> bool:

@@ -50,8 +50,8 @@ class RefreshPlan:
 def plan_refresh(s: Session, *, patch: str | None = None, vendor: str | None = None) -> RefreshPlan:
     ws = s.ws
     state = s.require_state()
-    s.require_head_at_stack(allow_descendant=True)
-    layer, entries, ls = s.applied_layer(vendor)
+    s.require_head_at_stack()  # a commit on top is the user's: refused, as pop and push do
+    layer, entries, ls = s.applied_layer(vendor, patch)
     names = ls.names()
     if not names:
         raise UsageError(f"no applied patch in {layer.dir} to refresh; create one with 'fspatch new NAME'")

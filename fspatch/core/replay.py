@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+from fspatch.core.culprit import History, hunk_header, reverse_applies
 from fspatch.core.patch import Patch, format_patch, parse_diff
 from fspatch.core.replay_plan import LayerPlan, Plan, Stop
 from fspatch.core.replay_report import (
@@ -31,15 +33,21 @@ from fspatch.core.replay_report import (
     RESOLVED,
     SKIPPED,
     UPSTREAMED,
+    AutoResolution,
     Culprit,
     FileConflict,
     PatchOutcome,
     Region,
     ReplayStatus,
+    category,
 )
 from fspatch.core.stack import AppliedPatch, Builder
+from fspatch.core.upstream_map import UpstreamMap
 from fspatch.errors import ConflictError
 from fspatch.git_adapter import FileMerge, GitRepo, Person
+
+if TYPE_CHECKING:
+    from fspatch.core.ladder import Ladder
 
 Progress = Callable[[int, int, str], None]
 
@@ -49,13 +57,17 @@ _MARKERS = (b"<<<<<<< ", b">>>>>>> ", b"||||||| ")
 class Replayer:
     """Drives a :class:`Plan` forward: merge, record, stop (or go on) at conflicts."""
 
-    def __init__(self, repo: GitRepo, plan: Plan, progress: Progress | None = None) -> None:
+    def __init__(
+        self, repo: GitRepo, plan: Plan, progress: Progress | None = None, ladder: Ladder | None = None
+    ) -> None:
         self.repo = repo
         self.plan = plan
         self.progress = progress
+        self.ladder = ladder if plan.resolve != "none" else None
         self.builder = Builder(repo, plan.new_commit)
-        self._moves: dict[str, tuple[str, str]] | None = None
-        self._history: list[str] | None = None
+        self._map: UpstreamMap | None = None
+        self._hist: History | None = None
+        self._patch_paths: dict[tuple[str, int], set[str]] = {}
 
     # -- moving -------------------------------------------------------------
     def run(self, patch_of: Callable[[LayerPlan, str], Patch]) -> FileMergeStop | None:
@@ -102,8 +114,10 @@ class Replayer:
         anc = repo.tree_of(self._old_parent(lp, i))
         ours = repo.tree_of(lp.top)
         theirs = repo.tree_of(lp.old[i])
-        moved, deleted = self._moves_for(anc, theirs)
-        merged = repo.merge_small_change(anc, ours, theirs)
+        labels = self.labels(name)
+        umap = self.upstream_map()
+        merged = repo.merge_patch(anc, ours, theirs, umap, labels, umap.dir_moved)
+        moved, deleted = self._moves_for(anc, ours, merged.paths)
         if merged.tree is not None:
             upstreamed = merged.tree == ours and anc != theirs
             status = (DROPPED if self.plan.drop_upstreamed else UPSTREAMED) if upstreamed else CLEAN
@@ -113,12 +127,51 @@ class Replayer:
                 lp.top = new
             self._record(lp, i, status, new, PatchOutcome(lp.label, name, status, (), moved, deleted))
             return None
+        assert merged.conflict_tree is not None
         labels = self.labels(name)
-        conflict_tree, files = repo.merge_conflicts(anc, ours, theirs, labels)
-        conflicts = tuple(self._describe(f, lp, i) for f in files)
-        outcome = PatchOutcome(lp.label, name, CONFLICT, conflicts, moved, deleted)
+        conflict_tree, files = merged.conflict_tree, merged.files
+        conflicts = tuple(self._describe(f, lp, i, patch_of(lp, name)) for f in files)
+        paths = tuple(sorted({f.path for f in files}))
+        blocked = self._blocked_by(lp, i, conflicts)
+        if not blocked:
+            carried = self._carried_upstream(anc, ours, theirs, merged.paths, patch_of(lp, name), conflicts)
+            if carried is not None:
+                status = DROPPED if self.plan.drop_upstreamed else UPSTREAMED
+                new = None
+                if status != DROPPED:
+                    new = self.builder.commit(ours, lp.top, patch_of(lp, name))
+                    lp.top = new
+                done = PatchOutcome(
+                    lp.label, name, status, (), moved, deleted, upstream_commit=carried[0], upstream_how=carried[1]
+                )
+                self._record(lp, i, status, new, done)
+                return None
+        resolutions: tuple[AutoResolution, ...] = ()
+        notes: tuple[str, ...] = ()
+        if self.ladder is not None and not blocked:
+            # The resolution ladder, on what git left only (docs/resolution.md).
+            from fspatch.core.auto_resolve import apply_ladder
+
+            got = apply_ladder(repo, conflict_tree, files, labels, self.ladder)
+            resolutions, notes = got.resolutions, got.notes
+            if got.tree is not None:
+                how = category(resolutions)
+                outcome = PatchOutcome(
+                    lp.label, name, RESOLVED, conflicts, moved, deleted, resolutions, notes, resolved_by=how
+                )
+                if self.plan.stop:  # shown before it is kept: the stop checks the proposal out
+                    self.plan.stopped = Stop(lp.label, name, paths, outcome, got.tree)
+                    return FileMergeStop(lp.top, got.tree, files, outcome)
+                new = self.builder.commit(got.tree, lp.top, patch_of(lp, name))
+                lp.top = new
+                self._record(lp, i, RESOLVED, new, outcome)
+                return None
+            conflict_tree = got.partial_tree
+        outcome = PatchOutcome(
+            lp.label, name, CONFLICT, conflicts, moved, deleted, resolutions, notes, blocked_by=blocked
+        )
         if self.plan.stop:
-            self.plan.stopped = Stop(lp.label, name, tuple(sorted({f.path for f in files})), outcome)
+            self.plan.stopped = Stop(lp.label, name, paths, outcome, conflict_tree)
             return FileMergeStop(lp.top, conflict_tree, files, outcome)
         self._record(lp, i, CONFLICT, None, outcome)
         return None
@@ -147,10 +200,33 @@ class Replayer:
         name = lp.names[plan.pi]
         new = self.builder.commit(tree, lp.top, patch_of(lp, name))
         lp.top = new
-        outcome = replace(plan.stopped.outcome, status=RESOLVED)
+        outcome = plan.stopped.outcome
+        proposal = plan.stopped.proposal
+        if tree == proposal and outcome.status == RESOLVED:
+            pass  # the ladder's resolution, kept as shown
+        else:
+            # The person's own resolution; the ladder's resolutions stay named only in files kept as proposed.
+            kept = tuple(
+                r
+                for r in outcome.resolutions
+                if proposal and self.repo.entry(proposal, r.path) == self.repo.entry(tree, r.path)
+            )
+            outcome = replace(outcome, status=RESOLVED, resolutions=kept, resolved_by="by hand")
         plan.stopped = None
         self._record(lp, plan.pi, RESOLVED, new, outcome)
         plan.pi += 1
+
+    def stopped_files(self) -> tuple[tuple[FileMerge, ...], tuple[str, str, str]]:
+        """The stopped patch's conflicted files as git's merge gives them (for recording resolutions)."""
+        plan = self.plan
+        assert plan.stopped is not None
+        lp = plan.layers[plan.li]
+        assert lp.top is not None
+        i = plan.pi
+        labels = self.labels(lp.names[i])
+        repo = self.repo
+        anc, ours, theirs = (repo.tree_of(c) for c in (self._old_parent(lp, i), lp.top, lp.old[i]))
+        return repo.merge_conflicts(anc, ours, theirs, labels)[1], labels
 
     def skip(self) -> None:
         plan = self.plan
@@ -162,23 +238,34 @@ class Replayer:
         plan.pi += 1
 
     # -- describing conflicts -----------------------------------------------
-    def _moves_for(self, anc: str, theirs: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
-        """Files this patch touches that upstream renamed or deleted between the pins."""
+    def upstream_map(self) -> UpstreamMap:
+        """Upstream's renames and deletions between the pins, shared by every patch of the replay."""
+        if self._map is None:
+            self._map = UpstreamMap(self.repo, self.plan.old_commit, self.plan.new_commit, self._relevant_paths)
+        return self._map
+
+    def _relevant_paths(self) -> set[str]:
+        """Every path some patch of the plan changes (the only sources a rename lookup can need)."""
+        out: set[str] = set()
+        for lp in self.plan.layers:
+            for i, commit in enumerate(lp.old):
+                parent = self._old_parent(lp, i)
+                changed = self.repo.changed_files(self.repo.tree_of(parent), self.repo.tree_of(commit))
+                out.update(p for p, _a, _t in changed)
+        return out
+
+    def _moves_for(
+        self, anc: str, ours: str, paths: Sequence[str]
+    ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+        """Files this patch touches that upstream renamed or deleted between the pins (ours lacks them)."""
         if self.plan.old_commit == self.plan.new_commit:
-            return (), ()
-        if self._moves is None:
-            self._moves = {
-                old: (status, new)
-                for status, old, new in self.repo.tree_moves(
-                    self.repo.tree_of(self.plan.old_commit), self.repo.tree_of(self.plan.new_commit)
-                )
-            }
-        if not self._moves:
             return (), ()
         renamed: list[tuple[str, str]] = []
         deleted: list[str] = []
-        for path in sorted(set(self.repo.changed_paths(anc, theirs))):
-            hit = self._moves.get(path)
+        for path in paths:
+            if self.repo.entry(ours, path) is not None or self.repo.entry(anc, path) is None:
+                continue  # still there, or added by the patch itself
+            hit = self.upstream_map().get(path)
             if hit is None:
                 continue
             if hit[0] == "R":
@@ -187,9 +274,61 @@ class Replayer:
                 deleted.append(path)
         return tuple(renamed), tuple(deleted)
 
-    def _describe(self, f: FileMerge, lp: LayerPlan, i: int) -> FileConflict:
+    def _blocked_by(self, lp: LayerPlan, i: int, conflicts: Sequence[FileConflict]) -> str:
+        """The earlier conflicting/skipped patch of the layer this conflict comes from, or "".
+
+        Blocked means: upstream changed none of the conflicting lines (no culprit), and an
+        earlier patch of the layer that is not in the new stack touched every conflicted
+        file -- the conflict is with that patch's absence, not with upstream.
+        """
+        if not conflicts or any(c.culprits for c in conflicts):
+            return ""
+        missing = [j for j in range(min(i, len(lp.status))) if lp.status[j] in (CONFLICT, SKIPPED)]
+        if not missing:
+            return ""
+        blocker = -1
+        for c in conflicts:
+            touching = [j for j in missing if c.path in self._paths_of(lp, j)]
+            if not touching:
+                return ""
+            blocker = max(blocker, touching[-1])
+        return lp.names[blocker]
+
+    def _paths_of(self, lp: LayerPlan, j: int) -> set[str]:
+        key = (lp.label, j)
+        if key not in self._patch_paths:
+            old = self.repo.changed_files(self.repo.tree_of(self._old_parent(lp, j)), self.repo.tree_of(lp.old[j]))
+            self._patch_paths[key] = {p for p, _a, _b in old}
+        return self._patch_paths[key]
+
+    def _carried_upstream(
+        self, anc: str, ours: str, theirs: str, paths: Sequence[str], patch: Patch, conflicts: Sequence[FileConflict]
+    ) -> tuple[str, str] | None:
+        """(upstream commit or "", how) when the new upstream already carries this conflicting patch's change.
+
+        A patch-id equal to one of the conflict's culprits names that commit; otherwise the patch
+        reversed must apply to the new parent (quilt's test), and the commit is named only
+        when every conflicted line has one and the same culprit.
+        """
+        p = self.plan
+        if p.old_commit == p.new_commit:
+            return None
+        candidates = list(dict.fromkeys(cu.id for c in conflicts for cu in c.culprits))
+        commit = None
+        if candidates:
+            commit = self.history().patch_id_match(candidates, sorted(paths), self.repo.patch_id(anc, theirs))
+        if commit is not None:
+            return commit, "patch-id"
+        if not reverse_applies(self.repo, ours, patch.files, self.upstream_map()):
+            return None
+        ids = {cu.id for c in conflicts for cu in c.culprits}
+        return (ids.pop() if len(ids) == 1 else ""), "reverse-applies"
+
+    def _describe(self, f: FileMerge, lp: LayerPlan, i: int, patch: Patch | None = None) -> FileConflict:
         anc, ours, theirs = f.ancestor, f.ours, f.theirs
-        if ours is None:
+        if f.kind:
+            kind = f.kind
+        elif ours is None:
             kind = "deleted upstream"
         elif theirs is None:
             kind = "deleted by patch"
@@ -206,6 +345,10 @@ class Replayer:
             o = self.repo.read_blob(ours[1].id)
             t = self.repo.read_blob(theirs[1].id)
             regions = self._regions(anc[0], a, o, t)
+            if patch is not None:
+                regions = [
+                    replace(r, hunk=hunk_header(patch.files, theirs[0], r.patch[0], r.patch[1])) for r in regions
+                ]
         path = anc[0] if anc is not None else f.path
         culprits = self._culprits(path, regions, kind)
         return FileConflict(f.path, kind, tuple(regions), culprits)
@@ -246,47 +389,20 @@ class Replayer:
         got = self.repo.read_file(self.repo.tree_of(self.plan.old_commit), path)
         return got[0] if got is not None else None
 
+    def history(self) -> History:
+        """The upstream range, indexed by path once per replay (culprits, patch-ids)."""
+        if self._hist is None:
+            self._hist = History(self.repo, self.plan.old_commit, self.plan.new_commit, self._relevant_paths)
+        return self._hist
+
     def _culprits(self, path: str, regions: Sequence[Region], kind: str) -> tuple[Culprit, ...]:
         p = self.plan
         if p.old_commit == p.new_commit:
             return ()
-        if self._history is None:
-            self._history = self.repo.first_parent_range(p.old_commit, p.new_commit)
-        repo = self.repo
         spans = [(r.old_upstream[0] - 1, r.old_upstream[0] - 1 + r.old_upstream[1]) for r in regions]
-        whole = kind != "content"
-        found: list[str] = []
-        prev_tree = repo.tree_of(p.old_commit)
-        for cid in self._history:
-            tree = repo.tree_of(cid)
-            before = repo.entry(prev_tree, path)
-            after = repo.entry(tree, path)
-            parent_tree = prev_tree
-            prev_tree = tree
-            if before == after:
-                continue
-            if before is not None and after is None:
-                renamed = [n for s, o, n in repo.tree_moves(parent_tree, tree) if s == "R" and o == path]
-                if renamed:
-                    path = renamed[0]
-                    after = repo.entry(tree, path)
-                    if before == after:
-                        continue
-            if whole:
-                if before is not None:
-                    found.append(cid)
-                continue
-            old_b = repo.read_blob(before.id) if before is not None else b""
-            new_b = repo.read_blob(after.id) if after is not None else b""
-            hunks = [_half_open(h) for h in repo.line_hunks(old_b, new_b)]
-            if any(_touches(h, lo, hi) for h in hunks for lo, hi in spans):
-                found.append(cid)
-            spans = [_map_forward(hunks, lo, hi) for lo, hi in spans]
-        out = []
-        for cid in found:
-            subject = repo.commit_info(cid).message.split("\n", 1)[0].strip()
-            out.append(Culprit(cid, subject))
-        return tuple(out)
+        found = self.history().culprits(path, spans, kind != "content")
+        return tuple(Culprit(f.id, f.subject, f.merge, f.merge_subject, f.ref) for f in found)
+
 
 
 @dataclass(frozen=True)

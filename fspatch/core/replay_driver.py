@@ -62,7 +62,22 @@ class Driver:
         return self._patches[key]
 
     def replayer(self) -> Replayer:
-        return Replayer(self.s.repo, self.plan, self.progress)
+        ladder = None
+        if self.plan.resolve != "none":
+            from fspatch.core.auto_resolve import ladder_for
+
+            ladder = ladder_for(self.s.ws.root, self.plan.backend, self.plan.resolve, self.s.ws.settings())
+        return Replayer(self.s.repo, self.plan, self.progress, ladder)
+
+    def rewritten_header(self, lp: LayerPlan, name: str) -> Patch:
+        """The patch's header for its rewrite: a ladder-resolved patch names its resolutions as trailers."""
+        patch = self.patch_of(lp, name)
+        outcome = next((o for o in reversed(self.plan.outcomes) if o.layer == lp.label and o.patch == name), None)
+        if outcome is None or outcome.status != RESOLVED or not outcome.resolutions:
+            return patch
+        from fspatch.core.auto_resolve import with_trailers
+
+        return replace(patch, trailers=with_trailers(patch.trailers, outcome.resolutions))
 
     def drive(self, journal: Journal) -> OperationResult:
         """Run the plan on; at a stop keep the journal (paused) and check the conflict out, else finish."""
@@ -111,7 +126,7 @@ class Driver:
                 elif new is not None:
                     assert parent is not None
                     display = f"{layer.dir.as_posix()}/{name}"
-                    data = new_patch_bytes(repo, self.patch_of(lp, name), parent, new, display)
+                    data = new_patch_bytes(repo, self.rewritten_header(lp, name), parent, new, display)
                     before = ws.patch_path(layer, name).read_bytes()
                     if before != data:
                         ws.write_patch(layer, name, data)

@@ -23,7 +23,7 @@ from fspatch.core.replay_report import (
 )
 from fspatch.core.stack import Builder, PatchSource
 from fspatch.core.workspace import LayerRef
-from fspatch.errors import ConflictError, InputError
+from fspatch.errors import ConflictError, InputError, UsageError
 from fspatch.git_adapter import GitRepo
 
 
@@ -75,6 +75,7 @@ class Stop:
     patch: str
     paths: tuple[str, ...]
     outcome: PatchOutcome
+    proposal: str = ""  # the tree checked out at the stop (with the ladder's resolutions in it)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -82,11 +83,18 @@ class Stop:
             "patch": self.patch,
             "paths": list(self.paths),
             "outcome": outcome_to_dict(self.outcome),
+            "proposal": self.proposal,
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Stop:
-        return cls(str(d["layer"]), str(d["patch"]), tuple(d["paths"]), outcome_from_dict(d["outcome"]))
+        return cls(
+            str(d["layer"]),
+            str(d["patch"]),
+            tuple(d["paths"]),
+            outcome_from_dict(d["outcome"]),
+            str(d.get("proposal", "")),
+        )
 
 
 @dataclass
@@ -104,6 +112,7 @@ class Plan:
     pi: int = 0
     outcomes: list[PatchOutcome] = field(default_factory=list)
     stopped: Stop | None = None  # where an interactive replay waits for continue/skip/abort
+    resolve: str = "safe"  # the resolution ladder's rules: none | recorded | safe (docs/resolution.md)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -120,6 +129,7 @@ class Plan:
             "pi": self.pi,
             "outcomes": [outcome_to_dict(o) for o in self.outcomes],
             "stopped": None if self.stopped is None else self.stopped.to_dict(),
+            "resolve": self.resolve,
         }
 
     @classmethod
@@ -138,6 +148,7 @@ class Plan:
             int(d["pi"]),
             [outcome_from_dict(o) for o in d["outcomes"]],
             None if d["stopped"] is None else Stop.from_dict(d["stopped"]),
+            str(d.get("resolve", "safe")),
         )
 
     def total(self) -> int:
@@ -166,6 +177,16 @@ class Plan:
             counts,
             summary,
         )
+
+
+RESOLVE_MODES = ("none", "recorded", "safe")
+
+
+def check_resolve(mode: str) -> str:
+    """A ``--resolve`` value, checked (none | recorded | safe)."""
+    if mode not in RESOLVE_MODES:
+        raise UsageError(f"--resolve must be one of {', '.join(RESOLVE_MODES)}, not '{mode}'")
+    return mode
 
 
 def build_old_layer(

@@ -46,6 +46,9 @@ class Culprit:
 
     id: str
     subject: str
+    merge: str = ""  # the first-parent merge that brought the commit in ("" when it is on the line itself)
+    merge_subject: str = ""
+    ref: str = ""  # a PR/MR reference from its subject or the merge message: "group/project!12", "#1234"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Region:
     old_upstream: tuple[int, int]
     new_upstream: tuple[int, int]
     patch: tuple[int, int]
+    hunk: str = ""  # the patch's own "@@ -a,b +c,d @@ section" header for these lines
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,20 @@ class FileConflict:
 
 
 @dataclass(frozen=True)
+class AutoResolution:
+    """One conflict region a rule of the resolution ladder resolved (docs/resolution.md)."""
+
+    rule: str  # recorded | structured | relocated
+    path: str
+    region: int  # 0-based index among the file's conflict regions
+    line: int  # first line of the region in upstream's side (1-based)
+    detail: str  # what the rule did ("kept both (…) in a class body", "resolved as recorded on … by …")
+    before: str  # the region as git left it (diff3 markers)
+    after: str
+    recorded_id: str = ""
+
+
+@dataclass(frozen=True)
 class PatchOutcome:
     layer: str
     patch: str
@@ -73,6 +91,12 @@ class PatchOutcome:
     conflicts: tuple[FileConflict, ...] = ()
     renamed_upstream: tuple[tuple[str, str], ...] = ()
     deleted_upstream: tuple[str, ...] = ()
+    resolutions: tuple[AutoResolution, ...] = ()  # regions the ladder resolved (all of them: status resolved)
+    notes: tuple[str, ...] = ()  # regions left, with why every rule refused ("path:line: …")
+    resolved_by: str = ""  # for status resolved: the least certain rule it needed, or "by hand"
+    blocked_by: str = ""  # a conflict caused only by this earlier conflicting/skipped patch of the layer
+    upstream_commit: str = ""  # upstreamed: the upstream commit that carries the change, where known
+    upstream_how: str = ""  # upstreamed although the merge conflicted: "patch-id" | "reverse-applies"
 
 
 @dataclass(frozen=True)
@@ -107,15 +131,42 @@ def outcome_from_dict(d: Mapping[str, Any]) -> PatchOutcome:
                 c["path"],
                 c["kind"],
                 tuple(
-                    Region(tuple(r["old_upstream"]), tuple(r["new_upstream"]), tuple(r["patch"])) for r in c["regions"]
+                    Region(tuple(r["old_upstream"]), tuple(r["new_upstream"]), tuple(r["patch"]), r.get("hunk", ""))
+                    for r in c["regions"]
                 ),  # type: ignore[arg-type]
-                tuple(Culprit(u["id"], u["subject"]) for u in c["culprits"]),
+                tuple(
+                    Culprit(u["id"], u["subject"], u.get("merge", ""), u.get("merge_subject", ""), u.get("ref", ""))
+                    for u in c["culprits"]
+                ),
             )
             for c in d["conflicts"]
         ),
         renamed_upstream=tuple((a, b) for a, b in d["renamed_upstream"]),
         deleted_upstream=tuple(d["deleted_upstream"]),
+        resolutions=tuple(AutoResolution(**r) for r in d.get("resolutions", ())),
+        notes=tuple(d.get("notes", ())),
+        resolved_by=str(d.get("resolved_by", "")),
+        blocked_by=d.get("blocked_by", ""),
+        upstream_commit=d.get("upstream_commit", ""),
+        upstream_how=d.get("upstream_how", ""),
     )
+
+
+RULE_ORDER = ("recorded", "structured", "relocated")  # most to least certain
+
+
+def resolved_by(o: PatchOutcome) -> str:
+    """How a resolved patch counts in the summary: its rule, or ``by hand``."""
+    return o.resolved_by or "by hand"
+
+
+def category(resolutions: Sequence[AutoResolution]) -> str:
+    """The least certain rule a set of resolutions needed (relocated, structured, recorded)."""
+    rules = {r.rule for r in resolutions}
+    for rule in reversed(RULE_ORDER):
+        if rule in rules:
+            return rule
+    return "by hand"
 
 
 def summarize(outcomes: Sequence[PatchOutcome], total: int | None = None) -> tuple[dict[str, int], str]:
@@ -124,9 +175,21 @@ def summarize(outcomes: Sequence[PatchOutcome], total: int | None = None) -> tup
     for o in outcomes:
         counts[o.status.value] += 1
     parts = [f"{counts[CLEAN]} clean", f"{counts[UPSTREAMED] + counts[DROPPED]} upstreamed"]
-    parts.append(f"{counts[CONFLICT]} conflict" + ("" if counts[CONFLICT] == 1 else "s"))
     if counts[RESOLVED]:
-        parts.append(f"{counts[RESOLVED]} resolved")
+        how: dict[str, int] = {}
+        for o in outcomes:
+            if o.status == RESOLVED:
+                key = resolved_by(o)
+                how[key] = how.get(key, 0) + 1
+        for key, n in how.items():
+            counts[f"resolved {key}"] = n
+        order = [k for k in (*RULE_ORDER, "by hand") if k in how]
+        parts.append(f"{counts[RESOLVED]} resolved (" + ", ".join(f"{how[k]} {k}" for k in order) + ")")
+    parts.append(f"{counts[CONFLICT]} conflict" + ("" if counts[CONFLICT] == 1 else "s"))
+    blocked = sum(1 for o in outcomes if o.status == CONFLICT and o.blocked_by)
+    if blocked:
+        counts["blocked"] = blocked
+        parts[-1] += f" ({blocked} blocked by an earlier patch)"
     if counts[SKIPPED]:
         parts.append(f"{counts[SKIPPED]} skipped")
     n = len(outcomes) if total is None else total

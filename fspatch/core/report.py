@@ -8,16 +8,24 @@ terminal).  Every renderer sorts its input and writes no timestamps, host names
 or durations, so the same findings always give byte-identical reports (golden
 files, review bots that diff reports).
 
-Text form, one finding a line::
+Text form, one finding a line, a compiler diagnostic an editor can jump to::
 
-    <patch>: <file>:<line>: <rule>: <message>
-    series/vllm/0002-x.patch: vllm/a.py:12: unmarked-change: 3 added or changed lines ...
+    <workspace file>:<line>: <rule>: <message>
+    series/vllm/0002-x.patch:31: unmarked-change: vllm/a.py:12: 3 added or changed lines ...
+    series/vllm/series:4: series-orphan: ...
 
-``<patch>: `` is left out when the finding has no patch, so a finding about a
-plain file reads like a compiler diagnostic (``file:line: rule: message``) and
-editors can jump to it.  A severity other than ``error`` is written after the
-rule in parentheses (``unmarked-change (warning): ...``) so that the rule id is
-always the third colon-separated field.  Messages are kept on one line.
+The location is always a file of the workspace (tracked, reachable from a CI annotation or an
+editor), never the git-ignored backend checkout: for a finding about a line of a patched
+backend file it is the patch file, at the patch line that shows it (``patch_line``, see
+``core/locate.py``), and the message starts with the backend file and line.  A finding with no
+line of its own (an orphan patch file) points at line 1, never 0.  A severity other than
+``error`` is written after the rule in parentheses (``unmarked-change (warning): ...``), so the
+rule id is always the third colon-separated field.  Messages are kept on one line.
+
+JUnit has one test case per finding (named by its location and rule, grouped by ``case`` in the
+classname) and one passing test case per checked case without findings.  SARIF results point at
+the same workspace location (``uriBaseId`` ``SRCROOT``, the workspace root); the backend file
+and line are in the message and in ``properties``.
 """
 
 from __future__ import annotations
@@ -30,12 +38,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from fspatch.core.envelope import envelope
+
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 TOOL_NAME = "fspatch"
 #: Where the ``fspatch`` SARIF driver points people for documentation.
 INFORMATION_URI = "https://github.com/FlagOpen/FlagScale"
-#: ``uriBaseId`` used when a finding's patch does not name a backend.
+#: ``uriBaseId`` of every location: the workspace root.
 DEFAULT_URI_BASE_ID = "SRCROOT"
 
 _SARIF_LEVELS = {"error": "error", "warning": "warning", "note": "note", "info": "note", "none": "none"}
@@ -47,7 +57,8 @@ class Finding:
 
     ``line`` is 1-based in the patched file; ``end_line`` (optional) closes a
     range of lines reported as one finding.  ``case`` groups findings for JUnit
-    (e.g. ``vllm/common``); it is free text, ``""`` when unused.
+    (e.g. ``vllm/common``); it is free text, ``""`` when unused.  ``patch_line`` is the
+    line of the patch file that shows ``line`` (None: the patch's first line).
     """
 
     patch: str
@@ -58,6 +69,13 @@ class Finding:
     severity: str = "error"
     case: str = ""
     end_line: int | None = None
+    patch_line: int | None = None
+
+    def location(self) -> tuple[str, int]:
+        """Where in the workspace the finding is: the patch file and its line, else the file itself."""
+        if self.patch:
+            return self.patch, max(1, self.patch_line or 1)
+        return self.file, max(1, self.line)
 
     def sort_key(self) -> tuple[str, str, int, str, str, str]:
         """Order used by every renderer: patch, file, line, rule, message, case.
@@ -77,11 +95,17 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()) if ("\n" in text or "\r" in text) else text
 
 
+def message_of(finding: Finding) -> str:
+    """The message, after the backend file and line when the location is a patch file."""
+    text = _one_line(finding.message)
+    return f"{finding.file}:{max(1, finding.line)}: {text}" if finding.patch else text
+
+
 def format_finding(finding: Finding) -> str:
     """The text form of one finding (see the module docstring)."""
     rule = finding.rule if finding.severity == "error" else f"{finding.rule} ({finding.severity})"
-    where = f"{finding.file}:{finding.line}: {rule}: {_one_line(finding.message)}"
-    return f"{finding.patch}: {where}" if finding.patch else where
+    path, line = finding.location()
+    return f"{path}:{line}: {rule}: {message_of(finding)}"
 
 
 def render_text(findings: Sequence[Finding]) -> str:
@@ -97,6 +121,8 @@ def _finding_dict(finding: Finding) -> dict[str, Any]:
     }
     if finding.end_line is not None:
         out["end_line"] = finding.end_line
+    path, line = finding.location()
+    out["location"] = {"path": path, "line": line}
     out["rule"] = finding.rule
     out["severity"] = finding.severity
     out["message"] = finding.message
@@ -114,7 +140,7 @@ def _sorted_keys(value: Any) -> Any:
 
 
 def render_json(findings: Sequence[Finding], summary: Mapping[str, Any]) -> str:
-    """A JSON document: ``{"version", "summary", "counts", "findings"}``.
+    """A JSON document: ``{"format": "fspatch/check", "version", "summary", "counts", "findings"}``.
 
     ``summary`` is the caller's (backend, layers, patches checked, ...) with its
     keys sorted at every level; ``counts`` is computed here (total and per rule)
@@ -123,45 +149,49 @@ def render_json(findings: Sequence[Finding], summary: Mapping[str, Any]) -> str:
     """
     ordered = sorted_findings(findings)
     by_rule = Counter(f.rule for f in ordered)
-    doc: dict[str, Any] = {
-        "version": 1,
-        "summary": _sorted_keys(summary),
-        "counts": {"total": len(ordered), "by_rule": {k: by_rule[k] for k in sorted(by_rule)}},
-        "findings": [_finding_dict(f) for f in ordered],
-    }
+    doc = envelope(
+        "check",
+        {
+            "summary": _sorted_keys(summary),
+            "counts": {"total": len(ordered), "by_rule": {k: by_rule[k] for k in sorted(by_rule)}},
+            "findings": [_finding_dict(f) for f in ordered],
+        },
+    )
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def render_junit(findings: Sequence[Finding], suite: str, cases: Sequence[str]) -> bytes:
-    """JUnit XML: one ``testcase`` per case, one ``failure`` per finding in it.
+    """JUnit XML: one failing ``testcase`` per finding, one passing ``testcase`` per clean case.
 
-    Passing cases are listed too (CI dashboards then show what was checked).
-    A finding whose ``case`` is not in ``cases`` gets a test case of its own,
-    so nothing is lost; the empty case is named after the suite.  ``tests`` counts
-    test cases and ``failures`` counts failing test cases (a case with three
-    findings is one failed test carrying three ``failure`` elements).
+    A CI dashboard then counts 600 findings as 600 failed tests, each named by its location
+    and rule (``series/vllm/0002-x.patch:31: unmarked-change``), with the case (``vllm/common``)
+    as its ``classname``.  Every case in ``cases`` without findings is listed as one passing test
+    (what was checked shows); a finding whose case is not listed keeps its own case name.
+    ``tests`` counts test cases and ``failures`` counts findings.
     """
-    grouped: dict[str, list[Finding]] = {}
-    for f in sorted_findings(findings):
-        grouped.setdefault(f.case, []).append(f)
-    names: list[str] = []
+    ordered = sorted_findings(findings)
+    with_findings = {f.case for f in ordered}
+    clean: list[str] = []
     for name in cases:
-        if name not in names:
-            names.append(name)
-    names.extend(sorted(c for c in grouped if c not in names))
-    failed = sum(1 for n in names if grouped.get(n))
+        if name not in with_findings and name not in clean:
+            clean.append(name)
+    total = len(ordered) + len(clean)
 
-    root = ET.Element("testsuites", {"name": suite, "tests": str(len(names)), "failures": str(failed), "errors": "0"})
+    root = ET.Element("testsuites", {"name": suite, "tests": str(total), "failures": str(len(ordered)), "errors": "0"})
     suite_el = ET.SubElement(
         root,
         "testsuite",
-        {"name": suite, "tests": str(len(names)), "failures": str(failed), "errors": "0", "skipped": "0"},
+        {"name": suite, "tests": str(total), "failures": str(len(ordered)), "errors": "0", "skipped": "0"},
     )
-    for name in names:
-        case_el = ET.SubElement(suite_el, "testcase", {"classname": suite, "name": name or suite})
-        for f in grouped.get(name, ()):
-            failure = ET.SubElement(case_el, "failure", {"type": f.rule, "message": _one_line(f.message)})
-            failure.text = format_finding(f)
+    for f in ordered:
+        path, line = f.location()
+        case_el = ET.SubElement(
+            suite_el, "testcase", {"classname": f.case or suite, "name": f"{path}:{line}: {f.rule}", "file": path}
+        )
+        failure = ET.SubElement(case_el, "failure", {"type": f.rule, "message": message_of(f)})
+        failure.text = format_finding(f)
+    for name in clean:
+        ET.SubElement(suite_el, "testcase", {"classname": name or suite, "name": name or suite})
     ET.indent(root)
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True)) + b"\n"
 
@@ -185,16 +215,15 @@ def render_sarif(
     tool_version: str,
     rules: Mapping[str, str],
     *,
-    base_uris: Mapping[str, str] | None = None,
     information_uri: str = INFORMATION_URI,
 ) -> str:
     """A SARIF 2.1.0 log with one run, for code-review annotations.
 
-    Each result's ``artifactLocation.uri`` is the file's path inside the backend
-    tree and its ``uriBaseId`` names the backend (taken from the patch path,
-    ``SRCROOT`` when the patch names none); ``base_uris`` may map a backend to
-    where its checkout lives (``{"vllm": "third_party/vllm/"}``), which becomes
-    ``run.originalUriBaseIds``.  The patch (and case) go in ``properties``.
+    Each result's ``artifactLocation`` is the finding's workspace location (the patch file
+    and the patch line showing the changed line, or the workspace file itself), relative to
+    ``SRCROOT``, the workspace root: a tracked file, so code-scanning annotations land on the
+    pull request's diff.  The backend file and line are in the message and, with the backend,
+    patch and case, in ``properties``.
     Rules are ``rules`` (id → short description) plus any rule a finding uses
     that ``rules`` does not describe, sorted by id.
     """
@@ -205,11 +234,17 @@ def render_sarif(
 
     results: list[dict[str, Any]] = []
     for f in ordered:
-        base = backend_of(f.patch) or DEFAULT_URI_BASE_ID
-        region: dict[str, Any] = {"startLine": max(1, f.line)}
-        if f.end_line is not None and f.end_line > region["startLine"]:
+        path, line = f.location()
+        region: dict[str, Any] = {"startLine": line}
+        if not f.patch and f.end_line is not None and f.end_line > line:
             region["endLine"] = f.end_line
         props: dict[str, Any] = {"patch": f.patch}
+        if f.patch:
+            props["file"] = f.file
+            props["line"] = max(1, f.line)
+            backend = backend_of(f.patch)
+            if backend is not None:
+                props["backend"] = backend
         if f.case:
             props["case"] = f.case
         results.append(
@@ -217,11 +252,14 @@ def render_sarif(
                 "ruleId": f.rule,
                 "ruleIndex": rule_index[f.rule],
                 "level": _SARIF_LEVELS.get(f.severity, "warning"),
-                "message": {"text": _one_line(f.message)},
+                "message": {"text": message_of(f)},
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": quote(f.file.replace("\\", "/"), safe="/"), "uriBaseId": base},
+                            "artifactLocation": {
+                                "uri": quote(path.replace("\\", "/"), safe="/"),
+                                "uriBaseId": DEFAULT_URI_BASE_ID,
+                            },
                             "region": region,
                         }
                     }
@@ -242,16 +280,5 @@ def render_sarif(
         "columnKind": "unicodeCodePoints",
         "results": results,
     }
-    if base_uris:
-        origins: dict[str, Any] = {}
-        for base in sorted(base_uris):
-            uri = base_uris[base].replace("\\", "/")
-            uri = uri if uri.endswith("/") else uri + "/"
-            location: dict[str, Any] = {"uri": quote(uri, safe="/:")}
-            if "://" not in uri and not uri.startswith("file:"):
-                # A relative base is relative to the workspace root (SARIF §3.14.14).
-                location["uriBaseId"] = DEFAULT_URI_BASE_ID
-            origins[base] = location
-        run["originalUriBaseIds"] = origins
     log = {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

@@ -8,6 +8,16 @@ Stats
     file's hunks (``+``/``-`` lines; binary changes count 0 lines).  The same counting is used
     for the history, so today's totals and the plot's last point agree.
 
+Diffs
+    Every patch carries its file changes (:class:`FileChange`): one entry per file the patch
+    changes -- a rename or copy is *one* entry with its old and new path --, with the hunks
+    as display lines (text decoded as UTF-8 with replacement, old and new line numbers).
+    When the stack is built, an added line of an upstream file that lies outside marker
+    regions is flagged ``unmarked`` (matched on its line number *and* text in the patched
+    blob, so a patch applied at an offset flags nothing rather than the wrong line).  The
+    JSON form (:func:`as_json`) leaves the hunks out: it is a summary, the patch files are
+    the diffs.
+
 Collisions
     Files touched by more than one layer: where vendor work and common work meet (or two
     vendors change the same upstream file).  A rename counts for both of its paths.
@@ -18,7 +28,8 @@ Marker coverage
     diff of the blob before and after the patch) are checked against the marker regions of
     the patched file.  BEG/END marker lines themselves and blank lines are not counted (blank
     lines never need markers, see ``core/markers.py``); a line carrying the single-line marker
-    counts as covered.  Files whose comment syntax is unknown count as uncovered.  Coverage is
+    counts as covered.  Files with no known comment syntax (JSON, ``requirements/*.txt``...)
+    are not counted: they cannot carry markers (``check`` warns about them).  Coverage is
     ``covered / counted`` per patch and per layer (None when nothing was counted).  Without a
     backend checkout coverage is skipped with a note; a patch that does not apply stops its
     layer's walk and is reported as the layer's ``error``.
@@ -37,13 +48,14 @@ Patch subjects and file names are untrusted input: renderers escape them.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from fspatch.core.crypto import is_encrypted_name
 from fspatch.core.layers import PatchStep, StepError, walk_layer
 from fspatch.core.markers import MarkerConfig, parse_markers, syntax_for
-from fspatch.core.patch import ADDED, REMOVED, FileDiff, Patch, parse_patch
+from fspatch.core.patch import ADDED, CONTEXT, REMOVED, FileDiff, Hunk, Patch, parse_patch
 from fspatch.core.series import parse_series
 from fspatch.core.session import Session
 from fspatch.core.stack import PatchSource
@@ -74,17 +86,51 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class DiffLine:
+    """One line of a hunk as shown to a reviewer: kind (`` ``, ``+``, ``-``), text, line numbers."""
+
+    kind: str
+    text: str  # decoded, without its line end
+    old: int | None  # 1-based line in the file before the patch (None for an added line)
+    new: int | None  # 1-based line in the file after the patch (None for a removed line)
+    unmarked: bool = False  # an added line of an upstream file outside marker regions
+
+
+@dataclass(frozen=True)
+class DiffHunk:
+    header: str  # ``@@ -a,b +c,d @@`` and the section text git puts after it
+    lines: tuple[DiffLine, ...]
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file a patch changes; a rename or copy is one change with both paths."""
+
+    path: str  # the new path (the old one for a deletion)
+    old_path: str | None  # the old path of a rename or copy, else None
+    status: str  # A, M, D, R, C (git's letters)
+    added: int
+    removed: int
+    binary: bool = False
+    mode: str = ""  # "100644 → 100755" when the mode changes, else ""
+    hunks: tuple[DiffHunk, ...] = ()
+
+
+@dataclass(frozen=True)
 class PatchStat:
     """One patch of a layer: what it touches and how much."""
 
     name: str
     subject: str
     author: str
-    files: tuple[str, ...]
+    files: tuple[str, ...]  # one path per changed file (a rename's new path)
     added: int
     removed: int
     coverage: Coverage | None = None  # None: not built (no checkout, or the layer stopped before it)
     error: str | None = None  # the patch file could not be read
+    file: str = ""  # the patch file, workspace-relative (``series/<backend>/0001-x.patch``)
+    description: str = ""
+    changes: tuple[FileChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,12 +207,72 @@ def touched_paths(fd: FileDiff) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _patch_stat(name: str, patch: Patch) -> PatchStat:
+def _patch_stat(name: str, display: str, patch: Patch) -> PatchStat:
     added, removed = count_lines(patch)
     files: list[str] = []
     for fd in patch.files:
-        files.extend(p for p in touched_paths(fd) if p not in files)
-    return PatchStat(name, patch.subject, patch.author, tuple(files), added, removed)
+        if fd.path not in files:
+            files.append(fd.path)
+    return PatchStat(
+        name, patch.subject, patch.author, tuple(files), added, removed, file=display, description=patch.description
+    )
+
+
+def _text(content: bytes) -> str:
+    if content.endswith(b"\n"):
+        content = content[:-1]
+    if content.endswith(b"\r"):
+        content = content[:-1]
+    return content.decode("utf-8", "replace")
+
+
+def _hunk_view(hunk: Hunk, unmarked: Mapping[int, bytes]) -> DiffHunk:
+    old, new = hunk.old_start, hunk.new_start
+    lines: list[DiffLine] = []
+    for kind, content in hunk.lines:
+        if kind == CONTEXT:
+            lines.append(DiffLine(kind, _text(content), old, new))
+            old += 1
+            new += 1
+        elif kind == REMOVED:
+            lines.append(DiffLine(kind, _text(content), old, None))
+            old += 1
+        else:
+            raw = content[:-1] if content.endswith(b"\n") else content
+            lines.append(DiffLine(kind, _text(content), None, new, unmarked.get(new) == raw))
+            new += 1
+    section = hunk.section.decode("utf-8", "replace").strip()
+    return DiffHunk(hunk.header() + (f" {section}" if section else ""), tuple(lines))
+
+
+def file_changes(patch: Patch, unmarked: Mapping[str, Mapping[int, bytes]] | None = None) -> tuple[FileChange, ...]:
+    """The patch's file changes as display values; ``unmarked``: path → {new line: text} to flag."""
+    out: list[FileChange] = []
+    for fd in patch.files:
+        added = removed = 0
+        for hunk in fd.hunks:
+            for kind, _ in hunk.lines:
+                added += kind == ADDED
+                removed += kind == REMOVED
+        flags = (unmarked or {}).get(fd.path, {})
+        mode = ""
+        if fd.old_mode is not None and fd.new_mode is not None and fd.old_mode != fd.new_mode:
+            mode = f"{fd.old_mode:o} \u2192 {fd.new_mode:o}"
+        elif fd.status == "A" and fd.new_mode is not None and fd.new_mode != 0o100644:
+            mode = f"{fd.new_mode:o}"
+        out.append(
+            FileChange(
+                path=fd.path,
+                old_path=fd.old_path if fd.status in ("R", "C") else None,
+                status=fd.status,
+                added=added,
+                removed=removed,
+                binary=fd.binary is not None or fd.binary_no_data,
+                mode=mode,
+                hunks=tuple(_hunk_view(h, flags) for h in fd.hunks),
+            )
+        )
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- building
@@ -237,8 +343,17 @@ def added_line_indexes(repo: GitRepo, before: bytes, after: bytes) -> list[int]:
 
 def file_coverage(path: str, after: bytes, added: Iterable[int], config: MarkerConfig) -> Coverage:
     """How many of the added lines (blank and BEG/END lines excluded) lie inside marker regions."""
+    return file_coverage_lines(path, after, added, config)[0]
+
+
+def file_coverage_lines(
+    path: str, after: bytes, added: Iterable[int], config: MarkerConfig
+) -> tuple[Coverage, list[int]]:
+    """:func:`file_coverage` and the 0-based indexes of the counted lines that are not covered."""
     lines = split_lines(after)
     syntax = syntax_for(path, config)
+    if syntax is None:  # no comment syntax: the file cannot carry markers, nothing is counted
+        return Coverage(), []
     fences: set[int] = set()
     starts: list[int] = []
     ends: list[int] = []
@@ -265,6 +380,7 @@ def file_coverage(path: str, after: bytes, added: Iterable[int], config: MarkerC
             starts.append(open_at)
             ends.append(len(lines) - 1)
     counted = covered = 0
+    uncovered: list[int] = []
     for idx in added:
         if idx >= len(lines) or idx in fences or not lines[idx].strip():
             continue
@@ -272,12 +388,22 @@ def file_coverage(path: str, after: bytes, added: Iterable[int], config: MarkerC
         k = bisect_right(starts, idx) - 1
         if idx in singles or (k >= 0 and ends[k] >= idx):
             covered += 1
-    return Coverage(counted, covered)
+        else:
+            uncovered.append(idx)
+    return Coverage(counted, covered), uncovered
 
 
 def step_coverage(repo: GitRepo, step: PatchStep, upstream_tree: str, config: MarkerConfig) -> Coverage:
     """Coverage of one built patch over the files it changes that exist upstream."""
+    return step_coverage_lines(repo, step, upstream_tree, config)[0]
+
+
+def step_coverage_lines(
+    repo: GitRepo, step: PatchStep, upstream_tree: str, config: MarkerConfig
+) -> tuple[Coverage, dict[str, dict[int, bytes]]]:
+    """:func:`step_coverage` and, per file, the uncovered added lines (1-based number → text)."""
     total = Coverage()
+    flagged: dict[str, dict[int, bytes]] = {}
     for fd in step.source.patch.files:
         if fd.new_path is None or fd.binary is not None:
             continue
@@ -292,8 +418,12 @@ def step_coverage(repo: GitRepo, step: PatchStep, upstream_tree: str, config: Ma
         if is_binary(after[0]) or is_binary(before):
             continue
         added = added_line_indexes(repo, before, after[0])
-        total = total + file_coverage(fd.new_path, after[0], added, config)
-    return total
+        cov, uncovered = file_coverage_lines(fd.new_path, after[0], added, config)
+        total = total + cov
+        if uncovered:
+            lines = split_lines(after[0])
+            flagged[fd.new_path] = {i + 1: lines[i] for i in uncovered}
+    return total, flagged
 
 
 # --------------------------------------------------------------------------- history
@@ -413,22 +543,25 @@ def review(ws: Workspace, backend: str, vendor: str | None = None, *, limit: int
     notes: list[str] = []
 
     stats: dict[str, list[PatchStat]] = {}
+    parsed: dict[tuple[str, str], Patch] = {}
     for layer in layers:
         rows: list[PatchStat] = []
         for entry in ws.read_layer_series(layer):
             display = f"{layer.dir.as_posix()}/{entry.name}"
             if is_encrypted_name(entry.name):
-                rows.append(PatchStat(entry.name, "", "", (), 0, 0, error=f"{display}: encrypted"))
+                rows.append(PatchStat(entry.name, "", "", (), 0, 0, error=f"{display}: encrypted", file=display))
                 continue
             try:
                 patch = parse_patch(ws.read_patch(layer, entry.name), display, entry.strip)
             except FspatchError as exc:
-                rows.append(PatchStat(entry.name, "", "", (), 0, 0, error=str(exc)))
+                rows.append(PatchStat(entry.name, "", "", (), 0, 0, error=str(exc), file=display))
                 continue
-            rows.append(_patch_stat(entry.name, patch))
+            parsed[(layer.label, entry.name)] = patch
+            rows.append(_patch_stat(entry.name, display, patch))
         stats[layer.label] = rows
 
     coverage: dict[tuple[str, str], Coverage] = {}
+    flagged: dict[tuple[str, str], dict[str, dict[int, bytes]]] = {}
     errors: dict[str, str] = {}
     built = False
     s: Session | None = None
@@ -446,7 +579,8 @@ def review(ws: Workspace, backend: str, vendor: str | None = None, *, limit: int
             if isinstance(step, StepError):
                 errors[step.layer.label] = step.message
                 continue
-            coverage[(step.layer.label, step.source.name)] = step_coverage(s.repo, step, upstream_tree, config)
+            key = (step.layer.label, step.source.name)
+            coverage[key], flagged[key] = step_coverage_lines(s.repo, step, upstream_tree, config)
         built = True
 
     history, note = layer_history(ws, layers, limit)
@@ -456,13 +590,23 @@ def review(ws: Workspace, backend: str, vendor: str | None = None, *, limit: int
     out: list[LayerReview] = []
     touched_by: dict[str, dict[str, list[str]]] = {}
     for layer in layers:
-        rows = [replace(p, coverage=coverage.get((layer.label, p.name))) for p in stats[layer.label]]
+        rows = []
+        for p in stats[layer.label]:
+            key = (layer.label, p.name)
+            found = parsed.get(key)
+            changes = file_changes(found, flagged.get(key)) if found is not None else ()
+            rows.append(replace(p, coverage=coverage.get(key), changes=changes))
         files: list[str] = []
         for p in rows:
             for f in p.files:
                 if f not in files:
                     files.append(f)
-                touched_by.setdefault(f, {}).setdefault(layer.label, []).append(f"{layer.label}/{p.name}")
+            touched = parsed.get((layer.label, p.name))
+            for fd in touched.files if touched is not None else ():
+                for f in touched_paths(fd):
+                    names = touched_by.setdefault(f, {}).setdefault(layer.label, [])
+                    if f"{layer.label}/{p.name}" not in names:
+                        names.append(f"{layer.label}/{p.name}")
         layer_cov: Coverage | None = None
         if built:
             layer_cov = Coverage()
@@ -488,3 +632,14 @@ def review(ws: Workspace, backend: str, vendor: str | None = None, *, limit: int
         if len(by) > 1
     )
     return Review(b.name, b.ref, b.commit, tuple(out), collisions, tuple(notes), limit)
+
+
+def as_json(r: Review) -> dict[str, Any]:
+    """The review as JSON-ready data: everything but the hunks (the patch files are the diffs)."""
+    data = asdict(r)
+    for layer in data["layers"]:
+        for p in layer["patches"]:
+            for c in p["changes"]:
+                del c["hunks"]
+    data["patch_count"] = r.patch_count
+    return data

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from fspatch.core.limits import hint, limit
 from fspatch.errors import InputError, PathEscapeError, UsageError
 
 __all__ = ["SeriesEntry", "check_patch_name", "format_series", "parse_series", "read_series"]
@@ -59,6 +60,21 @@ def check_patch_name(name: str, display: str | None = None, line: int | None = N
         raise InputError(f"patch name {name!r} is not a normalised relative path", path=display, line=line)
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
         raise InputError(f"patch name {name!r} contains control characters", path=display, line=line)
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) > limit("FSPATCH_MAX_PATH_BYTES"):
+        raise InputError(
+            f"patch name of {len(raw)} bytes is over the limit " + hint("FSPATCH_MAX_PATH_BYTES"),
+            path=display,
+            line=line,
+        )
+    longest = max(len(part) for part in raw.split(b"/"))
+    if longest > limit("FSPATCH_MAX_NAME_BYTES"):
+        raise InputError(
+            f"patch name {name[:40]!r}... has a {longest}-byte component, over the limit "
+            + hint("FSPATCH_MAX_NAME_BYTES"),
+            path=display,
+            line=line,
+        )
 
 
 def _parse_line(text: str, number: int, display: str) -> _Line:
@@ -86,7 +102,14 @@ def _parse_line(text: str, number: int, display: str) -> _Line:
             )
         if strip is not None:
             raise InputError(f"more than one -p option for {name!r}", path=display, line=number)
-        strip = int(opt.group(1))
+        digits = opt.group(1)
+        if len(digits) > 6 or int(digits) > limit("FSPATCH_MAX_STRIP"):
+            raise InputError(
+                f"strip level {option[:24]!r} for {name!r} is over the limit " + hint("FSPATCH_MAX_STRIP"),
+                path=display,
+                line=number,
+            )
+        strip = int(digits)
     return _Line(
         text,
         SeriesEntry(name, 1 if strip is None else strip, number),
@@ -118,18 +141,26 @@ def _parse(data: bytes, display: str) -> list[_Line]:
 
 def parse_series(data: bytes, display: str) -> list[SeriesEntry]:
     """Parse series bytes; errors name ``display`` and the 1-based line."""
-    return [item.entry for item in _parse(data, display) if item.entry is not None]
+    entries = [item.entry for item in _parse(data, display) if item.entry is not None]
+    most = limit("FSPATCH_MAX_SERIES")
+    if len(entries) > most:
+        raise InputError(
+            f"the series lists {len(entries)} patches, over the limit " + hint("FSPATCH_MAX_SERIES"),
+            path=display,
+            line=entries[most].line,
+        )
+    return entries
 
 
 def read_series(path: Path, display: str) -> list[SeriesEntry]:
-    """Read a series file; ``display`` is how errors name it (relative to the workspace)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("series file not found", path=display) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=display) from None
-    return parse_series(data, display)
+    """Read a series file; ``display`` is how errors name it (relative to the workspace).
+
+    Only a regular file is read (``O_NONBLOCK`` on open, then ``fstat``): a FIFO or a device
+    standing as ``series`` would block a bot forever or feed it without end.
+    """
+    from fspatch.core.yamlio import read_regular
+
+    return parse_series(read_regular(path, display, "series file"), display)
 
 
 def _render(entry: SeriesEntry) -> str:

@@ -17,11 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from fspatch.core import names
 from fspatch.core.fetch import ensure_commit
 from fspatch.core.journal import Journal, crash_point, refuse_if_pending, transaction
 from fspatch.core.patch import Patch, parse_patch
 from fspatch.core.series import SeriesEntry
 from fspatch.core.stack import (
+    STATE_REF,
     AppliedPatch,
     Builder,
     LayerState,
@@ -43,6 +45,7 @@ class Session:
     state: StackState | None
     state_ref: str | None
     txn: Journal | None = None
+    head_at_open: str | None = None
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -61,10 +64,16 @@ class Session:
         repo = GitRepo.open(path)
         if not read_only:
             refuse_if_pending(repo.git_dir, backend.path, paused_ok=operation_ok)
+            if (ws.root / ".git").is_dir():  # an interrupted export or import of the workspace
+                refuse_if_pending(ws.root / ".git", "the workspace's .git")
         if fetch:
-            ensure_commit(repo, backend)
+            ensure_commit(repo, backend, ws.root)
         state, ref = load_state(repo)
-        return cls(ws, backend, repo, state, ref)
+        if state is None and repo.head() == backend.commit:
+            # The checkout at its pinned upstream with no stack yet (right after backend add or
+            # sync): an applied state whose layers are empty, as in quilt.  Saved on the first commit.
+            state = StackState(backend.name, backend.commit, (LayerState("common", backend.commit, ()),))
+        return cls(ws, backend, repo, state, ref, None, repo.head())
 
     @contextmanager
     def transaction(self, operation: str, files: Sequence[str] = (), dirs: Sequence[str] = ()) -> Iterator[Journal]:
@@ -77,6 +86,12 @@ class Session:
             files=[str(f) for f in files],
             dirs=[str(d) for d in dirs],
         ) as txn:
+            # The lock is held from here; what this verb computed must still be what is on disk.
+            if self.repo.read_ref(STATE_REF) != self.state_ref or self.repo.head() != self.head_at_open:
+                raise UsageError(
+                    f"the stack of '{self.backend.name}' changed while this command was working "
+                    "(another fspatch finished meanwhile); nothing was changed: run it again"
+                )
             self.txn = txn
             try:
                 yield txn
@@ -84,14 +99,38 @@ class Session:
                 self.txn = None
 
     def layer_ref(self, vendor: str | None) -> LayerRef:
+        """The layer ``--layer``/``--vendor`` names: ``common`` (or None) or a vendor (``vendor/NAME`` too)."""
         if vendor is not None:
+            vendor = vendor.removeprefix("vendor/")
+            if vendor == names.COMMON:
+                return LayerRef(self.backend.name, None)
             self.ws.vendor_info(vendor)  # unknown vendor: clear error
         return LayerRef(self.backend.name, vendor)
 
-    def current_layer(self, vendor: str | None) -> LayerRef:
-        """The layer a stack verb works on: the named vendor's, else the top applied layer."""
+    def current_layer(self, vendor: str | None, patch: str | None = None) -> LayerRef:
+        """The layer a stack verb works on: the one named, else the layer PATCH names or is found
+        in (``common/0004``, or a name only a lower layer has: :mod:`fspatch.core.names`), else
+        the top applied layer."""
         if vendor is not None:
             return self.layer_ref(vendor)
+        top = self._top_layer()
+        if patch is None:
+            return top
+        layers = [LayerRef(self.backend.name, None), *self.ws.vendor_layers(self.backend.name)]
+        if top not in layers:
+            layers.append(top)
+        found, _ = names.resolve(
+            [
+                names.LayerNames(ref.vendor, ref.dir.as_posix(), tuple(e.name for e in self.entries(ref)))
+                for ref in layers
+            ],
+            patch,
+            top.vendor,
+            self.backend.name,
+        )
+        return LayerRef(self.backend.name, found)
+
+    def _top_layer(self) -> LayerRef:
         if self.state is not None and self.state.layers:
             return LayerRef.from_label(self.backend.name, self.state.layers[-1].layer)
         return LayerRef(self.backend.name, None)
@@ -149,9 +188,11 @@ class Session:
             )
         return ls
 
-    def applied_layer(self, vendor: str | None) -> tuple[LayerRef, list[SeriesEntry], LayerState]:
+    def applied_layer(
+        self, vendor: str | None, patch: str | None = None
+    ) -> tuple[LayerRef, list[SeriesEntry], LayerState]:
         """The layer a stack verb works on, its series, and its applied part (checked to agree)."""
-        layer = self.current_layer(vendor)
+        layer = self.current_layer(vendor, patch)
         entries = self.entries(layer)
         return layer, entries, self.check_applied_prefix(layer, entries)
 
@@ -170,6 +211,16 @@ class Session:
         self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, *, patch: str | None, all_: bool
     ) -> Motion:
         """Push the next patch, all of them, or up to PATCH (built in memory; nothing moves yet)."""
+        pending = self.to_push(layer, entries, ls, patch=patch, all_=all_)
+        applied = self.builder().build(ls.top, [self.source(layer, e) for e in pending])
+        new_layer = replace(ls, applied=ls.applied + tuple(applied))
+        state = self.require_state().with_layer(new_layer)
+        return Motion(layer, state, tuple(e.name for e in pending), (), applied[-1].name)
+
+    def to_push(
+        self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, *, patch: str | None, all_: bool
+    ) -> list[SeriesEntry]:
+        """What push pushes: the next patch, all of them, or up to PATCH."""
         pending = list(entries[len(ls.applied) :])
         if not pending:
             raise UsageError(f"all patches of {layer.dir} are applied")
@@ -180,10 +231,7 @@ class Session:
             pending = pending[: [e.name for e in pending].index(name) + 1]
         elif not all_:
             pending = pending[:1]
-        applied = self.builder().build(ls.top, [self.source(layer, e) for e in pending])
-        new_layer = replace(ls, applied=ls.applied + tuple(applied))
-        state = self.require_state().with_layer(new_layer)
-        return Motion(layer, state, tuple(e.name for e in pending), (), applied[-1].name)
+        return pending
 
     def pop_motion(
         self, layer: LayerRef, entries: Sequence[SeriesEntry], ls: LayerState, *, patch: str | None, all_: bool
@@ -250,8 +298,21 @@ class Motion:
 
 
 def read_patch(path: Path, display: str, strip: int = 1, root: Path | None = None) -> Patch:
-    """Read and parse one patch file (size limit, no symlinks: ``read_patch_bytes``)."""
-    return parse_patch(read_patch_bytes(path, display, root), display, strip)
+    """Read and parse one patch file (size limit, no symlinks: ``read_patch_bytes``).
+
+    An encrypted patch (by its name or its magic) is named as such: the stack verbs read
+    plain files, only ``apply --key`` decrypts.
+    """
+    from fspatch.core.crypto import looks_encrypted
+
+    data = read_patch_bytes(path, display, root)
+    if looks_encrypted(path.name, data):
+        raise UsageError(
+            "encrypted patch: this verb needs the plain text; apply the layer with "
+            "'fspatch apply BACKEND --key PRIVATE_PEM' (decrypted in memory only)",
+            path=display,
+        )
+    return parse_patch(data, display, strip)
 
 
 def pick_backend(ws: Workspace, name: str | None, cwd: Path | None = None) -> str:
@@ -282,18 +343,12 @@ def pick_backend(ws: Workspace, name: str | None, cwd: Path | None = None) -> st
     )
 
 
-def resolve_patch(names: Sequence[str], query: str, layer: LayerRef) -> str:
-    """A patch by its file name, its name without '.patch', or a unique prefix (e.g. '0002')."""
-    if query in names:
-        return query
-    if query + ".patch" in names:
-        return query + ".patch"
-    hits = [n for n in names if n.startswith(query)]
-    if len(hits) == 1:
-        return hits[0]
-    if len(hits) > 1:
-        raise UsageError(f"patch '{query}' is ambiguous in {layer.dir}: " + ", ".join(hits))
-    raise UsageError(f"no patch '{query}' in {layer.dir}/series")
+def resolve_patch(patches: Sequence[str], query: str, layer: LayerRef) -> str:
+    """A patch of ``layer`` by any name a person has for it (:mod:`fspatch.core.names`): the file
+    name, without ``.patch``, the name given to ``new``, its number, a unique prefix, and the
+    ``layer/name`` forms (whose layer part the caller already chose with ``current_layer``)."""
+    q = names.split_query(query, layer.backend)
+    return names.resolve_in_layer(names.LayerNames(layer.vendor, layer.dir.as_posix(), tuple(patches)), q.name)
 
 
 def applied_names(ls: LayerState | None) -> list[str]:

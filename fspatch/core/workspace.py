@@ -44,6 +44,8 @@ from fspatch.core.yamlio import (
     display_path,
     load_yaml,
     parse_yaml,
+    read_regular,
+    real_inside,
     save_yaml,
 )
 from fspatch.errors import InputError, PathEscapeError, UsageError
@@ -105,16 +107,9 @@ DEFAULT_MAX_PATCH_BYTES = 64 << 20
 
 def max_patch_bytes() -> int:
     """The patch size limit: ``FSPATCH_MAX_PATCH_BYTES`` (bytes, > 0) or 64 MiB."""
-    raw = os.environ.get("FSPATCH_MAX_PATCH_BYTES", "").strip()
-    if not raw:
-        return DEFAULT_MAX_PATCH_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise UsageError(f"FSPATCH_MAX_PATCH_BYTES must be a positive number of bytes, not {raw!r}")
-    return value
+    from fspatch.core.limits import limit
+
+    return limit("FSPATCH_MAX_PATCH_BYTES")
 
 
 def read_patch_bytes(path: Path, display: str, root: Path | None = None) -> bytes:
@@ -164,6 +159,45 @@ def read_patch_bytes(path: Path, display: str, root: Path | None = None) -> byte
 
 
 # --------------------------------------------------------------------------- names
+
+#: Top-level folders fspatch owns in a workspace: no backend checkout may live in them.
+OWN_DIRS = frozenset({"series", "vendors", "schemas"})
+
+
+def check_checkout_path(ws: Workspace, name: str, rel: str) -> Path:
+    """Where a new backend's checkout goes, refused (before anything is cloned) unless it is a
+    clean relative path inside the workspace, outside ``.git`` and fspatch's own folders, not
+    inside (nor around) another backend's checkout, without control bytes, and not reached
+    through a symlink that leaves the workspace."""
+    from fspatch.core.limits import hint, limit
+
+    parts = rel.split("/")
+    if rel.startswith("/") or "\\" in rel or any(part in ("..",) for part in parts):
+        raise UsageError(f"checkout path {rel!r} is outside the workspace (give a relative path inside it)")
+    if not rel or any(part in ("", ".") for part in parts):
+        raise UsageError(f"checkout path {rel!r} is not a clean relative path")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in rel):
+        raise UsageError(f"checkout path {rel!r} contains control characters")
+    if any(part.lower() == ".git" for part in parts):
+        raise UsageError(f"checkout path {rel!r} points into a .git directory")
+    if parts[0] in OWN_DIRS or parts[0] == LOCK_NAME:
+        raise UsageError(f"checkout path {rel!r} is inside {parts[0]}/, which fspatch keeps for its own files")
+    if any(len(part.encode("utf-8", "surrogateescape")) > limit("FSPATCH_MAX_NAME_BYTES") for part in parts):
+        raise UsageError(
+            f"checkout path {rel[:60]!r}... has a component over the limit " + hint("FSPATCH_MAX_NAME_BYTES")
+        )
+    full = ws.root.joinpath(*parts)
+    real_root = Path(os.path.realpath(ws.root))
+    real = Path(os.path.realpath(full))
+    if real_root not in real.parents:
+        raise UsageError(f"checkout path {rel} is outside the workspace (through a symlink)")
+    for other in ws.backends().values():
+        a, b = PurePosixPath(other.path), PurePosixPath(rel)
+        if other.name != name and (a == b or a in b.parents or b in a.parents):
+            raise UsageError(
+                f"backend {name!r} cannot use checkout path {rel!r}: backend {other.name!r} uses {other.path!r}"
+            )
+    return full
 
 
 def normalize_backend(name: str) -> str:
@@ -455,7 +489,7 @@ class Workspace:
     def save_lock(self) -> None:
         """Validate and write ``upstream.lock`` atomically, comments kept; no change, no write."""
         validate(self._lock, "lock", LOCK_NAME)
-        save_yaml(self.root / LOCK_NAME, self._lock)
+        save_yaml(self.root / LOCK_NAME, self._lock, self.root)
 
     def settings(self) -> dict[str, Any]:
         """The lock's ``settings`` as plain data, with :data:`DEFAULT_SETTINGS` filled in."""
@@ -499,10 +533,10 @@ class Workspace:
         its common layer); git does not track empty folders, so the series file keeps it."""
         if isinstance(layer, str):
             layer = LayerRef(self.backend(layer).name)
-        folder = self.layer_dir(layer)
+        folder = real_inside(self.layer_dir(layer), self.root)
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / SERIES_NAME).exists():
-            atomic_write(folder / SERIES_NAME, b"")
+            atomic_write(folder / SERIES_NAME, b"", self.root)
         return folder
 
     def series_path(self, layer: LayerRef) -> Path:
@@ -529,6 +563,7 @@ class Workspace:
         if not series.exists():
             return []
         display = self._display(series)
+        real_inside(series, self.root)
         entries = read_series(series, display)
         for entry in entries:
             if entry.name in RESERVED_NAMES:
@@ -557,8 +592,8 @@ class Workspace:
             if entry.name in RESERVED_NAMES:
                 raise UsageError(f"{entry.name!r} is reserved in a layer directory")
         series = self.series_path(layer)
-        original = series.read_bytes() if series.is_file() else None
-        atomic_write(series, format_series(entries, original))
+        original = read_regular(series, self._display(series), "series file", self.root) if series.exists() else None
+        atomic_write(series, format_series(entries, original), self.root)
 
     def patch_path(self, layer: LayerRef, name: str) -> Path:
         """Where patch ``name`` of the layer lives; a name escaping the layer is refused."""
@@ -575,28 +610,37 @@ class Workspace:
     def write_patch(self, layer: LayerRef, name: str, data: bytes) -> Path:
         """Write a patch file atomically (nothing happens when the bytes are the same)."""
         path = self.patch_path(layer, name)
-        atomic_write(path, data)
+        atomic_write(path, data, self.root)
         return path
 
     def put_patch(self, layer: LayerRef, name: str, data: bytes) -> bool:
         """Write a patch file atomically; whether its bytes changed (a no-op refresh writes nothing)."""
-        return atomic_write(self.patch_path(layer, name), data)
+        return atomic_write(self.patch_path(layer, name), data, self.root)
 
     def rename_patch(self, layer: LayerRef, old: str, new: str) -> None:
         """Rename a patch file in its layer (its series line is the caller's to change)."""
-        os.replace(self.patch_path(layer, old), self.patch_path(layer, new))
+        src, dst = self.patch_path(layer, old), self.patch_path(layer, new)
+        real_inside(src.parent, self.root)
+        real_inside(dst.parent, self.root)
+        os.replace(src, dst)
 
     def write_file(self, path: Path, data: bytes) -> bool:
-        """Write one file atomically (a workspace path, or where ``--out`` points); whether it changed."""
-        return atomic_write(path, data)
+        """Write one file atomically (a workspace path, or where ``--out`` points); whether it changed.
+
+        A workspace path is never written through a symlink that leads out of the workspace.
+        """
+        inside = self.root in path.parents
+        return atomic_write(path, data, self.root if inside else None)
 
     def remove_file(self, path: Path) -> None:
         """Remove one file this workspace's verbs wrote (a stale exported patch)."""
         path.unlink(missing_ok=True)
 
     def delete_patch(self, layer: LayerRef, name: str) -> None:
-        """Remove a patch file (its series line is the caller's to drop)."""
-        self.patch_path(layer, name).unlink(missing_ok=True)
+        """Remove a patch file (its series line is the caller's to drop); never through a link out."""
+        path = self.patch_path(layer, name)
+        real_inside(path.parent, self.root)
+        path.unlink(missing_ok=True)
 
     # ---- vendors
 
@@ -673,7 +717,7 @@ class Workspace:
             else:
                 data_for_check = data
             validate(data_for_check, schema, display)
-        save_yaml(path, data)
+        save_yaml(path, data, self.root)
 
     def _inside(self, rel: Path | str) -> Path:
         """``root / rel`` after checking that ``rel`` is relative and has no ``..``."""

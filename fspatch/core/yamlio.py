@@ -26,9 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fspatch.errors import InputError
+from fspatch.errors import InputError, PathEscapeError
 
-__all__ = ["atomic_write", "display_path", "dump_yaml", "load_yaml", "parse_yaml", "save_yaml"]
+__all__ = [
+    "atomic_write",
+    "display_path",
+    "dump_yaml",
+    "load_yaml",
+    "parse_yaml",
+    "read_regular",
+    "real_inside",
+    "save_yaml",
+]
 
 #: Lines are never folded: a long URL or description stays on one line.
 _WIDTH = 1 << 16
@@ -66,7 +75,50 @@ def display_path(path: Path, root: Path | None = None) -> str:
 _FSYNC = os.environ.get("FSPATCH_FSYNC", "") not in ("", "0")
 
 
-def atomic_write(path: Path, data: bytes) -> bool:
+def real_inside(path: Path, root: Path) -> Path:
+    """Where ``path`` really is, refused when a symlink on the way leads out of ``root``.
+
+    The policy for workspace files (``docs/security.md``): a symlink whose target stays inside
+    the workspace (a shared ``series`` between two layers, say) is followed; one that leaves it
+    (``upstream.lock -> /etc/…``, ``vendors/acme -> /tmp``) is refused for reading and writing,
+    so fspatch never reads or writes a file outside the workspace through a link.
+    """
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if os.path.commonpath([real, real_root]) != real_root:
+        raise PathEscapeError(
+            "a symlink on the way leads outside the workspace; fspatch never reads or writes through it",
+            path=display_path(path, root),
+        )
+    return Path(real)
+
+
+def read_regular(path: Path, display: str, what: str = "file", root: Path | None = None) -> bytes:
+    """The bytes of a regular file; a FIFO, device, directory or a link out of ``root`` is refused.
+
+    Why ``O_NONBLOCK``: opening a FIFO for reading blocks until a writer comes, so the type is
+    checked on the opened descriptor (no race between a check and the open).
+    """
+    if root is not None:
+        path = real_inside(path, root)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InputError(f"{what} not found", path=display) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=display) from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a FIFO or a device)"
+            raise InputError(f"{what} is {kind}; fspatch reads only regular files", path=display)
+        try:
+            return fh.read()
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", path=display) from None
+
+
+def atomic_write(path: Path, data: bytes, root: Path | None = None) -> bool:
     """Replace ``path`` with ``data`` all at once, or not at all; True when the file was written.
 
     Why: an interrupted write must never leave a half-written lock or series.  The bytes go to a
@@ -77,9 +129,13 @@ def atomic_write(path: Path, data: bytes) -> bool:
     bytes leave the file untouched (no mtime change, so make-like tools and editors stay quiet);
     an existing file keeps its permission bits; a new file gets ``0o666`` minus the umask, as
     ``open()`` would.  Missing parent directories are created.  A symlink is written through (its
-    target is replaced), so a linked file stays linked.
+    target is replaced), so a linked file stays linked; with ``root`` (every workspace file) only
+    when the link's target is inside ``root`` (:func:`real_inside`).
     """
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if root is not None:
+        target = real_inside(path, root)
+    else:
+        target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         old_mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
@@ -312,12 +368,7 @@ def load_yaml(path: Path, schema: str | None, *, root: Path | None = None) -> An
     Errors are :class:`InputError` with the path shown relative to ``root`` when given.
     """
     display = display_path(path, root)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path=display) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=display) from None
+    raw = read_regular(path, display, "file", root)
     return parse_yaml(raw, display, schema)
 
 
@@ -386,6 +437,6 @@ def _plain_to_commented(value: Any) -> Any:
     return value
 
 
-def save_yaml(path: Path, data: Any) -> None:
+def save_yaml(path: Path, data: Any, root: Path | None = None) -> None:
     """Write ``data`` as YAML to ``path`` atomically; nothing is written when bytes are equal."""
-    atomic_write(path, dump_yaml(data))
+    atomic_write(path, dump_yaml(data), root)

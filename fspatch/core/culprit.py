@@ -1,0 +1,336 @@
+"""Which upstream commits changed the lines a conflicting patch touches -- named as people know them.
+
+The upstream range (old pin -> new pin) is walked once per replay, on its first-parent line:
+for every commit, only the subtrees on the paths some patch of the replay touches are
+compared with its first parent's (:meth:`GitRepo.changed_among`), giving each path the list
+of commits that changed it.  A conflict's regions (lines of the old pin) are then mapped
+forward through those commits' line hunks only; a commit whose hunk touches a region is a
+culprit.  A path that disappears in a commit is followed through that commit's renames.
+
+On a history of merges (GitLab's ``Merge branch 'x' into 'main'``, GitHub's merge commits)
+the first-parent culprit is a merge, which nobody wrote.  The commits that merge brought in
+are searched for the ones whose own diff of that file removed or added the lines the merge
+changed in the region; each is named with the merge that brought it.  Only when none matches
+(the change was made while merging) is the merge itself named.  A PR/MR reference in a
+subject or merge message (``ADLR/megatron-lm!3156``, ``(#1234)``, ``Merge pull request #12``,
+``See merge request group/project!12``) is kept as ``ref``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from fspatch.core.hunks import apply_hunks
+from fspatch.core.patch import ADDED, REMOVED, FileDiff, Hunk
+from fspatch.errors import FspatchError
+from fspatch.git_adapter import CommitNode, Entry, GitRepo, path_trie
+
+Span = tuple[int, int, int, int]  # 0-based half-open: old_lo, old_hi, new_lo, new_hi
+
+_GITLAB_REF = re.compile(r"\b([A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+![0-9]+)")
+_GITHUB_REF = re.compile(r"(?:\(#([0-9]+)\)|pull request #([0-9]+))")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A culprit: the commit, its subject, the merge that brought it (if any) and a PR/MR reference."""
+
+    id: str
+    subject: str
+    merge: str = ""
+    merge_subject: str = ""
+    ref: str = ""
+
+
+def pr_ref(*messages: str) -> str:
+    """The first PR/MR reference in the messages, as written (``group/project!12``, ``#1234``)."""
+    for message in messages:
+        m = _GITLAB_REF.search(message)
+        if m:
+            return m.group(1)
+        g = _GITHUB_REF.search(message)
+        if g:
+            return "#" + (g.group(1) or g.group(2))
+    return ""
+
+
+class History:
+    """The upstream range of one replay, indexed by path on first use."""
+
+    def __init__(self, repo: GitRepo, old: str, new: str, relevant: Callable[[], Iterable[str]]) -> None:
+        self.repo = repo
+        self.old = old
+        self.new = new
+        self._relevant = relevant
+        self._fp: list[CommitNode] | None = None
+        self._parent_tree: list[str] = []
+        self._changes: dict[str, list[int]] = {}
+        self._messages: dict[str, str] = {}
+
+    # -- the walk ------------------------------------------------------------
+    def first_parent(self) -> list[CommitNode]:
+        """The first-parent line old..new, oldest first; the index of relevant paths is built with it."""
+        if self._fp is not None:
+            return self._fp
+        repo = self.repo
+        nodes = {n.id: n for n in repo.range_commits(self.old, self.new)} if self.old != self.new else {}
+        line: list[CommitNode] = []
+        cur = self.new
+        while cur in nodes:
+            node = nodes[cur]
+            line.append(node)
+            if not node.parents:
+                break
+            cur = node.parents[0]
+        line.reverse()
+        self._fp = line
+        prev = repo.tree_of(self.old)
+        self._parent_tree = []
+        for node in line:
+            self._parent_tree.append(prev)
+            prev = node.tree
+        self._index(set(self._relevant()), 0)
+        return line
+
+    def _index(self, paths: set[str], start: int) -> None:
+        """Fill the per-path commit lists for these paths, from first-parent position start on."""
+        todo = {p for p in paths if p not in self._changes}
+        if not todo:
+            return
+        for p in todo:
+            self._changes[p] = []
+        trie = path_trie(todo)
+        fp = self._fp or []
+        for k in range(start, len(fp)):
+            for p in self.repo.changed_among(self._parent_tree[k], fp[k].tree, trie):
+                self._changes[p].append(k)
+
+    def message(self, commit: str) -> str:
+        if commit not in self._messages:
+            self._messages[commit] = self.repo.commit_info(commit).message
+        return self._messages[commit]
+
+    def subject(self, commit: str) -> str:
+        return self.message(commit).split("\n", 1)[0].strip()
+
+    def changes_of(self, path: str, start: int = 0) -> list[int]:
+        """First-parent positions (from start) of the commits that changed path."""
+        self.first_parent()
+        if path not in self._changes:
+            self._index({path}, 0)
+        return [k for k in self._changes[path] if k >= start]
+
+    # -- culprits ------------------------------------------------------------
+    def culprits(self, path: str, spans: Sequence[tuple[int, int]], whole: bool) -> tuple[Found, ...]:
+        """Commits that changed these old-pin line ranges of path (or, ``whole``, the file at all)."""
+        fp = self.first_parent()
+        repo = self.repo
+        spans = list(spans)
+        found: list[Found] = []
+        k_next = 0
+        while True:
+            ks = self.changes_of(path, k_next)
+            if not ks:
+                break
+            renamed_to: tuple[str, int] | None = None
+            for k in ks:
+                node = fp[k]
+                before = repo.entry(self._parent_tree[k], path)
+                after = repo.entry(node.tree, path)
+                if before == after:
+                    continue
+                if before is not None and after is None:
+                    dest = self._renamed(path, before, self._parent_tree[k], node.tree)
+                    if dest is not None:
+                        after = repo.entry(node.tree, dest)
+                        renamed_to = (dest, k + 1)
+                if whole:
+                    if before is not None and after != before:
+                        found.append(self._name(node, path, spans, before, after, whole))
+                else:
+                    hunks = [_half_open(h) for h in repo.blob_hunks(_id(before), _id(after))]
+                    if any(_touches(h, lo, hi) for h in hunks for lo, hi in spans):
+                        found.append(self._name(node, path, spans, before, after, whole))
+                    spans = [_map_forward(hunks, lo, hi) for lo, hi in spans]
+                if renamed_to is not None:
+                    break
+            if renamed_to is None:
+                break
+            path, k_next = renamed_to
+        out: list[Found] = []
+        for f in found:
+            if f not in out:
+                out.append(f)
+        return tuple(out)
+
+    def _renamed(self, path: str, before: Entry, old_tree: str, new_tree: str) -> str | None:
+        added = {p: b for p, a, b in self.repo.changed_files(old_tree, new_tree) if a is None and b is not None}
+        for p, e in added.items():
+            if e.id == before.id:
+                return p
+        return self.repo.find_renames({path: before}, added).get(path)
+
+    def _name(
+        self, node: CommitNode, path: str, spans: Sequence[tuple[int, int]], before: Entry | None,
+        after: Entry | None, whole: bool,
+    ) -> Found:
+        """The commit to name for a first-parent culprit: a merge's branch commit where one matches."""
+        subject = self.subject(node.id)
+        if len(node.parents) < 2:
+            return Found(node.id, subject, ref=pr_ref(self.message(node.id)))
+        merge_message = self.message(node.id)
+        removed, added = self._region_lines(before, after, spans, whole)
+        best: list[CommitNode] = []
+        repo = self.repo
+        for c in repo.branch_commits(node.id):
+            if len(c.parents) != 1:
+                continue
+            a = repo.entry(repo.tree_of(c.parents[0]), path)
+            b = repo.entry(c.tree, path)
+            if a == b:
+                continue
+            r, ad = repo.blob_changed_lines(_id(a), _id(b))
+            if (r & removed) or (ad & added):
+                best.append(c)
+        if not best:
+            return Found(node.id, subject, ref=pr_ref(merge_message))
+        c = best[-1]  # the latest branch commit that wrote those lines
+        msg = self.message(c.id)
+        return Found(c.id, self.subject(c.id), node.id, subject, pr_ref(msg, merge_message))
+
+    def _region_lines(
+        self, before: Entry | None, after: Entry | None, spans: Sequence[tuple[int, int]], whole: bool
+    ) -> tuple[set[bytes], set[bytes]]:
+        """What a merge removed and added inside the regions (the whole file with ``whole``)."""
+        removed, added = self.repo.blob_changed_lines(_id(before), _id(after))
+        if whole:
+            return removed, added
+        old = self.repo.read_blob(before.id).split(b"\n") if before is not None else []
+        new = self.repo.read_blob(after.id).split(b"\n") if after is not None else []
+        keep_r: set[bytes] = set()
+        keep_a: set[bytes] = set()
+        for h in (_half_open(h) for h in self.repo.blob_hunks(_id(before), _id(after))):
+            if not any(_touches(h, lo, hi) for lo, hi in spans):
+                continue
+            keep_r.update(x.strip() for x in old[h[0]:h[1]] if x.strip())
+            keep_a.update(x.strip() for x in new[h[2]:h[3]] if x.strip())
+        return keep_r & removed, keep_a & added
+
+    # -- upstream carrying a patch ------------------------------------------
+    def patch_id_match(self, candidates: Iterable[str], paths: Sequence[str], patch_id: str) -> str | None:
+        """The candidate upstream commit whose patch-id is this patch's, if any.
+
+        The candidates are the conflict's culprits: a commit that carries the patch's change
+        changed the conflicting lines.  Only a commit changing exactly the patch's files can match.
+        """
+        want = set(paths)
+        repo = self.repo
+        for cid in candidates:
+            info = repo.commit_info(cid)
+            if len(info.parents) != 1:
+                continue
+            parent = repo.tree_of(info.parents[0])
+            if {p for p, _a, _b in repo.changed_files(parent, info.tree)} != want:
+                continue
+            if repo.patch_id(parent, info.tree) == patch_id:
+                return cid
+        return None
+
+
+def _id(e: Entry | None) -> str | None:
+    return None if e is None else e.id
+
+
+def _half_open(h: tuple[int, int, int, int]) -> Span:
+    os_, oc, ns, nc = h
+    o0 = os_ if oc == 0 else os_ - 1
+    n0 = ns if nc == 0 else ns - 1
+    return (o0, o0 + oc, n0, n0 + nc)
+
+
+def _touches(h: Span, lo: int, hi: int) -> bool:
+    return h[0] <= hi and lo <= h[1]
+
+
+def _map_forward(hunks: Sequence[Span], lo: int, hi: int) -> tuple[int, int]:
+    """A range through a commit's hunks: unchanged lines shift, touched hunks widen it."""
+    return (_map_pos(hunks, lo, False), _map_pos(hunks, hi, True))
+
+
+def _map_pos(hunks: Sequence[Span], x: int, end: bool) -> int:
+    delta = 0
+    for h in hunks:
+        if h[0] < x < h[1]:
+            return h[3] if end else h[2]
+        if h[1] > x:
+            break
+        delta = h[3] - h[1]
+    return x + delta
+
+
+# --------------------------------------------------------------------------- what else a conflict can be
+
+
+def hunk_header(files: Sequence[FileDiff], path: str, start: int, count: int) -> str:
+    """The ``@@`` header of the patch's hunk that covers lines start..start+count of its result (1-based)."""
+    lo, hi = start, start + max(count, 1)
+    for fd in files:
+        if path not in (fd.new_path, fd.old_path):
+            continue
+        best = ""
+        for h in fd.hunks:
+            h_lo, h_hi = h.new_start, h.new_start + max(h.new_count, 1)
+            if h_lo < hi and lo < h_hi:
+                section = h.section.decode("utf-8", "replace").strip()
+                return h.header() + (f" {section}" if section else "")
+            if h_lo <= lo and not best:
+                best = h.header()
+        return best
+    return ""
+
+
+def reverse_applies(repo: GitRepo, tree: str, files: Sequence[FileDiff], moves: Mapping[str, tuple[str, str]]) -> bool:
+    """quilt's "already applied" test: the patch, reversed, applies exactly to this tree (line offsets allowed).
+
+    A file the patch adds must be there with exactly its content, a file it deletes must be
+    absent; a path upstream renamed is looked up at its new name.  Binary patches never count.
+    """
+    if not files:
+        return False
+    for fd in files:
+        if fd.binary is not None or fd.binary_no_data:
+            return False
+        path = fd.new_path if fd.new_path is not None else fd.old_path
+        assert path is not None
+        got = repo.read_file(tree, path)
+        if got is None and fd.old_path is not None:
+            hit = moves.get(fd.old_path)
+            if hit is not None and hit[0] == "R":
+                got = repo.read_file(tree, hit[1])
+        if fd.new_path is None:  # deleted by the patch: upstream must not have it either
+            if got is not None:
+                return False
+            continue
+        if got is None:
+            return False
+        if fd.old_path is None and not fd.hunks:
+            if got[0] != b"":
+                return False
+            continue
+        reverse = [
+            Hunk(h.new_start, h.new_count, h.old_start, h.old_count, h.section,
+                 tuple((_REVERSE.get(kind, kind), line) for kind, line in h.lines))
+            for h in fd.hunks
+        ]
+        try:
+            back = apply_hunks(got[0], reverse, path)
+        except FspatchError:
+            return False
+        if fd.old_path is None and back != b"":
+            return False
+    return True
+
+
+_REVERSE = {ADDED: REMOVED, REMOVED: ADDED}

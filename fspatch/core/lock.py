@@ -1,0 +1,118 @@
+"""One fspatch at a time per backend checkout (and per workspace git dir): a create-exclusive lock.
+
+Why: two verbs run at once (``push -a`` and ``pop -a`` from two terminals, two CI jobs on one
+runner) interleave their checkout writes and ref moves, and one of them ends with the files of
+one outcome and the refs of the other.  Like git's ``index.lock``, the lock is a file created
+with ``O_CREAT | O_EXCL``: whoever creates it holds it, everyone else gets one line naming the
+holder.  It is taken by every verb that opens a journal (:func:`fspatch.core.transaction.transaction`),
+for the whole of its changes, and removed when the verb ends, however it ends.
+
+Lock file, format 1: ``<git dir>/fspatch/lock`` holding one JSON object
+``{"format": 1, "pid": 1234, "host": "ci-7", "operation": "push", "started": 1700000000}``.
+
+A lock is *stale* when it was taken on this host by a process that no longer exists (a verb
+killed with SIGKILL); it is then removed and taken again.  A lock from another host (a
+checkout on a shared file system) is never guessed stale: the message says how to remove it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fspatch.errors import FspatchError
+
+__all__ = ["LockedError", "holder", "locked"]
+
+LOCK_FORMAT = 1
+_NAME = "lock"
+
+
+class LockedError(FspatchError):
+    """Another fspatch process holds the lock; nothing was changed."""
+
+
+def _path(git_dir: Path) -> Path:
+    return git_dir / "fspatch" / _NAME
+
+
+def holder(git_dir: Path) -> dict[str, Any] | None:
+    """What the lock file says (None when there is none; ``{}`` when it is unreadable)."""
+    try:
+        raw = _path(git_dir).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return {}
+    try:
+        data = json.loads(raw[:4096])
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def _stale(data: dict[str, Any]) -> bool:
+    pid = data.get("pid")
+    return (
+        data.get("host") == socket.gethostname() and isinstance(pid, int) and pid != os.getpid() and not _alive(pid)
+    )
+
+
+@contextmanager
+def locked(git_dir: Path, operation: str) -> Iterator[None]:
+    """Hold the lock of ``git_dir`` while the block runs; refused at once when another process holds it."""
+    path = _path(git_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    me = {"format": LOCK_FORMAT, "pid": os.getpid(), "host": socket.gethostname(), "operation": operation}
+    me["started"] = int(time.time())
+    for _attempt in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            data = holder(git_dir)
+            if data is None:
+                continue  # released between our open and our read: try again
+            if data and _stale(data):
+                path.unlink(missing_ok=True)
+                continue
+            if data.get("pid") == os.getpid() and data.get("host") == me["host"]:
+                yield  # this process holds it already (a nested journal): the outer one releases it
+                return
+            raise LockedError(_message(path, data)) from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(me, sort_keys=True) + "\n")
+        break
+    else:
+        raise LockedError(_message(path, holder(git_dir) or {}))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _message(path: Path, data: dict[str, Any]) -> str:
+    if not data:
+        return f"{path} exists (unreadable): another fspatch may be running; remove the file if none is"
+    who = f"'{data.get('operation')}' (pid {data.get('pid')} on {data.get('host')})"
+    return (
+        f"another fspatch is changing this checkout: {who} holds {path}; wait for it to finish "
+        "(if it is gone, remove that file)"
+    )
