@@ -629,6 +629,7 @@ def test_init_creates_a_valid_workspace_and_refuses_twice(tmp_path: Path) -> Non
         "schemas/history.schema.json",
         "schemas/layer.schema.json",
         "schemas/lock.schema.json",
+        "schemas/pending.schema.json",
         "schemas/vendor.schema.json",
         "series",
         "upstream.lock",
