@@ -52,8 +52,7 @@ def layer_changes(
     out: list[SeriesChange] = []
     kept = [n for n in applied if n in listed]
     last = max((listed.index(n) for n in kept), default=-1)
-    in_series_order = [n for n in listed if n in kept]
-    moved = {a for a, b in zip(kept, in_series_order, strict=True) if a != b}
+    moved = _moved(kept, {n: listed.index(n) for n in kept})
     commits = {p.name: p.commit for p in ls.applied}
     parents = {p.name: (ls.applied[i - 1].commit if i else ls.base) for i, p in enumerate(ls.applied)}
     for i, entry in enumerate(entries):
@@ -71,6 +70,24 @@ def layer_changes(
             out.append(SeriesChange(ls.layer, name, EDITED, why))
     out.extend(SeriesChange(ls.layer, n, REMOVED) for n in applied if n not in listed)
     return out
+
+
+def _moved(applied: list[str], position: dict[str, int]) -> set[str]:
+    """The fewest applied patches whose moves explain the new order: those off a longest run of
+    patches whose series positions still increase (swapping 0001 and 0003 moves two, not three)."""
+    n = len(applied)
+    best = [1] * n
+    prev = [-1] * n
+    for i in range(n):
+        for j in range(i):
+            if position[applied[j]] < position[applied[i]] and best[j] + 1 > best[i]:
+                best[i], prev[i] = best[j] + 1, j
+    keep: set[str] = set()
+    i = max(range(n), key=lambda k: best[k], default=-1)
+    while i >= 0:
+        keep.add(applied[i])
+        i = prev[i]
+    return set(applied) - keep
 
 
 def _edited(
