@@ -331,7 +331,10 @@ def test_interactive_stop_status_says_the_workspace_files_are_unchanged(
     assert not (ws.root / "series/minillm/pending.yaml").exists()
     res = _cli(ws.root, "status")
     assert "pull-upstream v1 -> v2 stopped at a conflict in common/0001-attn-flash.patch" in res.output
-    assert "the workspace files are unchanged until it finishes (a commit now records none of it)" in res.output
+    assert (
+        "the workspace files are unchanged until it finishes (a commit now records none of it; to hand it to "
+        "someone else: 'fspatch abort', then 'fspatch pull-upstream minillm v2 --no-stop' and commit)"
+    ) in res.output
     assert git(ws.root, "status", "--porcelain").strip() == ""  # indeed: nothing to commit
 
 

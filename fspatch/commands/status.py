@@ -128,10 +128,16 @@ def _journal_note(found: JournalData) -> Note:
                 f" in {plan.stopped.layer}/{plan.stopped.patch}"
                 f" ({n} file{'s' if n != 1 else ''} with conflict markers)"
             )
+    hand_over = ""
+    if plan is not None and plan.operation == "pull-upstream":
+        hand_over = (
+            f"; to hand it to someone else: 'fspatch abort', then 'fspatch pull-upstream {plan.backend} "
+            f"{plan.new_ref} --no-stop' and commit"
+        )
     return Note(
         PAUSED,
         f"{what} stopped at a conflict{where}; the workspace files are unchanged until it finishes "
-        "(a commit now records none of it)",
+        f"(a commit now records none of it{hand_over})",
         "edit the files, then run 'fspatch continue' (or 'fspatch skip', 'fspatch abort')",
     )
 
