@@ -321,6 +321,18 @@ def test_dirty_checkout_and_moved_head_are_reported_with_what_to_run(tmp_path: P
     assert _kinds(_status_json(ws.root)) == ["head-moved"]
 
 
+def test_unreadable_series_and_pending_file_are_named_with_their_line(tmp_path: Path) -> None:
+    """A series or pending file broken by hand: one line naming the file (and line), 'fspatch check'."""
+    ws = _workspace(tmp_path)
+    (ws.root / "series/minillm/pending.yaml").write_text("format: 1\n")
+    _series(ws.root).write_text("0001-attn-flash.patch\n0001-attn-flash.patch\n")
+    res = _cli(ws.root, "status")
+    assert res.exit_code == 0 and "Traceback" not in res.output
+    assert "series/minillm/pending.yaml: missing required key 'operation'" in res.output
+    assert "series/minillm/series:2: patch '0001-attn-flash.patch' is listed twice" in res.output
+    assert _kinds(_status_json(ws.root)) == ["pending-invalid", "series-invalid"]
+
+
 def test_interactive_stop_status_says_the_workspace_files_are_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

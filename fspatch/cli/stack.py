@@ -171,7 +171,7 @@ def goto(ctx: click.Context, patch: str, backend: str | None, vendor: str | None
 @format_option
 @click.pass_context
 def status(ctx: click.Context, backend_name: str | None, backend: str | None, fmt: str) -> None:
-    """Show each backend's pin, applied layers and local edits."""
+    """Show each backend's pin and applied layers, and where the checkout disagrees with the lock and the series."""
     from fspatch.commands import status as cmd
 
     r = cmd.run(opts(ctx).workspace(), one_backend(backend_name, backend))

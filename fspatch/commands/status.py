@@ -28,6 +28,7 @@ PENDING = "pending"
 PENDING_INVALID = "pending-invalid"
 STALE = "stale"
 SERIES_CHANGED = "series-changed"
+SERIES_INVALID = "series-invalid"
 HEAD_MOVED = "head-moved"
 NO_STACK = "no-stack"
 DIRTY = "dirty"
@@ -68,10 +69,6 @@ class BackendStatus:
     pending: tuple[PendingPatch, ...] = ()
     series_changes: tuple[SeriesChange, ...] = ()
     notes: tuple[Note, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.notes
 
 
 @dataclass(frozen=True)
@@ -199,7 +196,7 @@ def _backend(ws: Workspace, b: Backend, ws_journal: JournalData | None) -> Backe
             layer = LayerRef.from_label(b.name, ls.layer)
             found_changes = [] if busy else layer_changes(ws, s.repo, builder, ls, layer)
             changes.extend(found_changes)
-            total = _total(ws, layer, len(ls.applied))
+            total = _total(ws, layer, len(ls.applied), notes)
             after = tuple(c.patch for c in found_changes if c.change == UNAPPLIED)
             layers.append(
                 LayerStatus(ls.layer, len(ls.applied), total, ls.applied[-1].name if ls.applied else None, after)
@@ -209,7 +206,7 @@ def _backend(ws: Workspace, b: Backend, ws_journal: JournalData | None) -> Backe
                 Note(SERIES_CHANGED, f"series changed since applied: {describe(changes)}", f"run '{apply_cmd}'")
             )
     else:
-        layers.append(LayerStatus("common", 0, _total(ws, LayerRef(b.name, None), 0), None))
+        layers.append(LayerStatus("common", 0, _total(ws, LayerRef(b.name, None), 0, notes), None))
     if pend is not None and pending:
         notes.append(_pending_note(b, pend, busy))
     at_stack = head == (state.head if state is not None else b.commit)
@@ -272,11 +269,12 @@ def _name_of(repo: GitRepo, commit: str | None, b: Backend, pend: PendingSummary
     return found[0] if found else None
 
 
-def _total(ws: Workspace, layer: LayerRef, fallback: int) -> int:
-    """Patches in the layer's series; status still answers when a half-done verb broke the series."""
+def _total(ws: Workspace, layer: LayerRef, fallback: int, notes: list[Note]) -> int:
+    """Patches in the layer's series; a series that cannot be read is a note (status still answers)."""
     try:
         return len(ws.read_layer_series(layer))
-    except FspatchError:
+    except FspatchError as exc:
+        notes.append(Note(SERIES_INVALID, str(exc), "run 'fspatch check'"))
         return fallback
 
 
