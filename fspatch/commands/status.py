@@ -122,8 +122,7 @@ def _journal_note(found: JournalData) -> Note:
         if plan.stopped is not None:
             n = len(plan.stopped.paths)
             where = (
-                f" in {plan.stopped.layer}/{plan.stopped.patch}"
-                f" ({n} file{'s' if n != 1 else ''} with conflict markers)"
+                f" in {plan.stopped.layer}/{plan.stopped.patch} ({n} file{'s' if n != 1 else ''} with conflict markers)"
             )
     hand_over = ""
     if plan is not None and plan.operation == "pull-upstream":
@@ -174,8 +173,6 @@ def _backend(ws: Workspace, b: Backend, ws_journal: JournalData | None) -> Backe
     busy = found is not None  # mid-operation: the stack and HEAD are the operation's, not drift
     state = s.state
     apply_cmd = _apply_cmd(b, state)
-    layers: list[LayerStatus] = []
-    changes: list[SeriesChange] = []
     built_on = state.upstream if state is not None else None
     built_on_ref = None
     stale = state is not None and state.upstream != b.commit
@@ -189,45 +186,14 @@ def _backend(ws: Workspace, b: Backend, ws_journal: JournalData | None) -> Backe
                     f"run '{apply_cmd}'",
                 )
             )
-    if state is not None:
-        # Whether a file still builds its commit is asked only of a stack on the pinned upstream.
-        builder = Builder(s.repo, state.upstream) if not stale and not busy else None
-        for ls in state.layers:
-            layer = LayerRef.from_label(b.name, ls.layer)
-            found_changes = [] if busy else layer_changes(ws, s.repo, builder, ls, layer)
-            changes.extend(found_changes)
-            total = _total(ws, layer, len(ls.applied), notes)
-            after = tuple(c.patch for c in found_changes if c.change == UNAPPLIED)
-            layers.append(
-                LayerStatus(ls.layer, len(ls.applied), total, ls.applied[-1].name if ls.applied else None, after)
-            )
-        if needs_rebuild(changes) and not stale:
-            notes.append(
-                Note(SERIES_CHANGED, f"series changed since applied: {describe(changes)}", f"run '{apply_cmd}'")
-            )
-    else:
-        layers.append(LayerStatus("common", 0, _total(ws, LayerRef(b.name, None), 0, notes), None))
+    layers, changes = _layers(ws, s, stale or busy, busy, notes)
+    if needs_rebuild(changes) and not stale:
+        notes.append(Note(SERIES_CHANGED, f"series changed since applied: {describe(changes)}", f"run '{apply_cmd}'"))
     if pend is not None and pending:
         notes.append(_pending_note(b, pend, busy))
     at_stack = head == (state.head if state is not None else b.commit)
     if not busy and not at_stack:
-        if state is None:
-            notes.append(
-                Note(
-                    NO_STACK,
-                    f"nothing applied, and HEAD {_short(_name_of(s.repo, head, b, pend), head or '')} "
-                    f"is not the pinned {_short(b.ref, b.commit)}",
-                    f"run '{apply_cmd}'",
-                )
-            )
-        else:
-            notes.append(
-                Note(
-                    HEAD_MOVED,
-                    f"HEAD {str(head)[:12]} is not the stack top {state.head[:12]}",
-                    f"move HEAD back, or run '{apply_cmd} --force'",
-                )
-            )
+        notes.append(_head_note(s, head, pend, apply_cmd))
     dirty = tuple(s.repo.dirty_paths())
     if dirty and not busy:
         n = len(dirty)
@@ -254,6 +220,44 @@ def _backend(ws: Workspace, b: Backend, ws_journal: JournalData | None) -> Backe
         pending,
         tuple(changes),
         tuple(notes),
+    )
+
+
+def _layers(
+    ws: Workspace, s: Session, no_edits: bool, busy: bool, notes: list[Note]
+) -> tuple[list[LayerStatus], list[SeriesChange]]:
+    """Each applied layer against its series.  Whether a file still builds its commit is asked only
+    of a stack on the pinned upstream with no operation in progress (``no_edits`` otherwise)."""
+    name = s.backend.name
+    if s.state is None:
+        return [LayerStatus("common", 0, _total(ws, LayerRef(name, None), 0, notes), None)], []
+    builder = None if no_edits else Builder(s.repo, s.state.upstream)
+    layers: list[LayerStatus] = []
+    changes: list[SeriesChange] = []
+    for ls in s.state.layers:
+        layer = LayerRef.from_label(name, ls.layer)
+        found = [] if busy else layer_changes(ws, s.repo, builder, ls, layer)
+        changes.extend(found)
+        total = _total(ws, layer, len(ls.applied), notes)
+        after = tuple(c.patch for c in found if c.change == UNAPPLIED)
+        layers.append(LayerStatus(ls.layer, len(ls.applied), total, ls.applied[-1].name if ls.applied else None, after))
+    return layers, changes
+
+
+def _head_note(s: Session, head: str | None, pend: PendingSummary | None, apply_cmd: str) -> Note:
+    """HEAD is neither the stack top nor, with no stack, the pinned commit."""
+    b = s.backend
+    shown = "unborn" if head is None else _short(_name_of(s.repo, head, b, pend), head)
+    if s.state is None:
+        return Note(
+            NO_STACK,
+            f"nothing applied, and HEAD {shown} is not the pinned {_short(b.ref, b.commit)}",
+            f"run '{apply_cmd}'",
+        )
+    return Note(
+        HEAD_MOVED,
+        f"HEAD {shown} is not the stack top {s.state.head[:12]}",
+        f"move HEAD back, or run '{apply_cmd} --force'",
     )
 
 
