@@ -17,12 +17,11 @@ from fspatch.cli.options import (
     one_backend,
     opts,
     pick_backend,
-    progress,
     report_options,
     resolve_option,
     stop_option,
 )
-from fspatch.cli.render import render_replay
+from fspatch.cli.render import progress, render_replay
 
 
 @command("pull-upstream")
