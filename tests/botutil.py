@@ -36,14 +36,14 @@ def _edit(path: str, line: int, new: str) -> bytes:
 def patches() -> list[PatchDef]:
     """Twelve patches, one file each; the third changes line 10 of the CUDA kernel."""
     out: list[PatchDef] = [
-        ("0001-attn.patch", "Scale attention", "Scale the scores.", {"model/attn.py": _edit("model/attn.py", 5, "x4 = 40")}),
-        ("0002-ops.patch", "Faster op", "Return early.", {"csrc/ops.cpp": _edit("csrc/ops.cpp", 6, "int op5() { return 50; }")}),
+        ("0001-attn.patch", "Scale attention", "Scale the scores.", {"model/attn.py": _edit("model/attn.py", 5, "x4 = 40  # --- FLAGSCALE MODIFICATION ---")}),
+        ("0002-ops.patch", "Faster op", "Return early.", {"csrc/ops.cpp": _edit("csrc/ops.cpp", 6, "int op5() { return 50; }  // --- FLAGSCALE MODIFICATION ---")}),
         (CONFLICT_PATCH, "Kernel for our chip", "Block size for the chip.",
-         {CONFLICT_FILE: _edit(CONFLICT_FILE, 10, "__device__ int k9 = 900;  // chip")}),
+         {CONFLICT_FILE: _edit(CONFLICT_FILE, 10, "__device__ int k9 = 900;  // --- FLAGSCALE MODIFICATION ---")}),
     ]
     for i in range(1, 10):
         path = f"model/m{i:02d}.py"
-        out.append((f"{i + 3:04d}-m{i:02d}.patch", f"Tune module {i}", "Tune.", {path: _edit(path, 15, f"v14 = {i}00")}))
+        out.append((f"{i + 3:04d}-m{i:02d}.patch", f"Tune module {i}", "Tune.", {path: _edit(path, 15, f"v14 = {i}00  # --- FLAGSCALE MODIFICATION ---")}))
     return out
 
 

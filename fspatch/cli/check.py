@@ -41,7 +41,9 @@ from fspatch.cli.render import say, write_output
     help="First set up missing backend checkouts from upstream.lock (as 'fspatch sync').",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+)
 @click.option(
     "--junit",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -103,6 +105,10 @@ def check(
         write_output(sarif, render_sarif(r.findings, __version__, all_rules()), "--sarif")
     if fmt == "json":
         click.echo(render_json(r.findings, summary), nl=False)
+    elif fmt == "markdown":
+        from fspatch.core.report_markdown import render_markdown
+
+        click.echo(render_markdown(r.findings, summary), nl=False)
     else:
         text = render_text(r.findings)
         if text:

@@ -103,10 +103,22 @@ def render_replay(ctx: click.Context, r: Any, fmt: str, report_file: Path | None
     clear_progress(ctx)
     rep = r.report
     if report_file is not None:
-        data = to_json(rep) if fmt == "json" or report_file.suffix == ".json" else replay_text(rep, r)
-        write_output(report_file, data + "\n", "--report")
+        kind = {".json": "json", ".md": "markdown"}.get(report_file.suffix, fmt)
+        if kind == "json":
+            data = to_json(rep) + "\n"
+        elif kind == "markdown":
+            from fspatch.core.report_markdown import render_replay_markdown
+
+            data = render_replay_markdown(rep, stopped=r.stopped, checkout=str(r.checkout))
+        else:
+            data = replay_text(rep, r) + "\n"
+        write_output(report_file, data, "--report")
     if fmt == "json":
         click.echo(to_json(r))
+    elif fmt == "markdown":
+        from fspatch.core.report_markdown import render_replay_markdown
+
+        click.echo(render_replay_markdown(rep, stopped=r.stopped, checkout=str(r.checkout)), nl=False)
     else:
         for line in replay_text(rep, r).splitlines():
             say(ctx, line)
