@@ -114,3 +114,29 @@ def test_blocked_upstreamed_and_hostile_text(tmp_path: Path) -> None:
     assert "- common: `0004-d.patch` (reverse-applies); dropped" in md
     assert "| already upstream | 2 |" in md and "| blocked by an earlier patch | 1 |" in md and "| conflicts | 1 |" in md
     assert "- blocked: vendor/acme: `0002-b.patch`" in md
+
+
+def test_rebase_vendors_markdown_names_the_vendor_patch(tmp_path: Path) -> None:
+    """rebase-vendors' body: a vendor patch conflicting with an edited common patch, at its vendors/ path."""
+    from tests.rebase_helpers import lines, make_repo, make_ws
+    from tests.rebase_helpers import text as as_bytes
+
+    up = tmp_path / "up"
+    base = lines(20, "__device__ int k")
+    make_repo(up, {"csrc/kernel.cu": as_bytes(base)}, [])
+    common = as_bytes(base[:9] + ["__device__ int k 10 = 1;\n"] + base[10:])
+    vendor = as_bytes(base[:9] + ["__device__ int k 10 = 2;  // acme\n"] + base[10:])
+    ws = make_ws(tmp_path, up, "v1", [("0001-c.patch", "Common", "d", {"csrc/kernel.cu": common})],
+                 vendors={"acme": [("0001-v.patch", "Acme kernel", "d", {"csrc/kernel.cu": vendor})]})
+    assert CliRunner().invoke(main_group, ["-C", str(ws.root), "apply", "minillm", "--vendor", "acme"]).exit_code == 0
+    patch = ws.root / "series/minillm/0001-c.patch"
+    patch.write_text(patch.read_text().replace("+__device__ int k 10 = 1;", "+__device__ int k 10 = 3;"))
+    res = CliRunner().invoke(
+        main_group, ["-C", str(ws.root), "-q", "rebase-vendors", "minillm", "--no-stop", "--format", "markdown"]
+    )
+    assert res.exit_code == 1, res.output
+    md = res.stdout
+    assert md.startswith("## fspatch rebase-vendors: minillm vendor layers onto the common layer\n")
+    rows = [line for line in md.split("\n") if line.startswith("| vendor/acme |")]
+    assert len(rows) == 1 and "`vendors/acme/minillm/0001-v.patch` | `csrc/kernel.cu`" in rows[0], md
+    assert "@@ -7,7 +7,7 @@" in rows[0] and "| conflicts | 1 |" in md and "fspatch apply minillm" in md
