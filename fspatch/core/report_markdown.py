@@ -18,6 +18,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from fspatch.core.workspace import LayerRef
+
 if TYPE_CHECKING:
     from fspatch.core.replay_report import Culprit, ReplayReport
     from fspatch.core.report import Finding
@@ -41,10 +43,8 @@ def code(value: str) -> str:
 
 
 def patch_path(backend: str, layer: str, patch: str) -> str:
-    """Where the patch file lives in the workspace (``common`` or ``vendor/<name>``)."""
-    if layer.startswith("vendor/"):
-        return f"vendors/{layer[len('vendor/'):]}/{backend}/{patch}"
-    return f"series/{backend}/{patch}"
+    """Where the patch file lives in the workspace (``layer`` is ``common`` or ``vendor/<name>``)."""
+    return f"{LayerRef.from_label(backend, layer).dir.as_posix()}/{patch}"
 
 
 def _lines(span: tuple[int, int] | list[int]) -> str:
