@@ -82,6 +82,8 @@ CLI_MAY_IMPORT_FROM_CORE = {
     ("fspatch.core.report", "render_json"),
     ("fspatch.core.report", "render_junit"),
     ("fspatch.core.report", "render_sarif"),
+    ("fspatch.core.report_markdown", "render_markdown"),  # check → Markdown (a pull-request body)
+    ("fspatch.core.report_markdown", "render_replay_markdown"),  # a replay's report → Markdown
     ("fspatch.core.health", "all_rules"),  # the rule table SARIF describes
     ("fspatch.core.matrix", "matrix_dict"),  # matrix → json, markdown, text
     ("fspatch.core.matrix", "render_matrix_markdown"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -173,26 +172,3 @@ def replay_mode(ctx: click.Context, verb: str, stop: bool | None) -> bool:
         click.echo(f"{verb}: {what.format(why)}", err=True)
     return stops
 
-
-def progress(ctx: click.Context) -> Callable[[int, int, str], None] | None:
-    """A progress line per patch on a terminal (rewritten in place), every 10 % otherwise; none with -q."""
-    if opts(ctx).quiet:
-        return None
-    tty = sys.stderr.isatty()
-    last = [-1]
-
-    def report(done: int, total: int, name: str) -> None:
-        if total == 0:
-            return
-        if tty:
-            end = "\n" if done == total else ""
-            click.echo(f"\r\x1b[Kreplaying [{done}/{total}] {name}", err=True, nl=False)
-            if end:
-                click.echo("", err=True)
-            return
-        step = done * 10 // total
-        if step != last[0] and total >= 10:
-            last[0] = step
-            click.echo(f"replaying {done}/{total}", err=True)
-
-    return report

@@ -65,8 +65,7 @@ def apply(
     ws = opts(ctx).workspace()
     name = pick_backend(ws, one_backend(backend_name, backend))
     if resume.is_pending(ws, name) and to is None and at is None and upto is None:
-        from fspatch.cli.options import progress
-        from fspatch.cli.render import render_replay
+        from fspatch.cli.render import progress, render_replay
 
         say(ctx, f"{name}: patches pending from a bot replay; entering the first one")
         render_replay(ctx, resume.run(ws, name, progress=progress(ctx)), "text", None)
