@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from fspatch.core import carried, relocate, structured_merge
+from fspatch.core import argparse_options, carried, relocate, structured_merge
 from fspatch.core.conflict_regions import ConflictRegion, Lines, MergedFile, marked, parse_diff3
 from fspatch.core.markers import MarkerConfig
 from fspatch.core.resolutions import Recorded, ResolutionStore
@@ -134,7 +134,10 @@ class Ladder:
         got = structured_merge.merge_region(path, merged, region, base, ours)
         if got.lines is not None:
             return result(structured_merge.RULE, got.reason, got.lines, near=near), []
-        why.append(f"structured: {got.reason}")
+        opts = argparse_options.merge_region(path, region, ours, theirs)
+        if opts.lines is not None:
+            return result(structured_merge.RULE, opts.reason, opts.lines, near=near), []
+        why.append(f"structured: {got.reason} (argparse options: {opts.reason})")
         moved = relocate.relocate_region(path, base, theirs, ours, merged, region, self.markers)
         if moved.lines is not None:
             clash = [e for e in moved.clean_edits for t in taken if e[0] == t[0] and e[1] < t[2] and t[1] < e[2]]
