@@ -104,8 +104,8 @@ def test_computed_option_elsewhere_in_the_file_is_refused(tmp_path: Path) -> Non
     refused(resolve(tmp_path, UP, PATCH, base=base), "repeats unknown")
 
 
-def test_edit_on_one_side_is_refused(tmp_path: Path) -> None:
-    """Upstream also changes a line of the region: not insert/insert."""
+def test_edit_on_both_sides_is_refused(tmp_path: Path) -> None:
+    """Both sides change a line of the region (the patch besides adding an option): refused."""
     base = BASE
     ours = base.replace("Batch size per model instance", "Batch size per GPU") + ""
     theirs = base.replace(SPOT, SPOT.replace("Batch size per model instance", "Micro batch size") + PATCH)
@@ -114,4 +114,69 @@ def test_edit_on_one_side_is_refused(tmp_path: Path) -> None:
     assert got is not None and not got[0]
     fr = Ladder(SAFE).resolve_file("arguments.py", base.encode(), ours.encode(), theirs.encode(), got[1], LABELS)
     assert fr is not None
-    refused(fr, "not both sides only adding lines")
+    refused(fr, "the patch does not only add lines before or after")
+
+
+# --------------------------------------------------------------------------- the patch adds options next to an edit
+
+HELP = "                       help='Training batch size.')\n"
+
+
+def edit_and_add(tmp_path: Path, ours: str, theirs: str, base: str = BASE) -> FileResolution:
+    repo = GitRepo.init(tmp_path / "scratch")
+    got = repo.merge_texts("arguments.py", base.encode(), ours.encode(), theirs.encode(), LABELS)
+    assert got is not None and not got[0], "the case must be a conflict for git"
+    fr = Ladder(SAFE).resolve_file("arguments.py", base.encode(), ours.encode(), theirs.encode(), got[1], LABELS)
+    assert fr is not None
+    return fr
+
+
+def test_options_after_an_edited_help_text_are_kept_after_it(tmp_path: Path) -> None:
+    """Upstream rewords a help text; the patch adds options right after that call: upstream's, then the patch's."""
+    new_help = "                       help='Training batch size (all data-parallel ranks).')\n"
+    ours = BASE.replace(HELP, new_help)
+    theirs = BASE.replace(HELP, HELP + PATCH)
+    fr = edit_and_add(tmp_path, ours, theirs)
+    assert fr.resolved and fr.rules == ("structured",)
+    assert fr.text == BASE.replace(HELP, new_help + PATCH).encode()
+    assert "then the patch's 1 argparse option(s) after it" in fr.regions[0].reason
+
+
+def test_options_before_a_renamed_option_are_kept_before_it(tmp_path: Path) -> None:
+    """Upstream renames an option; the patch adds one right before that call."""
+    call = "    group.add_argument('--global-batch-size', type=int, default=None,\n" + HELP
+    renamed = call.replace("--global-batch-size", "--global-batch")
+    ours = BASE.replace(call, renamed)
+    theirs = BASE.replace(call, PATCH + call)
+    fr = edit_and_add(tmp_path, ours, theirs)
+    assert fr.resolved, fr.regions[0].reason
+    assert fr.text == BASE.replace(call, PATCH + renamed).encode()
+
+
+def test_patch_that_also_edits_is_refused(tmp_path: Path) -> None:
+    ours = BASE.replace(HELP, HELP.replace("Training", "Global"))
+    theirs = BASE.replace(HELP, HELP.replace("Training", "Total") + PATCH)
+    refused(edit_and_add(tmp_path, ours, theirs), "does not only add lines before or after")
+
+
+def test_upstream_removing_the_lines_is_refused(tmp_path: Path) -> None:
+    call = "    group.add_argument('--global-batch-size', type=int, default=None,\n" + HELP
+    ours = BASE.replace(call, "")
+    theirs = BASE.replace(call, call + PATCH)
+    refused(edit_and_add(tmp_path, ours, theirs), "upstream removed the lines the patch adds next to")
+
+
+def test_upstream_lines_not_ending_with_a_call_are_refused(tmp_path: Path) -> None:
+    """Upstream turned the call into something else: the options would not land between two calls."""
+    call = "    group.add_argument('--global-batch-size', type=int, default=None,\n" + HELP
+    ours = BASE.replace(call, "    parser.set_defaults(global_batch_size=None)\n")
+    theirs = BASE.replace(call, call + PATCH)
+    refused(edit_and_add(tmp_path, ours, theirs), "do not end with an add_argument call on the same parser")
+
+
+def test_option_upstream_now_has_is_refused(tmp_path: Path) -> None:
+    """Upstream's edit introduces the very option the patch adds next to it."""
+    ours = BASE.replace(HELP, HELP + "    group.add_argument('--rampup-save-interval', type=int)\n")
+    ours = ours.replace("Training batch size.", "Training batch size!")
+    theirs = BASE.replace(HELP, HELP + PATCH)
+    refused(edit_and_add(tmp_path, ours, theirs), "option '--rampup-save-interval' is added twice")

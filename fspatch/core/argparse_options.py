@@ -123,7 +123,9 @@ def merge_region(path: str, region: ConflictRegion, ours_file: bytes, theirs_fil
         return Outcome(None, "not a Python file")
     ins_o = insertions(region.base, region.ours)
     ins_t = insertions(region.base, region.theirs)
-    if region.base or not ins_o or not ins_t:
+    if region.base:
+        return _next_to_edit(region, ours_file, theirs_file)
+    if not ins_o or not ins_t:
         return Outcome(None, "not both sides only adding lines")
     ours = _side(ours_file, region.ours, "upstream")
     if isinstance(ours, str):
@@ -154,6 +156,76 @@ def merge_region(path: str, region: ConflictRegion, ours_file: bytes, theirs_fil
         f"kept both (argparse options: upstream {len(ours[0])}, patch {len(theirs[0])}): an option's place "
         "only changes --help order",
     )
+
+
+def _next_to_edit(region: ConflictRegion, ours_file: bytes, theirs_file: bytes) -> Outcome:
+    """The patch only adds options right after (or before) lines upstream edited: upstream's, then the patch's.
+
+    git conflicts because the two changes touch; the patch's options do not depend on the
+    lines next to them (an option's place only changes ``--help`` order), so they go at the
+    same end of upstream's lines -- which must end (start) with a whole ``add_argument`` call
+    on the same parser, so the options land between two calls.  None of them may be in
+    upstream's file already (option string or destination).
+    """
+    base, theirs = region.base, region.theirs
+    n = len(base)
+    if len(theirs) > n and theirs[:n] == base:
+        added, after = theirs[n:], True
+    elif len(theirs) > n and theirs[-n:] == base:
+        added, after = theirs[: len(theirs) - n], False
+    else:
+        return Outcome(None, "the patch does not only add lines before or after the region's lines")
+    if not any(line.strip() for line in region.ours):
+        return Outcome(None, "upstream removed the lines the patch adds next to")
+    mine = _side(theirs_file, added, "the patch")
+    if isinstance(mine, str):
+        return Outcome(None, mine)
+    try:
+        tree = ast.parse(ours_file)
+    except (SyntaxError, ValueError):
+        return Outcome(None, "upstream's file does not parse")
+    first = _block(ours_file, region.ours)
+    if first is None:
+        return Outcome(None, "upstream's lines are not found once in upstream's file")
+    last = first + len(region.ours) - 1
+    receiver = _receiver(theirs_file, added)
+    flags: set[str] = set()
+    dests: set[str] = set()
+    touches = False
+    for stmt, name, call in _calls(tree):
+        got = _options(call)
+        if got is None:
+            return Outcome(None, "an option of upstream's file is not written with literal strings (repeats unknown)")
+        flags.update(got[0])
+        dests.add(got[1])
+        end = stmt.end_lineno or stmt.lineno
+        if name == receiver and ((after and end == last) or (not after and stmt.lineno == first)):
+            touches = True
+    if not touches:
+        return Outcome(None, "upstream's lines do not end with an add_argument call on the same parser")
+    for opt_flags, dest in mine[0]:
+        if any(not f.startswith("-") for f in opt_flags):
+            return Outcome(None, f"'{opt_flags[0]}' is a positional argument (their order matters)")
+        twice = sorted(set(opt_flags) & flags)
+        if twice:
+            return Outcome(None, f"option '{twice[0]}' is added twice (upstream's file has it too)")
+        if dest in dests:
+            return Outcome(None, f"destination '{dest}' is used by another option (upstream's file)")
+    lines = (*region.ours, *added) if after else (*added, *region.ours)
+    return Outcome(
+        lines,
+        f"kept both: upstream's edit, then the patch's {len(mine[0])} argparse option(s) "
+        f"{'after' if after else 'before'} it (an option's place only changes --help order)",
+    )
+
+
+def _receiver(file: bytes, lines: tuple[bytes, ...]) -> str | None:
+    """The parser object the add_argument calls at ``lines`` of ``file`` are made on."""
+    first = _block(file, lines)
+    for stmt, name, _ in _calls(ast.parse(file)):
+        if first is not None and stmt.lineno == first:
+            return name
+    return None
 
 
 __all__ = ["merge_region"]
