@@ -16,7 +16,7 @@ evaluation on real merges:
     (``new series up to and including the patch``), located by the region's unchanged
     neighbours (``conflict_regions.resolved_regions``); a region whose neighbours the
     maintainers changed has no known truth;
-  * fspatch's ladder (``--resolve safe``: recorded, structured, relocated) is run on each region:
+  * fspatch's ladder (``--resolve safe``: recorded, carried, structured, relocated) is run on each region:
     *equal* = resolved and identical to the truth, *differ* = resolved otherwise,
     *unverified* = resolved where the truth is unknown.
 Patches the maintainers *dropped* (in the old series, not in the new one) are replayed too,
