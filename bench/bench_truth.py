@@ -336,6 +336,7 @@ def measure_bump(
             c.clean += 1
             continue
         c.conflict_patches += 1
+        upstreamed = already_upstream(repo, anc, ours, theirs, name)
         for path in res.conflicts:
             a = repo.read_file(anc, path)
             o = repo.read_file(ours, path)
@@ -343,6 +344,13 @@ def measure_bump(
             if a is None or o is None or t is None:
                 continue  # add/delete conflicts: not regions of text
             tr = repo.read_file(truth, path)
+            if upstreamed:  # the replay would drop it as already upstream: every region is upstream's side
+                got = repo.merge_texts(path, a[0], o[0], t[0], LABELS)
+                merged = parse_diff3(got[1], LABELS) if got is not None and not got[0] else None
+                if merged is not None:
+                    c.conflict_files += 1
+                    count_upstreamed(c, merged, resolved_regions(merged, tr[0]) if tr else [None] * len(merged.regions))
+                continue
             compare_file(repo, ladder, c, pending, f"{old.pkg} {name}", path, a[0], o[0], t[0], tr, verbose)
     recorded_pass(store_dir, store, pending, c)
     c.seconds = time.perf_counter() - t0
@@ -368,10 +376,7 @@ def measure_dropped(
         c.clean += 1
         return
     c.conflict_patches += 1
-    try:
-        carried = reverse_applies(repo, ours, parse_patch(repo.diff_trees(anc, theirs), label).files, {})
-    except FspatchError:
-        carried = False
+    upstreamed = already_upstream(repo, anc, ours, theirs, label)
     for path in res.conflicts:
         a = repo.read_file(anc, path)
         o = repo.read_file(ours, path)
@@ -379,30 +384,40 @@ def measure_dropped(
         if a is None or o is None or t is None:
             continue
         fin = repo.read_file(final, path)
-        tr = o if fin is not None and fin[0] == o[0] else None
-        if tr is not None:
-            got = repo.merge_texts(path, a[0], o[0], t[0], LABELS)
-            merged = parse_diff3(got[1], LABELS) if got is not None and not got[0] else None
-            if merged is not None:  # the truth of each region is upstream's side itself (no alignment needed)
-                truths: list[Any] = [r.ours for r in merged.regions]
-                compare_file(repo, ladder, c, [], label, path, a[0], o[0], t[0], tr, False, truths)
-                continue
-        if carried:
-            got = repo.merge_texts(path, a[0], o[0], t[0], LABELS)
-            merged = parse_diff3(got[1], LABELS) if got is not None and not got[0] else None
-            for reg in merged.regions if merged is not None else ():
-                c.regions += 1
-                c.resolved += 1
-                c.by_rule["already upstream"] = c.by_rule.get("already upstream", 0) + 1
-                if tr is None:
-                    c.unverified += 1
-                    continue
-                c.truth_known += 1
-                want = resolved_regions(merged, tr[0])[reg.index]
-                c.equal += want == reg.ours
-                c.differ += want != reg.ours
+        known = fin is not None and fin[0] == o[0]
+        got = repo.merge_texts(path, a[0], o[0], t[0], LABELS)
+        merged = parse_diff3(got[1], LABELS) if got is not None and not got[0] else None
+        if merged is None:
             continue
-        compare_file(repo, ladder, c, [], label, path, a[0], o[0], t[0], tr, False)
+        # The truth of each region is upstream's side itself (no alignment needed), where known.
+        truths: list[Any] = [r.ours if known else None for r in merged.regions]
+        if upstreamed:
+            c.conflict_files += 1
+            count_upstreamed(c, merged, truths)
+            continue
+        compare_file(repo, ladder, c, [], label, path, a[0], o[0], t[0], o if known else None, False, truths)
+
+
+def already_upstream(repo: GitRepo, anc: str, ours: str, theirs: str, label: str) -> bool:
+    """The replay's whole-patch test (quilt's reverse-apply onto ours): ``pull-upstream`` says upstreamed."""
+    try:
+        return reverse_applies(repo, ours, parse_patch(repo.diff_trees(anc, theirs), label).files, {})
+    except FspatchError:
+        return False
+
+
+def count_upstreamed(c: Counts, merged: Any, truths: list[Any]) -> None:
+    """Every region of a patch the replay finds already upstream: resolved as upstream's side."""
+    for reg, want in zip(merged.regions, truths, strict=True):
+        c.regions += 1
+        c.resolved += 1
+        c.by_rule["already upstream"] = c.by_rule.get("already upstream", 0) + 1
+        if want is None:
+            c.unverified += 1
+            continue
+        c.truth_known += 1
+        c.equal += want == reg.ours
+        c.differ += want != reg.ours
 
 
 Pending = list[tuple[str, Any, list[Any], tuple[bytes, bytes, bytes, bytes]]]
@@ -565,6 +580,17 @@ def run_flagscale(verbose: bool) -> list[tuple[str, Counts]]:
                 c.clean += 1
                 continue
             c.conflict_patches += 1
+            tree = repo.update_tree(repo.empty_tree(), {path: Entry(repo.write_blob(ours), MODE_FILE)})
+            try:
+                upstreamed = reverse_applies(repo, tree, parse_patch(old_patch, path).files, {})
+            except FspatchError:
+                upstreamed = False
+            if upstreamed:  # the replay would say already upstream: every region is upstream's side
+                merged = parse_diff3(got[1], LABELS)
+                if merged is not None:
+                    c.conflict_files += 1
+                    count_upstreamed(c, merged, resolved_regions(merged, truth))
+                continue
             compare_file(repo, ladder, c, pending, "flagscale", path, base, ours, theirs, (truth, MODE_FILE), verbose)
         recorded_pass(store_dir, store, pending, c)
         c.seconds = time.perf_counter() - t0
