@@ -127,7 +127,8 @@ def resolve_option(f: F) -> F:
         default="safe",
         show_default=True,
         help="Conflicts git leaves: none (leave all), recorded (replay recorded resolutions), "
-        "safe (recorded, then structured merge and marker-guided relocation; docs/resolution.md).",
+        "safe (recorded, then upstream's side where it already has the change, structured merge "
+        "and marker-guided relocation; docs/resolution.md).",
     )(f)
 
 
