@@ -434,9 +434,8 @@ class GitRepo:
         staged = FileStatus.INDEX_NEW | FileStatus.INDEX_MODIFIED | FileStatus.INDEX_DELETED
         staged |= FileStatus.INDEX_RENAMED | FileStatus.INDEX_TYPECHANGE
         unstaged = FileStatus.WT_MODIFIED | FileStatus.WT_DELETED | FileStatus.WT_TYPECHANGE | FileStatus.WT_RENAMED
-        partly = sorted(
-            p for p, f in self._repo.status(untracked_files="no").items() if f & staged and f & unstaged and p not in unmerged
-        )
+        status = self._repo.status(untracked_files="no")
+        partly = sorted(p for p, f in status.items() if f & staged and f & unstaged and p not in unmerged)
         return unmerged, partly
 
     def _worktree_entry(self, wd: Path, path: str) -> Entry | None:

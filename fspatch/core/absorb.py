@@ -99,7 +99,9 @@ def plan_absorb(
         raise UsageError(f"nothing to absorb: {s.backend.path} has no edits against the stack top")
     scope = s.layer_ref(layer).label if layer is not None else None
     into_ref = _resolve_into(s, state, into, scope) if into is not None else None
-    series = {ls.layer: [e.name for e in s.entries(LayerRef.from_label(s.backend.name, ls.layer))] for ls in state.layers}
+    series = {
+        ls.layer: [e.name for e in s.entries(LayerRef.from_label(s.backend.name, ls.layer))] for ls in state.layers
+    }
     router = Router(repo, state, scope=scope, into=into_ref, series=series, per_file=per_file)
     routes = route_hunks(router, hunks)
 
@@ -172,10 +174,10 @@ def plan_absorb(
             "name the top patch with --into, or refresh it; nothing changed"
         )
     touched = set(dirty) | set(repo.changed_paths(head_tree, repo.tree_of(new_state.head)))
-    series = tuple(
+    new_series = tuple(
         (LayerRef.from_label(s.backend.name, labels[li]), tuple(e)) for li, e in sorted(new_entries.items())
     )
-    return AbsorbPlan(tuple(routes), tuple(writes), series, state, new_state, tuple(sorted(touched)))
+    return AbsorbPlan(tuple(routes), tuple(writes), new_series, state, new_state, tuple(sorted(touched)))
 
 
 def execute_absorb(s: Session, plan: AbsorbPlan) -> list[str]:
