@@ -93,6 +93,8 @@ for _cmd in (
     interop.import_group,
     legacy.unpatch_cmd,
     legacy.patch_cmd,
+    legacy.merge_cmd,
+    legacy.compat,
     *queue.COMMANDS,
     help_cmd,
 ):
