@@ -78,8 +78,38 @@ def make_upstream(path: Path) -> str:
     return git(path, "rev-parse", "v0.1^{commit}").strip()
 
 
-def make_flagscale_workspace(tmp: Path, *, vendor: bool = True) -> Workspace:
-    """The workspace (a git repository itself, checkouts ignored) with its layers written and committed."""
+VLLM: dict[str, bytes | None] = {
+    "vllm/worker.py": b"class Worker:\n    device = 'cuda'\n",
+    "csrc/attention.cu": b"__global__ void attn(float* q) {\n    q[0] = 0.0f;\n}\n",
+}
+
+
+def _make_vllm(tmp: Path, root: Path, vendor: bool) -> None:
+    up = tmp / "vllm"
+    up.mkdir()
+    git(up, "init", "-q", "-b", "main")
+    write_tree(up, VLLM)
+    git(up, "add", "-A")
+    git(up, "commit", "-q", "-m", "vllm 0.1", date=1_700_000_000)
+    git(up, "tag", "v0.1")
+    backend_cmd.run_add(Workspace.load(root), "vllm", url=str(up), ref="v0.1")
+    common = [("0001-vllm-worker.py.patch", "vllm/worker.py", "", _edit("vllm/worker.py", b"'cuda'", b"'cuda:0'", VLLM))]
+    make_series(up, "v0.1", root / "series" / "vllm", common)
+    if vendor:
+        vendor_cmd.run_layer(Workspace.load(root), "acme", "vllm", tasks=("inference",), models=("qwen3",))
+        base = dict(VLLM)
+        base.update(common[0][3])
+        scratch = tmp / "vllm-base"
+        git(tmp, "clone", "-q", str(up), str(scratch))
+        write_tree(scratch, common[0][3])
+        git(scratch, "commit", "-qam", "common", date=1_700_000_100)
+        own = [("0001-csrc-attention.cu.patch", "csrc/attention.cu", "", _edit("csrc/attention.cu", b"0.0f", b"1.0f", base))]
+        make_series(scratch, "HEAD", root / "vendors" / "acme" / "vllm", own)
+
+
+def make_flagscale_workspace(tmp: Path, *, vendor: bool = True, vllm: bool = False) -> Workspace:
+    """The workspace (a git repository itself, checkouts ignored) with its layers written and committed;
+    ``vllm``: a second backend (common and acme layers, acme's for inference)."""
     up = tmp / "Megatron-LM"
     make_upstream(up)
     root = tmp / "FlagScale"
@@ -100,6 +130,8 @@ def make_flagscale_workspace(tmp: Path, *, vendor: bool = True) -> Workspace:
             write_tree(scratch, ch)
         git(scratch, "commit", "-qam", "common", date=1_700_000_100)
         make_series(scratch, "HEAD", root / "vendors" / "acme" / "megatron", vendor_patches())
+    if vllm:
+        _make_vllm(tmp, root, vendor)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "FlagScale workspace", date=1_700_000_200)
     return Workspace.load(root)
