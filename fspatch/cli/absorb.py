@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from fspatch.cli.base import command
-from fspatch.cli.options import backend_option, format_option, opts, pick_backend, vendor_option
+from fspatch.cli.options import backend_option, format_option, opts, pick_backend
 from fspatch.cli.render import clean, say, to_json
 
 
@@ -13,7 +13,13 @@ from fspatch.cli.render import clean, say, to_json
 @click.option("--into", metavar="PATCH", help="Patch for hunks no patch owns (default: the top patch of the layer).")
 @click.option("-n", "--dry-run", "dry_run", is_flag=True, help="Only list where each hunk would go.")
 @backend_option
-@vendor_option
+@click.option(
+    "--layer",
+    "--vendor",
+    "vendor",
+    metavar="LAYER",
+    help="Only this layer's patches: common or a vendor's (default: every applied layer).",
+)
 @format_option
 @click.pass_context
 def absorb(

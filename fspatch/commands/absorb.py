@@ -20,7 +20,7 @@ class AbsorbedHunk:
     change: str  # "-2 +3", or the whole-file kind
     layer: str
     patch: str
-    rule: str  # lines, file, new, into, top (docs/flagscale-compat.md)
+    rule: str  # lines, file, into, new, top (docs/flagscale-compat.md)
     new: bool
 
 

@@ -11,12 +11,14 @@ mode change.  Each hunk is routed by the first rule that decides:
 ``file``
     a patch of the scope that changes this one file and nothing else (FlagScale keeps one
     patch per file: ``0012-megatron-core-timers.py.patch``).
+``into``
+    the patch ``--into`` names.
 ``new``
     in a *per-file layer* (every patch changes one file and is named after it, as FlagScale's
     ``tools/patch/patch.py`` and ``fspatch import flagscale`` name them) a file no patch of the
     layer changes gets a new patch named after it, at the top of the layer.
-``into`` / ``top``
-    the patch ``--into`` names, else the top applied patch of the scope.
+``top``
+    the top applied patch of the scope.
 
 The scope is one layer (``--layer``) or every applied layer.  Lines owned by a patch *below*
 the scope count as not owned (a vendor layer edits common lines all the time); lines owned by
@@ -40,7 +42,7 @@ from fspatch.core.stack import StackState
 from fspatch.errors import UsageError
 from fspatch.git_adapter import MODE_EXEC, MODE_FILE, Entry, GitRepo
 
-RULES = ("lines", "file", "new", "into", "top")
+RULES = ("lines", "file", "into", "new", "top")
 _TEXT_MODES = (MODE_FILE, MODE_EXEC)
 
 
@@ -156,7 +158,11 @@ class Router:
         self.series = series  # layer label → every patch name of its series (for new names)
         labels = [ls.layer for ls in state.layers]
         if scope is not None and scope not in labels:
-            raise UsageError(f"layer {scope} is not applied")
+            vendor = scope.removeprefix("vendor/")
+            raise UsageError(
+                f"layer {scope} of '{state.backend}' is not applied; apply it first "
+                f"('fspatch apply {state.backend} --vendor {vendor}')"
+            )
         self.scope_index = labels.index(scope) if scope is not None else len(labels) - 1
         self.scope_label = labels[self.scope_index]
         self.changed = {s.index: repo.changed_paths(repo.tree_of(s.parent), repo.tree_of(s.commit)) for s in self.slots}
