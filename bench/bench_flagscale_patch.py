@@ -62,7 +62,8 @@ def main() -> int:
         ).stdout
         with tarfile.open(fileobj=BytesIO(archive)) as tar:
             tar.extractall(fs, filter="data")
-        pin = run(FLAGSCALE, "git", "--git-dir", str(FLAGSCALE), "rev-parse", f"{COMMIT}:third_party/Megatron-LM").strip()
+        pin = run(tmp, "git", "--git-dir", str(FLAGSCALE), "rev-parse", f"{COMMIT}:third_party/Megatron-LM")
+        pin = pin.strip()
         ws = tmp / "ws"
         run(tmp, str(FSPATCH), "init", str(ws))
         run(ws, "git", "init", "-q", "-b", "main")
