@@ -98,7 +98,7 @@ def plan_absorb(
     if not hunks:
         raise UsageError(f"nothing to absorb: {s.backend.path} has no edits against the stack top")
     scope = s.layer_ref(layer).label if layer is not None else None
-    into_ref = _resolve_into(s, state, into, scope) if into is not None else None
+    into_ref = _resolve_into(s, into, scope) if into is not None else None
     series = {
         ls.layer: [e.name for e in s.entries(LayerRef.from_label(s.backend.name, ls.layer))] for ls in state.layers
     }
@@ -203,7 +203,7 @@ def execute_absorb(s: Session, plan: AbsorbPlan) -> list[str]:
     return changed
 
 
-def _resolve_into(s: Session, state: StackState, into: str, scope: str | None) -> tuple[str, str]:
+def _resolve_into(s: Session, into: str, scope: str | None) -> tuple[str, str]:
     """``--into PATCH`` (any form ``refresh`` takes): an applied patch of the scope."""
     layer, entries, ls = s.applied_layer(scope, into)
     name = resolve_patch([e.name for e in entries], into, layer)
