@@ -55,6 +55,7 @@ def state_of(ws: Workspace) -> dict[str, bytes]:
 def rebuilt_tree(ws: Workspace, tmp: Path, vendor: str | None = "acme") -> dict[str, bytes]:
     """The stack rebuilt from the workspace files alone, written to a fresh directory."""
     out = tmp / f"rebuilt-{vendor}"
+    tmp.mkdir(exist_ok=True)
     apply.run(ws, "megatron", vendor=vendor, to=out)
     return snapshot(out)
 
@@ -243,3 +244,26 @@ def test_command_result_names_the_destinations(ws: Workspace) -> None:
     r = absorb.run(ws, "megatron")
     assert r.patches == ("vendors/acme/megatron/0002-csrc-kernel.cu.patch",)
     assert r.changed == r.patches
+
+
+def test_whole_file_changes_binary_mode_and_deletion_are_routed_too(ws: Workspace, tmp_path: Path) -> None:
+    """A binary file and a mode change are whole-file hunks: a new binary file gets its own patch
+    (git binary diff), an exec bit goes into the file's patch, and deleting the file a patch added
+    goes back into that patch; each time the rebuilt stack is the checkout."""
+    co = checkout(ws)
+    (co / "megatron/core/table.bin").write_bytes(bytes(range(256)) * 4)
+    (co / "csrc/fused.cpp").chmod(0o755)
+    r = cli(ws, "absorb")
+    assert r.exit_code == 0, r.output
+    assert "csrc/fused.cpp (mode) mode -> common/0001-csrc-fused.cpp.patch [file]" in r.output
+    assert "megatron/core/table.bin (added) added -> vendor/acme/0003-megatron-core-table.bin.patch (new) [new]" in r.output
+    assert "GIT binary patch" in (ws.root / "vendors/acme/megatron/0003-megatron-core-table.bin.patch").read_text()
+    assert "new mode 100755" in (ws.root / "series/megatron/0001-csrc-fused.cpp.patch").read_text()
+    assert rebuilt_tree(ws, tmp_path) == snapshot(co)
+    (co / "megatron/core/table.bin").unlink()
+    r = cli(ws, "absorb")
+    assert r.exit_code == 0, r.output
+    assert "megatron/core/table.bin (deleted) deleted -> vendor/acme/0003-megatron-core-table.bin.patch [file]" in r.output
+    assert "table.bin" not in (ws.root / "vendors/acme/megatron/0003-megatron-core-table.bin.patch").read_text().split("---")[-1]
+    assert git(co, "status", "--porcelain") == ""
+    assert rebuilt_tree(ws, tmp_path / "again") == snapshot(co)
