@@ -306,5 +306,6 @@ def run_merge(
     full = _workspace_commit(ws, commit, "--commit")
     changed = append(ws, device_type, tasks, [fs for _, fs in pairs], full)
     detail = f"{'updated' if changed else 'unchanged'} ({'+'.join(sorted(fs for _, fs in pairs))} {full[:12]})"
-    steps = [LegacyStep(b, fs, None, f"(write {HISTORY_FILE})", detail) for b, fs in pairs]
-    return LegacyResult("merge", tuple(steps), (f"Patch history updated in {HISTORY_FILE}.",) if changed else ())
+    key = "+".join(sorted(fs for _, fs in pairs))
+    step = LegacyStep(",".join(b for b, _ in pairs), key, None, f"(write {HISTORY_FILE})", detail)
+    return LegacyResult("merge", (step,), (f"Patch history updated in {HISTORY_FILE}.",) if changed else ())
