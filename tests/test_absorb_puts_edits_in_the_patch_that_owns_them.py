@@ -267,3 +267,19 @@ def test_whole_file_changes_binary_mode_and_deletion_are_routed_too(ws: Workspac
     assert "table.bin" not in (ws.root / "vendors/acme/megatron/0003-megatron-core-table.bin.patch").read_text().split("---")[-1]
     assert git(co, "status", "--porcelain") == ""
     assert rebuilt_tree(ws, tmp_path / "again") == snapshot(co)
+
+
+def test_a_pure_insertion_belongs_to_a_patch_only_between_two_of_its_lines(ws: Workspace) -> None:
+    """git-absorb's care with additions: inside a patch's block, the patch ('lines'); at the edge of
+    it (a patch line on one side, an upstream line on the other), no line owner ('file' then)."""
+    co = checkout(ws)
+    (co / "megatron/core/new_op.py").write_text("def a():\n    return 1\n\n\ndef b():\n    return 2\n")
+    assert absorb.run(ws, "megatron", layer="common").hunks[0].rule == "new"
+    edit(co / "megatron/core/new_op.py", "\n\ndef b():", "\n# between a and b\n\ndef b():")
+    edit(co / "megatron/core/timers.py", "    return 3 * 10  # flagscale\n", "    return 3 * 10  # flagscale\n    # after\n")
+    r = absorb.run(ws, "megatron", layer="common", dry_run=True)
+    got = {(h.where, h.rule, h.patch) for h in r.hunks}
+    assert got == {
+        ("megatron/core/new_op.py:4", "lines", "0004-megatron-core-new_op.py.patch"),
+        ("megatron/core/timers.py:12", "file", "0002-megatron-core-timers.py.patch"),
+    }
