@@ -13,11 +13,11 @@ import click
 from fspatch.cli.base import command
 from fspatch.cli.options import (
     backend_option,
-    interactive,
     one_backend,
     opts,
     pick_backend,
     progress,
+    replay_mode,
     report_options,
     resolve_option,
     stop_option,
@@ -47,8 +47,9 @@ def pull_upstream(
 ) -> None:
     """Move BACKEND's pin to REF and replay every layer onto it as 3-way merges.
 
-    On a terminal it stops at the first conflict for 'fspatch continue/skip/abort';
-    elsewhere (CI) it runs as a bot (--no-stop). --stop/--no-stop choose explicitly.
+    It stops at the first conflict for 'fspatch continue/skip/abort' (piped or not); it runs as
+    a bot only with --no-stop or when CI is set: every patch tried, conflicts recorded as pending
+    in the workspace for 'fspatch apply BACKEND' from any clone. The mode is named on stderr.
     """
     from fspatch.commands import pull_upstream as cmd
 
@@ -62,7 +63,7 @@ def pull_upstream(
         name,
         ref,
         url=url,
-        stop=interactive(stop),
+        stop=replay_mode(ctx, "pull-upstream", stop),
         drop_upstreamed=drop_upstreamed,
         resolve=resolve,
         progress=progress(ctx),
@@ -91,5 +92,5 @@ def rebase_vendors(
 
     ws = opts(ctx).workspace()
     name = pick_backend(ws, one_backend(backend_name, backend))
-    r = cmd.run(ws, name, stop=interactive(stop), resolve=resolve, progress=progress(ctx))
+    r = cmd.run(ws, name, stop=replay_mode(ctx, "rebase-vendors", stop), resolve=resolve, progress=progress(ctx))
     render_replay(ctx, r, fmt, report_file)
