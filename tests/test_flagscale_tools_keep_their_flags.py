@@ -241,6 +241,13 @@ def test_patch_without_device_type_records_into_the_common_layer_under_a_vendor(
     assert "+    return 55" in (ws.root / PATCH_0002).read_text()
     assert (ws.root / VENDOR_0001).read_bytes() == vendor_before
     assert "return 55" in timers(ws).read_text() and "# npu" in timers(ws).read_text()
+    edit(timers(ws), "    return 9  # npu\n", "    return 9  # npu, tuned\n")  # a vendor patch's line
+    before = snapshot(ws.root)
+    r = cli(ws, "patch", "--backend", "Megatron-LM")
+    assert r.exit_code == 2
+    assert "the lines belong to vendor/acme/0001-megatron-core-timers.py.patch, above layer common" in r.output
+    assert r.output.rstrip().endswith("FlagScale's way: patch --device-type Acme_NPU")
+    assert snapshot(ws.root) == before
 
 
 def test_patch_with_device_type_records_into_the_vendor_layer_and_exports(ws: Workspace) -> None:

@@ -273,6 +273,11 @@ def run_patch(
         try:
             plan = plan_absorb(s, layer=layer.label, per_file=True if empty else None)
         except UsageError as exc:
+            state = s.state
+            if vendor is None and state is not None and f"above layer {layer.label}" in exc.message:
+                above = state.layers[-1].layer.removeprefix("vendor/")
+                device = ws.vendor_info(above)["device_type"]
+                raise UsageError(f"{exc.message}; FlagScale's way: patch --device-type {device}") from None
             if not exc.message.startswith("nothing to absorb"):
                 raise
             plan = None
