@@ -68,7 +68,7 @@ def test_only_cli_modules_print() -> None:
 # Layers, top to bottom.  An import may point down or stay in its layer, never up; the graph of
 # the whole package, the CLI included, has no cycle.  Every import counts: module level, inside a
 # function (the lazy imports that keep start-up fast) and under TYPE_CHECKING.
-LAYER = {"__main__": 5, "cli": 4, "commands": 3, "core": 2, "git_adapter": 1, "errors": 0, "": 0}
+LAYER = {"__main__": 5, "compat": 5, "cli": 4, "api": 4, "commands": 3, "core": 2, "git_adapter": 1, "errors": 0, "": 0}
 
 # The CLI reaches core behaviour only through a command.  It may import from core exactly these
 # names: opening the workspace every command takes and resolving a BACKEND argument (argument
