@@ -243,7 +243,8 @@ def _current_common_top(ws: Workspace, repo: GitRepo, backend: str, pin: str, da
     sources = []
     for e in ws.read_layer_series(layer):
         display = f"{layer.dir.as_posix()}/{e.name}"
-        sources.append(PatchSource(e.name, display, parse_patch(ws.patch_path(layer, e.name).read_bytes(), display, e.strip)))
+        raw = ws.patch_path(layer, e.name).read_bytes()
+        sources.append(PatchSource(e.name, display, parse_patch(raw, display, e.strip)))
     applied = Builder(repo, pin).build(pin, sources)
     return applied[-1].commit if applied else pin
 
