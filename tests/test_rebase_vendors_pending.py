@@ -38,8 +38,12 @@ def _kernel(line10: str) -> bytes:
     return text(KERNEL[:9] + [line10] + KERNEL[10:])
 
 
-def _workspace(tmp_path: Path) -> Workspace:
-    """Common 0001-c edits kernel.cu line 10; acme edits ops.cpp, kernel.cu line 10 twice, layer.py."""
+def _workspace(tmp_path: Path, beta: bool = False) -> Workspace:
+    """Common 0001-c edits kernel.cu line 10; acme edits ops.cpp, kernel.cu line 10 twice, layer.py.
+
+    ``beta``: a second vendor layer (layer.py), not applied, so its old commits are built on
+    the current common layer.
+    """
     up = tmp_path / "up"
     make_repo(up, {"csrc/kernel.cu": text(KERNEL), "csrc/ops.cpp": text(OPS), "model/layer.py": text(LAYER)}, [])
     common = {"csrc/kernel.cu": _kernel("__device__ int k 10 = 1;\n")}
@@ -49,8 +53,12 @@ def _workspace(tmp_path: Path) -> Workspace:
         ("0003-tune.patch", "Acme tuning", "d", {"csrc/kernel.cu": _kernel("__device__ int k 10 = 4;  // acme tuned\n")}),
         ("0004-py.patch", "Acme layer", "d", {"model/layer.py": text(LAYER[:4] + ["    x 5 = acme()\n"] + LAYER[5:])}),
     ]
+    vendors = {"acme": vendor}
+    if beta:
+        layer = text(LAYER[:14] + ["    x 15 = beta()\n"] + LAYER[15:])
+        vendors["beta"] = [("0001-beta.patch", "Beta layer", "d", {"model/layer.py": layer})]
     ws = make_ws(tmp_path, up, "v1", [("0001-c.patch", "Common kernel", "d", common)], apply=False,
-                 vendors={"acme": vendor})
+                 vendors=vendors)
     assert _run(ws.root, "apply", "minillm", "--vendor", "acme")[0] == 0
     # The common layer changes: line 10 differently, and two lines at the top of ops.cpp (shifts acme's hunk).
     patch = ws.root / "series/minillm/0001-c.patch"
@@ -72,9 +80,9 @@ def _run(root: Path, *args: str) -> tuple[int, str]:
     return res.exit_code, res.output
 
 
-def _bot_branch(tmp_path: Path) -> tuple[Path, Path]:
+def _bot_branch(tmp_path: Path, beta: bool = False) -> tuple[Path, Path]:
     """The bot's run (the installed fspatch under CI=true), committed, and a fresh clone of it."""
-    ws = _workspace(tmp_path)
+    ws = _workspace(tmp_path, beta)
     exe = Path(sys.executable).with_name("fspatch")
     env = dict(os.environ, CI="true")
     res = subprocess.run([str(exe), "-C", str(ws.root), "rebase-vendors", "minillm"], env=env,
@@ -94,8 +102,8 @@ def _bot_branch(tmp_path: Path) -> tuple[Path, Path]:
 def _files(root: Path) -> dict[str, bytes]:
     """The workspace files a replay may write (the lock, series, patches, layer.yaml, pending.yaml)."""
     out = {"upstream.lock": (root / "upstream.lock").read_bytes()}
-    for d in ("series/minillm", VENDOR):
-        for p in sorted((root / d).iterdir()):
+    for d in ("series/minillm", VENDOR, "vendors/beta/minillm"):
+        for p in sorted((root / d).iterdir()) if (root / d).is_dir() else ():
             out[f"{d}/{p.name}"] = p.read_bytes()
     return out
 
@@ -192,6 +200,21 @@ def test_fresh_clone_abort_returns_to_the_bot_state(tmp_path: Path) -> None:
     assert git(root, "status", "--porcelain").strip() == ""
     shutil.rmtree(root / "third_party/minillm")
     assert _run(root, "apply", "minillm")[0] == 1
+
+
+def test_a_second_vendor_layer_on_the_current_common_layer_is_kept(tmp_path: Path) -> None:
+    """beta (not applied, built on the current common layer) needs no old base; it stays as the bot left it."""
+    _bot, root = _bot_branch(tmp_path, beta=True)
+    data = load_yaml(root / PENDING, "pending")
+    assert [(la["label"], "old_base" in la) for la in data["layers"]] == [("vendor/acme", True), ("vendor/beta", False)]
+    bot_files = _files(root)
+    assert _run(root, "apply", "minillm")[0] == 1
+    assert resolve.run_skip(Workspace.load(root)).stopped
+    r = resolve.run_skip(Workspace.load(root))
+    assert r.report.finished and not (root / PENDING).exists()
+    beta = "vendors/beta/minillm/0001-beta.patch"
+    assert (root / beta).read_bytes() == bot_files[beta]
+    assert [p.status for p in r.report.patches if p.layer == "vendor/beta"] == ["clean"]
 
 
 def test_check_fails_in_json_while_pending(tmp_path: Path) -> None:

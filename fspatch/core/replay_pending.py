@@ -10,6 +10,10 @@ or dropped (the pending ones keep their old bytes in place, checked by SHA-256),
 bot's outcomes.  :func:`resume_plan` turns that back into the exact saved plan an
 interactive run would hold at its first conflict (``fspatch apply BACKEND``), so
 continue/skip/abort work unchanged; when the replay finishes the file is removed.
+
+``rebase-vendors --no-stop`` writes the same file (the pin does not move): a vendor layer's
+old base is an old common-layer top that only the bot's checkout holds, so it is kept as one
+diff from the pin (:func:`old_bases`), with the fingerprint of the common layer rebased onto.
 """
 
 from __future__ import annotations
