@@ -40,6 +40,7 @@ from fspatch.core.replay_report import (
     outcome_to_dict,
 )
 from fspatch.core.series import SeriesEntry
+from fspatch.core.session import read_patch
 from fspatch.core.stack import Builder, PatchSource
 from fspatch.core.workspace import PENDING_NAME, LayerRef, Workspace
 from fspatch.errors import ConflictError, InputError
@@ -247,8 +248,8 @@ def _current_common_top(ws: Workspace, repo: GitRepo, backend: str, pin: str, da
     sources = []
     for e in ws.read_layer_series(layer):
         display = f"{layer.dir.as_posix()}/{e.name}"
-        raw = ws.patch_path(layer, e.name).read_bytes()
-        sources.append(PatchSource(e.name, display, parse_patch(raw, display, e.strip)))
+        patch = read_patch(ws.patch_path(layer, e.name), display, e.strip, ws.root)
+        sources.append(PatchSource(e.name, display, patch))
     applied = Builder(repo, pin).build(pin, sources)
     return applied[-1].commit if applied else pin
 
