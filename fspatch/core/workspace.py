@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from fspatch.core.schema import SCHEMA_NAMES, errors_cached, schema_text, validate
+from fspatch.core.schema import SCHEMA_NAMES, errors_cached, iter_errors, schema_text, validate
 from fspatch.core.series import (
     SeriesEntry,
     check_patch_name,
@@ -42,6 +42,7 @@ from fspatch.core.series import (
 from fspatch.core.yamlio import (
     atomic_write,
     display_path,
+    dump_yaml,
     load_yaml,
     parse_yaml,
     read_regular,
@@ -707,17 +708,16 @@ class Workspace:
     def write_yaml(self, rel: Path | str, data: Any, schema: str | None) -> None:
         """Validate ``data`` against ``schema`` (errors name the target file), then write it."""
         path = self._inside(rel)
+        text = dump_yaml(data)
         if schema is not None:
             display = self._display(path)
-            if not hasattr(data, "lc"):
-                # Plain data has no line info; a round trip through text gives lines to errors.
-                from fspatch.core.yamlio import dump_yaml
-
-                data_for_check = parse_yaml(dump_yaml(data), display)
-            else:
-                data_for_check = data
-            validate(data_for_check, schema, display)
-        save_yaml(path, data, self.root)
+            if hasattr(data, "lc"):
+                validate(data, schema, display)
+            elif iter_errors(data, schema):
+                # Plain data has no line info: only when it fails does a round trip through the
+                # text give lines to the errors (and decide, as tuples are no JSON arrays).
+                validate(parse_yaml(text, display), schema, display)
+        atomic_write(path, text, self.root)
 
     def _inside(self, rel: Path | str) -> Path:
         """``root / rel`` after checking that ``rel`` is relative and has no ``..``."""
