@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from fspatch.core.schema import SCHEMA_NAMES, errors_cached, iter_errors, schema_text, validate
+from fspatch.core.schema import SCHEMA_NAMES, errors_cached, schema_text, validate
 from fspatch.core.series import (
     SeriesEntry,
     check_patch_name,
@@ -47,7 +47,6 @@ from fspatch.core.yamlio import (
     parse_yaml,
     read_regular,
     real_inside,
-    save_yaml,
 )
 from fspatch.errors import InputError, PathEscapeError, UsageError
 
@@ -489,8 +488,10 @@ class Workspace:
 
     def save_lock(self) -> None:
         """Validate and write ``upstream.lock`` atomically, comments kept; no change, no write."""
-        validate(self._lock, "lock", LOCK_NAME)
-        save_yaml(self.root / LOCK_NAME, self._lock, self.root)
+        text = dump_yaml(self._lock)
+        if errors_cached(self._lock, "lock", text):  # the bytes every later read checks (cached alike)
+            validate(self._lock, "lock", LOCK_NAME)
+        atomic_write(self.root / LOCK_NAME, text, self.root)
 
     def settings(self) -> dict[str, Any]:
         """The lock's ``settings`` as plain data, with :data:`DEFAULT_SETTINGS` filled in."""
@@ -711,12 +712,13 @@ class Workspace:
         text = dump_yaml(data)
         if schema is not None:
             display = self._display(path)
-            if hasattr(data, "lc"):
-                validate(data, schema, display)
-            elif iter_errors(data, schema):
+            # Keyed by the bytes written, as reads are: text that passed once (this write's
+            # warm-up, or the same lock written again) is not checked again, and the next
+            # read of this file finds it checked too.
+            if errors_cached(data, schema, text):
                 # Plain data has no line info: only when it fails does a round trip through the
                 # text give lines to the errors (and decide, as tuples are no JSON arrays).
-                validate(parse_yaml(text, display), schema, display)
+                validate(data if hasattr(data, "lc") else parse_yaml(text, display), schema, display)
         atomic_write(path, text, self.root)
 
     def _inside(self, rel: Path | str) -> Path:
