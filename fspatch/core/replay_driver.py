@@ -68,10 +68,10 @@ class Driver:
     def replayer(self) -> Replayer:
         if self.plan.resolve == "none":
             return Replayer(self.s.repo, self.plan, self.progress)
-        from fspatch.core.markers import MarkerConfig
-
         settings = self.s.ws.settings()
-        if isinstance(settings, dict):
+        if isinstance(settings, dict) and settings:
+            from fspatch.core.markers import MarkerConfig
+
             MarkerConfig.from_settings(settings)  # bad settings are refused before anything moves
         root, backend, mode = self.s.ws.root, self.plan.backend, self.plan.resolve
 
