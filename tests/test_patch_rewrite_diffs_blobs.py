@@ -87,3 +87,29 @@ def test_mode_change_and_executable_files_take_the_general_diff(tmp_path: Path) 
     assert not fast_used
     assert got == general
     assert b"new mode 100755" in got
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"src/a.cpp": CPP.replace(b"x + 7;", b"x * 7;"), "kern/k.cu": CU.replace(b"*= 2", b"*= 3", 1)},
+        {"py/m.py": PY.replace(b"return 5\n", b"return   55\n")},
+        {"py/m.py": PY, "py/new.py": b"x = 1\n"},
+    ],
+)
+def test_patch_id_without_small_trees_is_gits(tmp_path: Path, change: dict[str, bytes | None]) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    _commit(repo, {"src/a.cpp": CPP, "kern/k.cu": CU, "py/m.py": PY[:-40]})
+    _commit(repo, change)
+    r = GitRepo.open(repo)
+    head = r.head()
+    assert head is not None
+    info = r.commit_info(head)
+    got = r.patch_id(r.tree_of(info.parents[0]), info.tree)
+    diff = subprocess.run(["git", "diff-tree", "-p", "HEAD~1", "HEAD"], cwd=repo, capture_output=True, check=True).stdout
+    pid = subprocess.run(["git", "patch-id", "--stable"], cwd=repo, input=diff, capture_output=True, check=True).stdout
+    assert got == pid.split()[0].decode()
+    r._modified_text_blobs = lambda changes: None  # type: ignore[method-assign]
+    assert r.patch_id(r.tree_of(info.parents[0]), info.tree) == got
