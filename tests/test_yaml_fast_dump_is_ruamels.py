@@ -110,3 +110,12 @@ def test_a_pending_like_document() -> None:
     }
     assert _fast_dump(doc) is not None
     _both(doc)
+
+
+def test_multi_line_texts_double_quoted_as_ruamel_does() -> None:
+    region = "<<<<<<< upstream abc\n\ndef f(parser):\n    group = parser.add_argument_group(title='Logits')\n"
+    texts = [region, region * 300, "a\tb\r\n", "x\u2028y", "it's\n\"q\"\\", "\x00\x07\x1b\x85\ufeff\udcff\U0001f600\n",
+             "é\n" * 10, " lead\ntrail \n", "- item\n# c\n", "word " * 20000]
+    for t in texts:
+        _both({"resolutions": [{"before": t, "after": t[::-1], "recorded_id": ""}], "k": t})
+    assert _fast_dump({"before": region * 300}) is not None

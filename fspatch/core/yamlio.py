@@ -448,25 +448,55 @@ class _FastScalars:
         plain_type = self._resolve(self._node, value, (True, False)) == "tag:yaml.org,2002:str"
         if plain_type and _SIMPLE.fullmatch(value):
             out = value
-        elif not key and len(value) < _WIDTH // 4 and not _BREAKS.search(value):
+        elif not key and len(value) < _WIDTH:
             a = self._analyse(value)
-            if a.multiline:
-                out = None
-            elif plain_type and a.allow_block_plain:
+            if plain_type and a.allow_block_plain:
                 out = value
-            elif a.allow_double_quoted and "'" in value:
-                if _PRINTABLE_ASCII.fullmatch(value):
-                    out = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            elif "'" in value or "\n" in value:
+                out = _double_quoted(value)
+            elif a.multiline:
+                out = None  # single-quoted across line breaks: ruamel's own writer
             elif a.allow_single_quoted:
                 out = "'" + value.replace("'", "''") + "'"
+            else:
+                out = _double_quoted(value)
+            if out is not None and len(out) > _WIDTH - 512:
+                out = None  # ruamel would fold this line at a space
         if not key:
             self._seen[value] = out
         return out
 
 
-#: Characters YAML may treat as line breaks: strings with them are left to ruamel.
-_BREAKS = re.compile("[\r\n\x85\u2028\u2029]")
-_PRINTABLE_ASCII = re.compile("[\x20-\x7e]*")
+#: Printable ASCII but ``"`` and ``\``, and newlines: a double-quoted string of these needs only ``\n``.
+_DQ_PLAIN = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e\n]*")
+_DQ_ESCAPES = {
+    "\0": "0", "\x07": "a", "\x08": "b", "\x09": "t", "\x0a": "n", "\x0b": "v", "\x0c": "f", "\x0d": "r",
+    "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P",
+}
+
+
+def _double_quoted(text: str) -> str:
+    """ruamel's ``write_double_quoted`` on one line (allow_unicode, never folded at this width)."""
+    if _DQ_PLAIN.fullmatch(text):
+        return '"' + text.replace("\n", "\\n") + '"'
+    out = ['"']
+    for ch in text:
+        if ch in '"\\\x85\u2028\u2029\ufeff' or not (
+            "\x20" <= ch <= "\x7e" or "\xa0" <= ch <= "\ud7ff" or "\ue000" <= ch <= "\ufffd"
+            or "\U00010000" <= ch <= "\U0010ffff"
+        ):
+            if ch in _DQ_ESCAPES:
+                out.append("\\" + _DQ_ESCAPES[ch])
+            elif ch <= "\xff":
+                out.append(f"\\x{ord(ch):02X}")
+            elif ch <= "\uffff":
+                out.append(f"\\u{ord(ch):04X}")
+            else:
+                out.append(f"\\U{ord(ch):08X}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
 
 
 def _fast_dump(data: Any) -> bytes | None:
