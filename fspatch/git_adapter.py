@@ -1138,6 +1138,9 @@ class GitRepo:
         """
         if not sources or not targets:
             return {}
+        targets = self._size_compatible(sources, targets)
+        if not targets:
+            return {}
         empty = self.empty_tree()
         old = self.update_tree(empty, dict(sources))
         new = self.update_tree(empty, dict(targets))
@@ -1147,6 +1150,33 @@ class GitRepo:
         for d in diff.deltas:
             if d.status == pygit2.enums.DeltaStatus.RENAMED:
                 out[d.old_file.path] = d.new_file.path
+        return out
+
+    def _size_compatible(self, sources: Mapping[str, Entry], targets: Mapping[str, Entry]) -> dict[str, Entry]:
+        """The targets git's rename detection would compare with some source at all.
+
+        diffcore-rename skips a pair whose smaller blob is under half the larger (a 50 % score
+        is out of reach); libgit2 compares such pairs (up to 8x) and reads every target blob.
+        To Megatron-LM's tip, 6 sources x 2,032 added files took libgit2 1.5 s.  Sizes come
+        from the object headers.
+        """
+        odb = self._repo.odb
+
+        def size(e: Entry) -> int | None:
+            try:
+                return int(odb.read_header(pygit2.Oid(hex=e.id))[1])
+            except (KeyError, ValueError, pygit2.GitError):
+                return None  # not in this repository (a gitlink): libgit2 decides as before
+
+        got = {size(e) for e in sources.values()}
+        if None in got:
+            return dict(targets)
+        sizes = sorted(s for s in got if s is not None)
+        out = {}
+        for path, e in targets.items():
+            n = size(e)
+            if n is None or any(2 * min(n, s) >= max(n, s) for s in sizes):
+                out[path] = e
         return out
 
     def range_commits(self, old: str, new: str) -> list[CommitNode]:
