@@ -10,6 +10,7 @@ the new stack checked out and the state ref moved.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from fspatch.core import replay_pending
 from fspatch.core.journal import ALL_REFS, Journal, begin, crash_point, paused_replay, reopen
@@ -22,6 +23,9 @@ from fspatch.core.session import Session, read_patch
 from fspatch.core.stack import Builder, LayerState, StackState, load_state, save_state
 from fspatch.core.workspace import LayerRef, Workspace, vendor_of_label
 from fspatch.errors import ConflictError, DirtyCheckoutError, UsageError
+
+if TYPE_CHECKING:
+    from fspatch.core.ladder import Ladder
 
 
 @dataclass(frozen=True)
@@ -62,11 +66,20 @@ class Driver:
         return self._patches[key]
 
     def replayer(self) -> Replayer:
-        ladder = None
-        if self.plan.resolve != "none":
+        if self.plan.resolve == "none":
+            return Replayer(self.s.repo, self.plan, self.progress)
+        settings = self.s.ws.settings()
+        if isinstance(settings, dict) and settings:
+            from fspatch.core.markers import MarkerConfig
+
+            MarkerConfig.from_settings(settings)  # bad settings are refused before anything moves
+        root, backend, mode = self.s.ws.root, self.plan.backend, self.plan.resolve
+
+        def ladder() -> Ladder:
             from fspatch.core.auto_resolve import ladder_for
 
-            ladder = ladder_for(self.s.ws.root, self.plan.backend, self.plan.resolve, self.s.ws.settings())
+            return ladder_for(root, backend, mode, settings)
+
         return Replayer(self.s.repo, self.plan, self.progress, ladder)
 
     def rewritten_header(self, lp: LayerPlan, name: str) -> Patch:
