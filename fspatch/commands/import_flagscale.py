@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fspatch.core import crypto
+from fspatch.core import crypto, replay_pending
 from fspatch.core.export import (
     HISTORY,
     HISTORY_IMPORT,
@@ -30,13 +30,16 @@ from fspatch.core.export import (
     derive_history,
     workspace_repo,
 )
-from fspatch.core.flagscale import scan, split_vendor
+from fspatch.core.flagscale import scan
+from fspatch.core.flagscale_base import ForwardReport, find_base
 from fspatch.core.patch import FileDiff, Patch, format_patch, parse_diff, parse_patch
 from fspatch.core.rebase import common_fingerprint
+from fspatch.core.replay_report import outcome_to_dict
 from fspatch.core.series import SeriesEntry
 from fspatch.core.session import ensure_commit
 from fspatch.core.stack import Builder, apply_files
 from fspatch.core.transaction import crash_point, transaction
+from fspatch.core.vendor_base import OPERATION, ForwardedLayer, bring_forward, pending_layer, split_at_base
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.core.yamlio import parse_yaml
 from fspatch.errors import ConflictError, HunkFailed, UsageError
@@ -62,6 +65,7 @@ class VendorImport:
     hunks_total: int
     hunks_removed: int  # hunks identical to the common layer's, dropped from the vendor layer
     lines_removed: int
+    forward: ForwardReport | None = None  # found at its own base, brought to the pin
 
 
 @dataclass(frozen=True)
@@ -69,14 +73,19 @@ class ImportResult:
     common: tuple[CommonImport, ...]
     vendors: tuple[VendorImport, ...]
     history: bool
+    pending: tuple[str, ...] = ()  # pending.yaml files written (layers with conflicts: fspatch apply)
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "patch"
 
 
-def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = False) -> ImportResult:
+def run(
+    ws: Workspace, path: Path, *, key: Path | None = None, force: bool = False, strict: bool = False
+) -> ImportResult:
     src = scan(path)
+    fs_repo = GitRepo.open(path) if GitRepo.is_repo(path) else None
+    pendings: dict[str, list[tuple[ForwardedLayer, dict[str, object]]]] = {}
     private = crypto.load_private_key(key) if key is not None else None
     repos: dict[str, GitRepo] = {}
 
@@ -163,24 +172,75 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
         b = ws.backend(vd.backend)
         if vd.backend not in common_tops:
             common_tops[vd.backend] = build_stack(repo, FilesReader(ws), vd.backend, None).common_top
-        split = split_vendor(repo, b.commit, common_tops[vd.backend], parsed, vd.display, frozenset(unauthenticated))
+        at_base = find_base(ws, repo, fs_repo, vd.backend, meta, src.common.get(vd.backend, ()), vd.display)
+        bsplit = split_at_base(
+            repo,
+            candidates=at_base.candidates,
+            backends_commit=at_base.backends_commit,
+            common=at_base.common,
+            patches=parsed,
+            display=vd.display,
+            unauthenticated=frozenset(unauthenticated),
+        )
+        split = bsplit.split
         vendor_infos[vd.vendor] = (str(meta["device_type"]), str(meta["contact"]))
-        written = []
-        public = private.public_key() if encrypted and private is not None else None
+        layer_patches: list[tuple[str, Patch]] = []
         for i, (name, files) in enumerate(split.groups, 1):
             stem = name.removesuffix(".encrypted").removesuffix(".patch")
             stem = f"{vd.vendor}-{vd.backend}" if stem == "diff" else stem
             file_name = f"{i:04d}-{_slug(stem)}.patch"
-            text = format_patch(Patch(author=IMPORT_AUTHOR, subject=f"{meta['device_type']}: {stem}", files=files))
+            layer_patches.append(
+                (file_name, Patch(author=IMPORT_AUTHOR, subject=f"{meta['device_type']}: {stem}", files=files))
+            )
+        fwd = bring_forward(
+            repo,
+            backend=vd.backend,
+            label=layer.label,
+            vendor=vd.vendor,
+            found_at=at_base.flagscale_commit,
+            base_upstream=bsplit.upstream,
+            old_common_top=bsplit.old_common_top,
+            patches=layer_patches,
+            pin=b.commit,
+            pin_ref=b.ref,
+            new_common_top=common_tops[vd.backend],
+            display=layer.dir.as_posix(),
+        )
+        report = ForwardReport(
+            at_base.flagscale_commit,
+            bsplit.upstream,
+            at_base.backends_commit,
+            b.commit,
+            fwd.clean,
+            fwd.conflicting,
+            fwd.conflicts,
+            at_base.common.source,
+            at_base.notes + bsplit.notes,
+        )
+        if fwd.conflicting and (strict or encrypted):
+            first = fwd.conflicts[0]
+            why = "--strict" if strict else "an encrypted layer's pending patches would be stored in plaintext"
+            raise ConflictError(
+                f"{fwd.conflicting} patch(es) conflict when brought from {bsplit.upstream[:12]} to the pin "
+                f"({first.patch}: {first.file} {first.region}); nothing imported ({why})",
+                path=vd.display,
+            )
+        if fwd.conflicting:
+            entry = pending_layer(fwd, at_base.common.files, fwd.plan.old_ref)
+            pendings.setdefault(vd.backend, []).append((fwd, entry))
+        written = []
+        public = private.public_key() if encrypted and private is not None else None
+        for (file_name, _), text in zip(layer_patches, fwd.new_bytes, strict=True):
             if public is not None:
                 file_name += crypto.ENCRYPTED_SUFFIX
                 text = crypto.encrypt(text, public)
             written.append((file_name, text))
-        layer_meta = {
+        layer_meta: dict[str, Any] = {
             "tasks": [t for t in TASKS if t in [str(x) for x in meta["task"]]],
             "models": [str(m) for m in meta["models"]],
-            "base": {"upstream_commit": b.commit, "common_fingerprint": ""},
         }
+        if not fwd.conflicting:
+            layer_meta["base"] = {"upstream_commit": b.commit, "common_fingerprint": ""}
         plans.append((layer, written, layer_meta))
         vendors.append(
             VendorImport(
@@ -193,8 +253,16 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
                 split.hunks_total,
                 split.hunks_removed,
                 split.lines_removed,
+                report,
             )
         )
+
+    for backend in pendings:
+        if replay_pending.load(ws, backend) is not None:
+            raise UsageError(
+                f"patches of '{backend}' are already pending ({replay_pending.pending_rel(backend)}); "
+                f"finish them first (fspatch apply {backend})"
+            )
 
     ws_git = ws.root / ".git"
     with transaction(
@@ -221,8 +289,10 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
             ws.write_layer_series(layer, [SeriesEntry(n) for n, _ in layer_files])
             crash_point("import:layer")
             if lmeta is not None:
-                lmeta["base"]["common_fingerprint"] = common_fingerprint(ws, layer.backend)
+                if "base" in lmeta:
+                    lmeta["base"]["common_fingerprint"] = common_fingerprint(ws, layer.backend)
                 ws.save_layer_meta(layer, lmeta)
+        pending_files = tuple(_write_pending(ws, backend, entries) for backend, entries in sorted(pendings.items()))
 
         # ---- history
         history = False
@@ -253,7 +323,26 @@ def run(ws: Workspace, path: Path, *, key: Path | None = None, force: bool = Fal
                 derived = seed
             ws.write_yaml(HISTORY, derived, "history")
             history = True
-    return ImportResult(tuple(commons), tuple(vendors), history)
+    return ImportResult(tuple(commons), tuple(vendors), history, pending_files)
+
+
+def _write_pending(ws: Workspace, backend: str, layers: list[tuple[ForwardedLayer, dict[str, object]]]) -> str:
+    """``series/<backend>/pending.yaml`` for the layers whose replay to the pin left conflicts."""
+    b = ws.backend(backend)
+    first = layers[0][0]
+    doc = {
+        "format": replay_pending.FORMAT,
+        "operation": OPERATION,
+        "backend": backend,
+        "old": {"ref": first.plan.old_ref, "commit": first.upstream},
+        "new": {"ref": b.ref, "commit": b.commit},
+        "drop_upstreamed": False,
+        "layers": [entry for _, entry in layers],
+        "outcomes": [outcome_to_dict(o) for fwd, _ in layers for o in fwd.outcomes],
+    }
+    rel = replay_pending.pending_rel(backend)
+    ws.write_yaml(rel, doc, "pending")
+    return rel
 
 
 def _apply(repo: GitRepo, tree: str, files: tuple[FileDiff, ...], display: str) -> str:
