@@ -173,15 +173,20 @@ def run(
         if vd.backend not in common_tops:
             common_tops[vd.backend] = build_stack(repo, FilesReader(ws), vd.backend, None).common_top
         at_base = find_base(ws, repo, fs_repo, vd.backend, meta, src.common.get(vd.backend, ()), vd.display)
-        bsplit = split_at_base(
-            repo,
-            candidates=at_base.candidates,
-            backends_commit=at_base.backends_commit,
-            common=at_base.common,
-            patches=parsed,
-            display=vd.display,
-            unauthenticated=frozenset(unauthenticated),
-        )
+        try:
+            bsplit = split_at_base(
+                repo,
+                candidates=at_base.candidates,
+                backends_commit=at_base.backends_commit,
+                common=at_base.common,
+                patches=parsed,
+                display=vd.display,
+                unauthenticated=frozenset(unauthenticated),
+            )
+        except ConflictError as exc:
+            if not at_base.notes:
+                raise
+            raise ConflictError(f"{exc.message} ({'; '.join(at_base.notes)})", path=exc.path) from None
         split = bsplit.split
         vendor_infos[vd.vendor] = (str(meta["device_type"]), str(meta["contact"]))
         layer_patches: list[tuple[str, Patch]] = []

@@ -1,0 +1,103 @@
+"""import flagscale: a vendor layer made at an older base is split there and brought to the pin.
+
+The generated FlagScale repository (tests/fsbase_fixture.py) has vendors made on upstream U0
+with the common layer of FlagScale commit F1; the workspace pins U3 with F2's (changed) common
+layer.  A clean layer arrives at the pin with only its own changes; a conflicting one is
+imported pending and finished with apply → edit → continue.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fspatch.core.yamlio import parse_yaml
+
+from fspatch.commands import import_flagscale
+from fspatch.core.workspace import LayerRef, Workspace
+from tests import fsbase_fixture as fx
+
+
+def _import(f: fx.FS, *extra: str) -> tuple[int, str]:
+    return f.cli("import", "flagscale", str(f.fs), *extra)
+
+
+def test_old_base_layer_subtracts_its_own_common_layer_and_arrives_clean(tmp_path: Path) -> None:
+    f = fx.make(tmp_path)
+    code, out = _import(f)
+    assert code == 1, out  # Hygon is left pending; Metax is not held back by it
+    assert f"found at {f.f1[:9]} (upstream {f.u[0][:12]}), brought to {f.u[3][:12]}: 1 clean, 0 conflicts" in out
+    layer = f.ws / "vendors/metax_c550/megatron"
+    patches = sorted(layer.glob("*.patch"))
+    body = b"".join(p.read_bytes() for p in patches)
+    # no hunk of the common layer of its time, nor of today's, is in the vendor layer
+    assert b"# flagscale" not in body
+    assert b"+    return x + 15  # metax" in body and b"MACA" in body and b"// metax" in body
+    meta = parse_yaml((layer / "layer.yaml").read_bytes(), "layer.yaml")
+    assert meta["base"]["upstream_commit"] == f.u[3]
+    out_dir = tmp_path / "metax_tree"  # --to: Hygon's pending patches wait in the checkout's flow
+    code, out = f.cli("apply", "megatron", "--vendor", "metax_c550", "--to", str(out_dir))
+    assert code == 0, out
+    assert fx.tree_files(out_dir) == fx.metax_at_pin()
+
+
+def test_report_names_base_pin_conflict_file_region_and_culprit(tmp_path: Path) -> None:
+    f = fx.make(tmp_path)
+    r = import_flagscale.run(Workspace.load(f.ws), f.fs)
+    by = {v.vendor: v for v in r.vendors}
+    h = by["hygon_bw1000"].forward
+    assert h is not None
+    assert (h.found_at, h.upstream, h.brought_to, h.clean, h.conflicts) == (f.f1, f.u[0], f.u[3], 1, 1)
+    assert h.common_source == "history" and not h.notes
+    [c] = h.regions
+    assert c.file == fx.T and c.region == "line 21" and c.culprit.endswith("Scale step 20")
+    assert c.culprit.startswith(f.u[3][:12])
+    assert r.pending == ("series/megatron/pending.yaml",)
+
+
+def test_conflicting_layer_is_pending_and_finished_with_apply_edit_continue(tmp_path: Path) -> None:
+    f = fx.make(tmp_path)
+    code, out = _import(f)
+    assert code == 1 and "pending: series/megatron/pending.yaml" in out, out
+    layer = LayerRef("megatron", "hygon_bw1000")
+    ws = Workspace.load(f.ws)
+    names = [e.name for e in ws.read_layer_series(layer)]
+    assert names == ["0001-model.py.patch", "0002-train.py.patch"]
+    code, out = f.cli("check")
+    assert code == 1 and "pending-patch" in out and "0002-train.py.patch" in out, out
+    code, out = f.cli("apply", "megatron")
+    assert code == 1, out
+    path = f.ws / "third_party/megatron" / fx.T
+    text = path.read_text()
+    assert "<<<<<<< " in text and ">>>>>>> patch 0002-train.py.patch" in text
+    path.write_text(re.sub(r"<<<<<<< .*?>>>>>>> [^\n]*\n", "step_20 = 200  # hygon\n", text, flags=re.S))
+    code, out = f.cli("continue")
+    assert code == 0, out
+    assert not (f.ws / "series/megatron/pending.yaml").exists()
+    assert "+step_20 = 200  # hygon" in (f.ws / "vendors/hygon_bw1000/megatron/0002-train.py.patch").read_text()
+    out_dir = tmp_path / "hygon_tree"
+    code, out = f.cli("apply", "megatron", "--vendor", "hygon_bw1000", "--to", str(out_dir))
+    assert code == 0, out
+    assert fx.tree_files(out_dir) == fx.hygon_at_pin("step_20 = 200  # hygon\n")
+
+
+def test_strict_imports_nothing_when_a_layer_conflicts(tmp_path: Path) -> None:
+    f = fx.make(tmp_path)
+    before = fx.tree_files(f.ws)
+    code, out = _import(f, "--strict")
+    assert code == 1 and "hardware/Hygon_BW1000" in out and "train.py" in out, out
+    assert fx.tree_files(f.ws) == before
+
+
+def test_without_flagscale_history_the_current_common_layer_is_used_and_said(tmp_path: Path) -> None:
+    f = fx.make(tmp_path)
+    import shutil
+
+    plain = tmp_path / "plain"
+    shutil.copytree(f.fs, plain, ignore=shutil.ignore_patterns(".git"))
+    before = fx.tree_files(f.ws)
+    # today's common layer hunk differs from the one the vendor embedded: refused, and the reason said
+    code, out = f.cli("import", "flagscale", str(plain))
+    assert code == 1, out
+    assert "does not apply" in out and "not a git repository" in out and "current common layer" in out, out
+    assert fx.tree_files(f.ws) == before
