@@ -29,13 +29,29 @@ def import_group() -> None:
     help="RSA private key (PEM) for *.patch.encrypted, decrypted in memory only.",
 )
 @click.option("--force", is_flag=True, help="Replace layers that already hold patches.")
+@click.option(
+    "--skip-encrypted",
+    is_flag=True,
+    help="Without --key, skip encrypted vendor directories instead of carrying them opaque.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="All or nothing: any vendor directory that cannot be imported is the error, nothing is written.",
+)
 @format_option
 @click.pass_context
-def import_flagscale(ctx: click.Context, path: Path, key: Path | None, force: bool, fmt: str) -> None:
-    """Import a FlagScale-style repository: common patches, vendor layers, history."""
+def import_flagscale(
+    ctx: click.Context, path: Path, key: Path | None, force: bool, skip_encrypted: bool, strict: bool, fmt: str
+) -> None:
+    """Import a FlagScale repository: common patches, vendor layers (every layout), history.
+
+    Every vendor directory is reported as imported, opaque (encrypted, no --key), skipped or
+    failed, with the reason, and every file that was not imported is listed.
+    """
     from fspatch.commands import import_flagscale as cmd
 
-    r = cmd.run(opts(ctx).workspace(), path, key=key, force=force)
+    r = cmd.run(opts(ctx).workspace(), path, key=key, force=force, skip_encrypted=skip_encrypted, strict=strict)
     if fmt == "json":
         click.echo(to_json(r))
         return
@@ -48,8 +64,20 @@ def import_flagscale(ctx: click.Context, path: Path, key: Path | None, force: bo
             f"{v.vendor}/{v.backend}: {v.patches} patches{enc}; removed {v.hunks_removed} of "
             f"{v.hunks_total} hunks ({v.lines_removed} lines) identical to the common layer",
         )
+    for d in r.dirs:
+        head = f"{d.source} [{d.layout}]: {d.status}, {len(d.imported)} of {d.files_found} files"
+        say(ctx, head + (f": {d.reason}" if d.reason else ""))
+        for w in d.warnings:
+            say(ctx, f"  warning: {w}")
+        for s in d.listed:
+            if s.reason != d.reason:
+                say(ctx, f"  not imported: {s.path}: {s.reason}")
+    for s in r.skipped:
+        say(ctx, f"not imported: {s.path}: {s.reason}")
+    for w in r.warnings:
+        say(ctx, f"warning: {w}")
     if r.history:
-        say(ctx, "history: vendors/history.import.yaml")
+        say(ctx, "history: vendors/patch_history.yaml (FlagScale's), vendors/history.import.yaml")
 
 
 def _layer_options(f: F) -> F:
