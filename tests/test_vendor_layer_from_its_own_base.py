@@ -62,19 +62,19 @@ def test_conflicting_layer_is_pending_and_finished_with_apply_edit_continue(tmp_
     layer = LayerRef("megatron", "hygon_bw1000")
     ws = Workspace.load(f.ws)
     names = [e.name for e in ws.read_layer_series(layer)]
-    assert names == ["0001-model.py.patch", "0002-train.py.patch"]
+    assert names == ["0001-megatron-core-model.py.patch", "0002-megatron-training-train.py.patch"]
     code, out = f.cli("check")
-    assert code == 1 and "pending-patch" in out and "0002-train.py.patch" in out, out
+    assert code == 1 and "pending-patch" in out and "0002-megatron-training-train.py.patch" in out, out
     code, out = f.cli("apply", "megatron")
     assert code == 1, out
     path = f.ws / "third_party/megatron" / fx.T
     text = path.read_text()
-    assert "<<<<<<< " in text and ">>>>>>> patch 0002-train.py.patch" in text
+    assert "<<<<<<< " in text and ">>>>>>> patch 0002-megatron-training-train.py.patch" in text
     path.write_text(re.sub(r"<<<<<<< .*?>>>>>>> [^\n]*\n", "step_20 = 200  # hygon\n", text, flags=re.S))
     code, out = f.cli("continue")
     assert code == 0, out
     assert not (f.ws / "series/megatron/pending.yaml").exists()
-    assert "+step_20 = 200  # hygon" in (f.ws / "vendors/hygon_bw1000/megatron/0002-train.py.patch").read_text()
+    assert "+step_20 = 200  # hygon" in (f.ws / "vendors/hygon_bw1000/megatron/0002-megatron-training-train.py.patch").read_text()
     out_dir = tmp_path / "hygon_tree"
     code, out = f.cli("apply", "megatron", "--vendor", "hygon_bw1000", "--to", str(out_dir))
     assert code == 0, out
@@ -97,7 +97,9 @@ def test_without_flagscale_history_the_current_common_layer_is_used_and_said(tmp
     shutil.copytree(f.fs, plain, ignore=shutil.ignore_patterns(".git"))
     before = fx.tree_files(f.ws)
     # today's common layer hunk differs from the one the vendor embedded: refused, and the reason said
-    code, out = f.cli("import", "flagscale", str(plain))
+    code, out = f.cli("import", "flagscale", str(plain), "--strict")
     assert code == 1, out
     assert "does not apply" in out and "not a git repository" in out and "current common layer" in out, out
     assert fx.tree_files(f.ws) == before
+    code, out = f.cli("import", "flagscale", str(plain))  # without --strict: the directory is reported failed
+    assert "[diff]: failed" in out and "current common layer is subtracted" in out, out

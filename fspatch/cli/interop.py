@@ -31,22 +31,31 @@ def import_group() -> None:
 )
 @click.option("--force", is_flag=True, help="Replace layers that already hold patches.")
 @click.option(
+    "--skip-encrypted",
+    is_flag=True,
+    help="Without --key, skip encrypted vendor directories instead of carrying them opaque.",
+)
+@click.option(
     "--strict",
     is_flag=True,
-    help="All or nothing: a vendor layer that conflicts when brought to the pin stops the import.",
+    help="All or nothing: any vendor directory that cannot be imported is the error, nothing is written.",
 )
 @format_option
 @click.pass_context
-def import_flagscale(ctx: click.Context, path: Path, key: Path | None, force: bool, strict: bool, fmt: str) -> None:
-    """Import a FlagScale-style repository: common patches, vendor layers, history.
+def import_flagscale(
+    ctx: click.Context, path: Path, key: Path | None, force: bool, skip_encrypted: bool, strict: bool, fmt: str
+) -> None:
+    """Import a FlagScale repository: common patches, vendor layers (every layout), history.
 
-    Each vendor layer is split from the common layer of its own time on its own upstream
-    commit (diff.yaml's backends_commit and commit), then brought to the pin; conflicting
-    patches are left pending (exit 1): finish them with 'fspatch apply' and continue/skip/abort.
+    Every vendor directory is reported as imported, opaque (encrypted, no --key), skipped or
+    failed, with the reason, and every file that was not imported is listed.  Each vendor layer
+    is split from the common layer of its own time on its own upstream commit (diff.yaml's
+    backends_commit and commit), then brought to the pin; conflicting patches are left pending
+    (exit 1): finish them with 'fspatch apply' and continue/skip/abort (--strict: refused).
     """
     from fspatch.commands import import_flagscale as cmd
 
-    r = cmd.run(opts(ctx).workspace(), path, key=key, force=force, strict=strict)
+    r = cmd.run(opts(ctx).workspace(), path, key=key, force=force, skip_encrypted=skip_encrypted, strict=strict)
     if fmt == "json":
         click.echo(to_json(r))
         if r.pending:
@@ -61,12 +70,23 @@ def import_flagscale(ctx: click.Context, path: Path, key: Path | None, force: bo
             f"{v.vendor}/{v.backend}: {v.patches} patches{enc}; removed {v.hunks_removed} of "
             f"{v.hunks_total} hunks ({v.lines_removed} lines) identical to the common layer",
         )
-        f = v.forward
-        if f is not None:
-            for line in forward_lines(f):
+        if v.forward is not None:
+            for line in forward_lines(v.forward):
                 say(ctx, f"  {line}")
+    for d in r.dirs:
+        head = f"{d.source} [{d.layout}]: {d.status}, {len(d.imported)} of {d.files_found} files"
+        say(ctx, head + (f": {d.reason}" if d.reason else ""))
+        for w in d.warnings:
+            say(ctx, f"  warning: {w}")
+        for s in d.listed:
+            if s.reason != d.reason:
+                say(ctx, f"  not imported: {s.path}: {s.reason}")
+    for s in r.skipped:
+        say(ctx, f"not imported: {s.path}: {s.reason}")
+    for w in r.warnings:
+        say(ctx, f"warning: {w}")
     if r.history:
-        say(ctx, "history: vendors/history.import.yaml")
+        say(ctx, "history: vendors/patch_history.yaml (FlagScale's), vendors/history.import.yaml")
     for p in r.pending:
         say(ctx, f"pending: {p}; run 'fspatch apply' to resolve, then 'fspatch continue'")
     if r.pending:

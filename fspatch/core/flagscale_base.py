@@ -72,21 +72,25 @@ def find_base(
     repo: GitRepo,
     fs_repo: GitRepo | None,
     backend: str,
-    meta: Any,
+    backends_commit: Mapping[str, str],
+    fs_commit: str,
     current_common: Sequence[tuple[str, bytes]],
     display: str,
 ) -> AtBase:
-    """The base a vendor layer was made on, as far as the data says (notes name every fallback)."""
+    """The base a vendor layer was made on, as far as the data says (notes name every fallback).
+
+    ``backends_commit`` is diff.yaml's map as FlagScale spells it; ``fs_commit`` its ``commit``.
+    """
     pin = ws.backend(backend).commit
     notes: list[str] = []
-    bc = _named(meta.get("backends_commit"), backend)
+    bc = _named(backends_commit, backend)
     if not bc:
         notes.append(f"{display}/diff.yaml names no backends_commit for {backend}; read on the pin")
         bc = pin
     elif not _have(ws, repo, backend, bc):
         notes.append(f"upstream commit {bc[:12]} is not in the checkout nor fetchable; read on the pin")
         bc = pin
-    fs_commit = str(meta.get("commit") or "").strip()
+    fs_commit = fs_commit.strip()
     common = common_at(fs_repo, fs_commit, backend, current_common)
     if common.note:
         notes.append(common.note + "; the current common layer is subtracted")
