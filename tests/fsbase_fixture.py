@@ -38,12 +38,14 @@ def _ops(top: str = "", **over: str) -> bytes:
 
 
 def _kernel(**over: str) -> bytes:
-    return "".join(over.get(f"k{i}", f"__global__ void k{i}(float* x) {{ x[{i}] = {i}; }}\n") for i in range(20)).encode()
+    return "".join(
+        over.get(f"k{i}", f"__global__ void k{i}(float* x) {{ x[{i}] = {i}; }}\n") for i in range(20)
+    ).encode()
 
 
 M = "megatron/core/model.py"
 T = "megatron/training/train.py"
-O = "csrc/ops.cpp"
+OPS = "csrc/ops.cpp"
 K = "csrc/kernel.cu"
 NEW = "megatron/core/new.py"
 
@@ -64,7 +66,7 @@ def up_files(stage: int) -> dict[str, bytes]:
     files = {
         M: _model(**m),
         T: _train(**(U3_T if stage >= 3 else {})),
-        O: _ops(U1_TOP if stage >= 1 else ""),
+        OPS: _ops(U1_TOP if stage >= 1 else ""),
         K: _kernel(**(U2_K if stage >= 2 else {})),
     }
     if stage >= 2:
@@ -104,7 +106,7 @@ def _yaml(bc: str, commit: str, device: str, key: str = "Megatron-LM") -> str:
     )
 
 
-def make(tmp: Path, *, key: str = "Megatron-LM") -> FS:
+def make(tmp: Path, *, key: str = "Megatron-LM", ref: str = "v2") -> FS:
     up = tmp / "Megatron-LM"
     up.mkdir()
     git(up, "init", "-q")
@@ -114,6 +116,8 @@ def make(tmp: Path, *, key: str = "Megatron-LM") -> FS:
         git(up, "add", "-A")
         git(up, "commit", "-qm", msg, date=1_700_000_000 + stage * 100)
         u.append(git(up, "rev-parse", "HEAD").strip())
+        if stage == 0:
+            git(up, "tag", "v0")
     git(up, "tag", "v2")
     # FlagScale: F1 (common on U0), F2 (common changed, remade on U3; the vendor dirs)
     fs = tmp / "FlagScale"
@@ -143,7 +147,7 @@ def make(tmp: Path, *, key: str = "Megatron-LM") -> FS:
     full = up_files(0)
     full[M] = _model(**C1, **METAX)
     full[K] = _kernel(k3="__global__ void k3(float* x) { x[3] = 3 * MACA; }\n")
-    full[O] = _ops(o10="int op10() { return 10; } // metax\n")
+    full[OPS] = _ops(o10="int op10() { return 10; } // metax\n")
     d = _diff(up, u[0], full, tmp / "sc")
     (metax / "diff.patch").write_bytes(b"".join(d[p] for p in sorted(d)))
     (metax / "diff.yaml").write_text(_yaml(u[0], f1, "Metax_C550", key))
@@ -163,7 +167,9 @@ def make(tmp: Path, *, key: str = "Megatron-LM") -> FS:
     r = CliRunner().invoke(main_group, ["init", str(ws)], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(
-        main_group, ["-C", str(ws), "backend", "add", "megatron", "--url", str(up), "--ref", "v2"], catch_exceptions=False
+        main_group,
+        ["-C", str(ws), "backend", "add", "megatron", "--url", str(up), "--ref", ref],
+        catch_exceptions=False,
     )
     assert r.exit_code == 0, r.output
     return FS(up, fs, ws, u, f1, f2)
@@ -181,7 +187,7 @@ def metax_at_pin() -> dict[str, bytes]:
         {
             M: _model(**U1_M, **C2, **METAX),
             K: _kernel(**U2_K, k3="__global__ void k3(float* x) { x[3] = 3 * MACA; }\n"),
-            O: _ops(U1_TOP, o10="int op10() { return 10; } // metax\n"),
+            OPS: _ops(U1_TOP, o10="int op10() { return 10; } // metax\n"),
         }
     )
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fspatch.core.yamlio import parse_yaml
-
 from fspatch.commands import import_flagscale
 from fspatch.core.workspace import LayerRef, Workspace
+from fspatch.core.yamlio import parse_yaml
 from tests import fsbase_fixture as fx
 
 
@@ -74,7 +73,10 @@ def test_conflicting_layer_is_pending_and_finished_with_apply_edit_continue(tmp_
     code, out = f.cli("continue")
     assert code == 0, out
     assert not (f.ws / "series/megatron/pending.yaml").exists()
-    assert "+step_20 = 200  # hygon" in (f.ws / "vendors/hygon_bw1000/megatron/0002-megatron-training-train.py.patch").read_text()
+    assert (
+        "+step_20 = 200  # hygon"
+        in (f.ws / "vendors/hygon_bw1000/megatron/0002-megatron-training-train.py.patch").read_text()
+    )
     out_dir = tmp_path / "hygon_tree"
     code, out = f.cli("apply", "megatron", "--vendor", "hygon_bw1000", "--to", str(out_dir))
     assert code == 0, out

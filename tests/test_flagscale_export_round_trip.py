@@ -1,0 +1,99 @@
+"""export --format flagscale: what FlagScale's own unpatch applies, and the round trip through it.
+
+FlagScale's unpatch resets the submodule to diff.yaml's backends_commit and ``git apply``-s every
+``*.patch`` of ``hardware/<Device_Type>/<Backend>/``.  Here real ``git apply`` does the same on a
+pristine clone of the generated upstream, for FlagScale's original patches and for the export.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from fspatch.core.yamlio import parse_yaml
+from scripts.example import git
+from tests import fsbase_fixture as fx
+
+
+def unpatch(up: Path, commit: str, folder: Path, dest: Path) -> dict[str, bytes]:
+    """FlagScale's unpatch, by hand: pristine ``commit``, then ``git apply`` of every patch below ``folder``."""
+    git(up.parent, "clone", "-q", str(up), str(dest))
+    git(dest, "checkout", "-q", commit)
+    patches = sorted(p for p in folder.rglob("*.patch") if p.is_file())
+    assert patches, folder
+    for p in patches:
+        subprocess.run(["git", "apply", "--whitespace", "warn", str(p)], cwd=dest, check=True, capture_output=True)
+    return fx.tree_files(dest)
+
+
+def _commit_ws(f: fx.FS) -> str:
+    (f.ws / ".gitignore").write_text("third_party/\n")
+    if not (f.ws / ".git").is_dir():
+        git(f.ws, "init", "-q")
+    git(f.ws, "add", "-A")
+    git(f.ws, "commit", "-qm", "workspace")
+    return git(f.ws, "rev-parse", "HEAD").strip()
+
+
+def _at_base(tmp: Path) -> fx.FS:
+    """The workspace pinned at the vendors' own base (U0), FlagScale's common layer of that time."""
+    f = fx.make(tmp, ref="v0")
+    git(f.fs, "checkout", "-q", f.f1, "--", "flagscale")
+    git(f.fs, "commit", "-qm", "F3: the common layer of F1 again")
+    code, out = f.cli("import", "flagscale", str(f.fs))
+    assert code == 0, out
+    return f
+
+
+def test_round_trip_at_the_vendors_base_gives_flagscales_own_trees(tmp_path: Path) -> None:
+    f = _at_base(tmp_path)
+    _commit_ws(f)
+    out = tmp_path / "export"
+    code, text = f.cli("export", "--format", "flagscale", "--out", str(out))
+    assert code == 0, text
+    for device, layout in (("Metax_C550", "diff"), ("Hygon_BW1000", "per-file")):
+        orig = f.fs / "hardware" / device / "Megatron-LM"
+        mine = out / "hardware" / device / "Megatron-LM"
+        assert f"({layout}," in text
+        got = unpatch(f.up, f.u[0], mine, tmp_path / f"mine-{device}")
+        want = unpatch(f.up, f.u[0], orig, tmp_path / f"orig-{device}")
+        assert got == want, device
+    assert (out / "hardware/Metax_C550/Megatron-LM/diff.patch").is_file()
+    assert (out / "hardware/Hygon_BW1000/Megatron-LM" / (fx.T + ".patch")).is_file()
+
+
+def test_brought_forward_export_applies_on_the_pristine_pin(tmp_path: Path) -> None:
+    f = fx.make(tmp_path)
+    code, out = f.cli("import", "flagscale", str(f.fs))
+    assert code == 1, out  # Hygon pending; Metax is exported
+    head = _commit_ws(f)
+    dest = tmp_path / "export"
+    code, text = f.cli("export", "--format", "flagscale", "--out", str(dest), "--vendor", "metax_c550")
+    assert code == 0, text
+    folder = dest / "hardware/Metax_C550/Megatron-LM"
+    assert unpatch(f.up, f.u[3], folder, tmp_path / "t") == fx.metax_at_pin()
+    meta = parse_yaml((folder / "diff.yaml").read_bytes(), "diff.yaml")
+    assert dict(meta["backends_commit"]) == {"Megatron-LM": f.u[3]}
+    assert dict(meta["backends_version"]) == {"Megatron-LM": "0.12.0"}
+    assert meta["commit"] == head and meta["device_type"] == "Metax_C550" and list(meta["task"]) == ["train"]
+    hist = (dest / "hardware/patch_history.yaml").read_text()
+    assert hist == f"Metax_C550:\n  train:\n    Megatron-LM:\n    - {head}\n"
+
+
+def test_export_is_byte_stable_and_removes_stale_patches(tmp_path: Path) -> None:
+    f = _at_base(tmp_path)
+    _commit_ws(f)
+    out = tmp_path / "export"
+    args = ("export", "--format", "flagscale", "--out", str(out))
+    assert f.cli(*args)[0] == 0
+    before = fx.tree_files(out)
+    code, text = f.cli(*args)
+    assert code == 0 and "written" not in text and "history: " in text and "(unchanged)" in text, text
+    assert fx.tree_files(out) == before
+    stale = out / "hardware/Hygon_BW1000/Megatron-LM/old/gone.py.patch"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("stale\n")
+    code, text = f.cli(*args, "--vendor", "hygon_bw1000", "--layout", "diff")
+    assert code == 0 and "3 stale removed" in text, text
+    left = sorted(p.name for p in (out / "hardware/Hygon_BW1000/Megatron-LM").rglob("*.patch"))
+    assert left == ["diff.patch"]
