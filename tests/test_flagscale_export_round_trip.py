@@ -97,3 +97,31 @@ def test_export_is_byte_stable_and_removes_stale_patches(tmp_path: Path) -> None
     assert code == 0 and "3 stale removed" in text, text
     left = sorted(p.name for p in (out / "hardware/Hygon_BW1000/Megatron-LM").rglob("*.patch"))
     assert left == ["diff.patch"]
+
+
+def test_per_file_export_of_a_copied_file_stands_alone(tmp_path: Path) -> None:
+    """A new file copied from one the layers change: per file, it must not be a 'copy from' patch."""
+    f = fx.make(tmp_path)
+    assert f.cli("import", "flagscale", str(f.fs))[0] == 1
+    origin = fx.up_files(3)[fx.M]  # upstream's model.py, kept beside the changed one
+    lines = origin.decode().splitlines(keepends=True)
+    body = "".join("+" + line for line in lines)
+    patch = (
+        "From: Metax <m@metax.example>\nSubject: keep the original model\n---\n"
+        "diff --git a/megatron/core/model_origin.py b/megatron/core/model_origin.py\nnew file mode 100644\n"
+        f"--- /dev/null\n+++ b/megatron/core/model_origin.py\n@@ -0,0 +1,{len(lines)} @@\n{body}"
+    )
+    layer = f.ws / "vendors/metax_c550/megatron"
+    (layer / "0002-origin.patch").write_text(patch)
+    with (layer / "series").open("a") as s:
+        s.write("0002-origin.patch\n")
+    _commit_ws(f)
+    dest = tmp_path / "export"
+    args = ("export", "--format", "flagscale", "--out", str(dest), "--vendor", "metax_c550", "--layout", "per-file")
+    code, text = f.cli(*args)
+    assert code == 0, text
+    folder = dest / "hardware/Metax_C550/Megatron-LM"
+    assert "copy from" not in (folder / "megatron/core/model_origin.py.patch").read_text()
+    want = fx.metax_at_pin()
+    want["megatron/core/model_origin.py"] = origin
+    assert unpatch(f.up, f.u[3], folder, tmp_path / "t") == want

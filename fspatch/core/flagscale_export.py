@@ -164,9 +164,12 @@ def export_flagscale(
                     repos[name] = _backend_repo(ws, name)
                 repo = repos[name]
                 stack = build_stack(repo, reader, name, v)
-                diff = parse_diff(
-                    repo.diff_trees(repo.tree_of(stack.backend.commit), repo.tree_of(stack.top)), "<export>"
+                # Per file: no rename/copy detection -- a copy's source would be read after its own
+                # patch changed it (unpatch applies the files one by one), so each path stands alone.
+                raw = repo.diff_trees(
+                    repo.tree_of(stack.backend.commit), repo.tree_of(stack.top), renames=form == "diff"
                 )
+                diff = parse_diff(raw, "<export>")
                 if form == "diff":
                     files[folder / "diff.patch"] = format_diff(diff)
                 else:
