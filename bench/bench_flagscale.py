@@ -199,7 +199,7 @@ def main() -> None:
     # round trip at each layer's own base
     trips: dict[str, str] = {}
     base_ws: dict[str, Workspace] = {}
-    for vd, f, _dt, _why in rows:
+    for vd, _f, _dt, _why in rows:
         meta = vd.meta
         bc = meta.backends_commit.get(vd.backend_spelled) if meta is not None else None
         fc = meta.commit if meta is not None else None
