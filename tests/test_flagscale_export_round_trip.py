@@ -8,6 +8,7 @@ pristine clone of the generated upstream, for FlagScale's original patches and f
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from fspatch.core.yamlio import parse_yaml
@@ -87,7 +88,10 @@ def test_export_is_byte_stable_and_removes_stale_patches(tmp_path: Path) -> None
     args = ("export", "--format", "flagscale", "--out", str(out))
     assert f.cli(*args)[0] == 0
     before = fx.tree_files(out)
-    code, text = f.cli(*args)
+    # the installed entry point, as a FlagScale maintainer runs it
+    exe = Path(sys.executable).parent / "fspatch"
+    run = subprocess.run([str(exe), "-C", str(f.ws), *args], capture_output=True, text=True, check=False)
+    code, text = run.returncode, run.stdout + run.stderr
     assert code == 0 and "written" not in text and "history: " in text and "(unchanged)" in text, text
     assert fx.tree_files(out) == before
     stale = out / "hardware/Hygon_BW1000/Megatron-LM/old/gone.py.patch"

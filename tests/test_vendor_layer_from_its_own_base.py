@@ -8,6 +8,7 @@ imported pending and finished with apply → edit → continue.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -52,6 +53,18 @@ def test_report_names_base_pin_conflict_file_region_and_culprit(tmp_path: Path) 
     assert c.file == fx.T and c.region == "line 21" and c.culprit.endswith("Scale step 20")
     assert c.culprit.startswith(f.u[3][:12])
     assert r.pending == ("series/megatron/pending.yaml",)
+
+
+def test_json_report_carries_the_forward_fields(tmp_path: Path) -> None:
+    f = fx.make(tmp_path)
+    code, out = _import(f, "--format", "json")
+    assert code == 1, out
+    doc = json.loads(out)
+    fwd = {v["vendor"]: v["forward"] for v in doc["vendors"]}
+    assert fwd["metax_c550"]["found_at"] == f.f1 and fwd["metax_c550"]["upstream"] == f.u[0]
+    assert (fwd["hygon_bw1000"]["clean"], fwd["hygon_bw1000"]["conflicts"]) == (1, 1)
+    assert fwd["hygon_bw1000"]["regions"][0]["file"] == fx.T
+    assert doc["pending"] == ["series/megatron/pending.yaml"]
 
 
 def test_conflicting_layer_is_pending_and_finished_with_apply_edit_continue(tmp_path: Path) -> None:
