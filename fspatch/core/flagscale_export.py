@@ -166,10 +166,10 @@ def export_flagscale(
                 stack = build_stack(repo, reader, name, v)
                 # Per file: no rename/copy detection -- a copy's source would be read after its own
                 # patch changed it (unpatch applies the files one by one), so each path stands alone.
-                raw = repo.diff_trees(
+                delta = repo.diff_trees(
                     repo.tree_of(stack.backend.commit), repo.tree_of(stack.top), renames=form == "diff"
                 )
-                diff = parse_diff(raw, "<export>")
+                diff = parse_diff(delta, "<export>")
                 if form == "diff":
                     files[folder / "diff.patch"] = format_diff(diff)
                 else:
