@@ -179,7 +179,7 @@ def read_diff_yaml(raw: bytes, display: str, *, device_dir: str | None = None) -
     elif device_dir is not None and device != device_dir:
         warn(
             _line(data, "device_type"),
-            f"device_type {device!r} differs from its directory {device_dir!r} (FlagScale's unpatch goes by the directory)",
+            f"device_type {device!r} is not its directory's {device_dir!r} (FlagScale's unpatch uses the directory)",
         )
 
     models: list[str] = []
