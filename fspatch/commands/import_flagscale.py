@@ -48,13 +48,11 @@ from fspatch.core.series import SeriesEntry
 from fspatch.core.session import ensure_commit
 from fspatch.core.stack import Builder, apply_files
 from fspatch.core.transaction import crash_point, transaction
-from fspatch.core.workspace import LayerRef, Workspace, valid_name
+from fspatch.core.workspace import OPAQUE_DIR, LayerRef, Workspace, valid_name
 from fspatch.errors import ConflictError, FspatchError, HunkFailed, InputError, UsageError
 from fspatch.git_adapter import GitRepo
 
 IMPORT_AUTHOR = "FlagScale <flagscale@baai.ac.cn>"
-#: Where an opaque (encrypted, imported without a key) layer keeps FlagScale's files verbatim.
-OPAQUE_DIR = "opaque"
 
 DirStatus = Literal["imported", "opaque", "skipped", "failed"]
 
