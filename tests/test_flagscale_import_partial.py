@@ -205,3 +205,68 @@ def test_cli_text_and_json_report_every_dir(s: Setup) -> None:
     assert statuses["hardware/Broken_Dev/MLLM"] == "failed"
     assert statuses["hardware/Huawei_Atlas800TA3/FlagScale"] == "skipped"
     assert sum(1 for v in statuses.values() if v == "imported") == 3
+
+
+def test_real_task_llama3_takes_its_tasks_from_patch_history(tmp_path: Path) -> None:
+    """5cb1800d1's MUSA_S5000/Megatron-LM/diff.yaml says task [llama3]: the layer is imported with the
+    task patch_history.yaml records for MUSA_S5000 + Megatron-LM (train), and llama3 is kept as written."""
+    ws = make_workspace(tmp_path, common=False)
+    ws.set_backend(dataclasses.replace(ws.backends()["minillm"], aliases=("Megatron-LM",)))
+    ws.save_lock()
+    ws = Workspace.load(ws.root)
+    gen = Gen(tmp_path, ws)
+    root = tmp_path / "FS2"
+    d = root / "hardware/MUSA_S5000/Megatron-LM"
+    d.mkdir(parents=True)
+    shutil.copy(gen.root / "hardware/Metax_C550/minillm/ops.h.patch", d / "diff.patch")
+    shutil.copy(DATA / "5cb1800d1/hardware/MUSA_S5000/Megatron-LM/diff.yaml", d / "diff.yaml")
+    shutil.copy(DATA / "da4935ec6/hardware/patch_history.yaml", root / "hardware/patch_history.yaml")
+    r = import_flagscale.run(ws, root)
+    rep = _dirs(r)["hardware/MUSA_S5000/Megatron-LM"]
+    assert rep.status == "imported" and rep.backend == "minillm"
+    assert "hardware/MUSA_S5000/Megatron-LM/diff.yaml:12: task 'llama3' is not one of train, inference, post_train (kept as spelled)" in rep.warnings
+    assert any("using train from patch_history.yaml" in w for w in rep.warnings)
+    meta = ws.layer_meta(LayerRef("minillm", "musa_s5000"))
+    assert list(meta["tasks"]) == ["train"] and list(meta["flagscale"]["task"]) == ["llama3"]
+    assert dict(meta["flagscale"]["backends_commit"]) == {"Megatron-LM": "fdfcef87004205eca69ea462b375578185ea01f6"}
+
+
+def _mail(up: Path, work: Path, change: bytes, subject: str, date: str) -> bytes:
+    """git format-patch of one commit changing README.md on a clone of the upstream at v1.0."""
+    from tests.gitutil import git
+
+    git(up.parent, "clone", "-q", str(up), str(work))
+    git(work, "checkout", "-q", "v1.0")
+    (work / "README.md").write_bytes((work / "README.md").read_bytes() + change)
+    git(work, "commit", "-q", "-am", subject)
+    out = git(work, "format-patch", "-1", "--stdout")
+    return out.replace(b"Date: Tue, 2 Jan 2024 03:04:05 +0000", f"Date: {date}".encode())
+
+
+def test_2024_mbox_layout_imports_the_newest_mail_with_its_author_and_subject(tmp_path: Path) -> None:
+    """hardware/<device>/<commit8>/<commit8>.patch (git format-patch of FlagScale itself): with the
+    self-backend pinned as 'flagscale', the newest mail becomes the layer, its header kept; the older
+    one is listed as superseded."""
+    from fspatch.commands import backend as backend_cmd
+
+    ws = make_workspace(tmp_path, common=False, tiny=False)
+    backend_cmd.run_add(ws, "flagscale", url=str(tmp_path / "up_minillm"), ref="v1.0")
+    ws = Workspace.load(ws.root)
+    root = tmp_path / "FS3"
+    old = _mail(tmp_path / "up_minillm", tmp_path / "m1", b"old notes\n", "[kunlunxin] first try", "Thu, 17 Oct 2024 16:07:21 +0800")
+    new = _mail(tmp_path / "up_minillm", tmp_path / "m2", b"XPU notes\n", "[kunlunxin] add patch for mixtral", "Sun, 24 Nov 2024 19:12:03 +0800")
+    for c8, data in (("085811f4", old), ("237377e9", new)):
+        (root / "hardware/kunlunxin_R300p" / c8).mkdir(parents=True)
+        (root / "hardware/kunlunxin_R300p" / c8 / f"{c8}.patch").write_bytes(data)
+    r = import_flagscale.run(ws, root)
+    d = _dirs(r)
+    assert d["hardware/kunlunxin_R300p/237377e9"].status == "imported"
+    sup = d["hardware/kunlunxin_R300p/085811f4"]
+    assert sup.status == "skipped" and "superseded by hardware/kunlunxin_R300p/237377e9" in sup.reason
+    layer = LayerRef("flagscale", "kunlunxin_r300p")
+    (entry,) = ws.read_layer_series(layer)
+    text = ws.read_patch(layer, entry.name)
+    assert b"Subject: [kunlunxin] add patch for mixtral" in text and b"From: Test Author <author@example.org>" in text
+    assert b"+XPU notes" in text and b"old notes" not in text
+    meta = ws.layer_meta(layer)
+    assert meta["flagscale"]["layout"] == "mbox" and meta["flagscale"]["commit"] == "237377e9"

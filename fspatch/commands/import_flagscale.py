@@ -455,6 +455,7 @@ def _vendor_layer(
 ) -> tuple[list[tuple[str, bytes]], tuple[bool, int, int, int]]:
     """The layer patches of one readable vendor directory (decrypted in memory), split from the common layer."""
     parsed: list[tuple[str, tuple[FileDiff, ...]]] = []
+    headers: dict[str, Patch] = {}
     unauthenticated: set[str] = set()
     for pf in vd.patches:
         display = f"{vd.display}/{pf.path}"
@@ -465,7 +466,9 @@ def _vendor_layer(
             if not opened.authenticated:  # FlagScale's CBC form: checked strictly before use
                 crypto.check_unauthenticated(data, display)
                 unauthenticated.add(pf.path)
-        parsed.append((pf.path, parse_patch(data, display).files))
+        orig = parse_patch(data, display)
+        headers[pf.path] = orig
+        parsed.append((pf.path, orig.files))
     repo = repo_for(vd.backend)
     b = ws.backend(vd.backend)
     if vd.backend not in common_tops:
@@ -478,7 +481,18 @@ def _vendor_layer(
         stem = name.removesuffix(".encrypted").removesuffix(".patch")
         stem = f"{vd.vendor}-{vd.backend}" if stem == "diff" or stem == vd.base_commit else stem
         file_name = f"{i:04d}-{_slug(stem)}.patch"
-        text = format_patch(Patch(author=IMPORT_AUTHOR, subject=f"{device}: {stem}", files=files))
+        head = headers.get(name)
+        if vd.layout == "mbox" and head is not None and head.subject:  # a real mail: keep who and what
+            patch = Patch(
+                author=head.author or IMPORT_AUTHOR,
+                subject=head.subject,
+                description=head.description,
+                trailers=head.trailers,
+                files=files,
+            )
+        else:
+            patch = Patch(author=IMPORT_AUTHOR, subject=f"{device}: {stem}", files=files)
+        text = format_patch(patch)
         if public is not None:
             file_name += crypto.ENCRYPTED_SUFFIX
             text = crypto.encrypt(text, public)
