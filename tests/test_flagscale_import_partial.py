@@ -270,3 +270,20 @@ def test_2024_mbox_layout_imports_the_newest_mail_with_its_author_and_subject(tm
     assert b"+XPU notes" in text and b"old notes" not in text
     meta = ws.layer_meta(layer)
     assert meta["flagscale"]["layout"] == "mbox" and meta["flagscale"]["commit"] == "237377e9"
+
+
+def test_an_opaque_layer_exports_as_it_came(s: Setup, tmp_path: Path) -> None:
+    """export --out of an opaque layer writes FlagScale's encrypted files back byte for byte (no empty
+    diff.patch), with its diff.yaml; the layered export of the other layers is unchanged."""
+    from fspatch.commands import export
+    from tests.test_vendor_kit import commit_all
+
+    import_flagscale.run(s.ws, s.gen.root)
+    commit_all(s.ws.root, "import")
+    out = tmp_path / "out"
+    r = export.run(s.ws, vendor="kunlun_xpu", out=out)
+    (layer,) = r.layers
+    src = (s.gen.root / "hardware/Kunlun_XPU/TinyServe/diff.patch.encrypted").read_bytes()
+    assert (out / "kunlun_xpu/tinyserve/diff.patch.encrypted").read_bytes() == src
+    assert not (out / "kunlun_xpu/tinyserve/diff.patch").exists()
+    assert (out / "kunlun_xpu/tinyserve/diff.yaml").is_file() and layer.files == 1
