@@ -51,13 +51,11 @@ from fspatch.core.session import ensure_commit
 from fspatch.core.stack import Builder, apply_files
 from fspatch.core.transaction import crash_point, transaction
 from fspatch.core.vendor_base import OPERATION, ForwardedLayer, bring_forward, pending_layer, split_at_base
-from fspatch.core.workspace import LayerRef, Workspace, valid_name
+from fspatch.core.workspace import OPAQUE_DIR, LayerRef, Workspace, valid_name
 from fspatch.errors import ConflictError, FspatchError, HunkFailed, InputError, UsageError
 from fspatch.git_adapter import GitRepo
 
 IMPORT_AUTHOR = "FlagScale <flagscale@baai.ac.cn>"
-#: Where an opaque (encrypted, imported without a key) layer keeps FlagScale's files verbatim.
-OPAQUE_DIR = "opaque"
 
 DirStatus = Literal["imported", "opaque", "skipped", "failed"]
 
@@ -520,6 +518,7 @@ def _vendor_layer(
     """The layer patches of one readable vendor directory (decrypted in memory): split from the
     common layer of its own time on its own upstream commit, then brought to the pin."""
     parsed: list[tuple[str, tuple[FileDiff, ...]]] = []
+    headers: dict[str, Patch] = {}
     unauthenticated: set[str] = set()
     for pf in vd.patches:
         display = f"{vd.display}/{pf.path}"
@@ -530,7 +529,9 @@ def _vendor_layer(
             if not opened.authenticated:  # FlagScale's CBC form: checked strictly before use
                 crypto.check_unauthenticated(data, display)
                 unauthenticated.add(pf.path)
-        parsed.append((pf.path, parse_patch(data, display).files))
+        orig = parse_patch(data, display)
+        headers[pf.path] = orig
+        parsed.append((pf.path, orig.files))
     repo = repo_for(vd.backend)
     b = ws.backend(vd.backend)
     if vd.backend not in common_tops:
@@ -567,7 +568,18 @@ def _vendor_layer(
         stem = name.removesuffix(".encrypted").removesuffix(".patch")
         stem = f"{vd.vendor}-{vd.backend}" if stem == "diff" or stem == vd.base_commit else stem
         file_name = f"{i:04d}-{_slug(stem)}.patch"
-        layer_patches.append((file_name, Patch(author=IMPORT_AUTHOR, subject=f"{device}: {stem}", files=files)))
+        head = headers.get(name)
+        if vd.layout == "mbox" and head is not None and head.subject:  # a real mail: keep who and what
+            patch = Patch(
+                author=head.author or IMPORT_AUTHOR,
+                subject=head.subject,
+                description=head.description,
+                trailers=head.trailers,
+                files=files,
+            )
+        else:
+            patch = Patch(author=IMPORT_AUTHOR, subject=f"{device}: {stem}", files=files)
+        layer_patches.append((file_name, patch))
     layer = LayerRef(vd.backend, vd.vendor)
     fwd = bring_forward(
         repo,

@@ -480,7 +480,7 @@ def _read_backend_dir(
             if why is not None:
                 skipped.append(Skipped(rel, why))
                 continue
-            if target is not None and target not in touches:
+            if target is not None and not any(t == target or t.endswith("/" + target) for t in touches):
                 warnings.append(
                     MetaWarning(
                         full, None, f"named for {target!r} but changes {', '.join(touches)}; applied as written"

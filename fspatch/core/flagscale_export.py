@@ -36,6 +36,7 @@ from fspatch.core import flagscale_history as fs_history
 from fspatch.core.export import TASKS, FilesReader, build_stack, workspace_repo
 from fspatch.core.fetch import ensure_commit
 from fspatch.core.patch import FileDiff, format_diff, parse_diff
+from fspatch.core.publish import _opaque_files
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.core.yamlio import dump_yaml
 from fspatch.errors import UsageError
@@ -44,7 +45,6 @@ from fspatch.git_adapter import GitRepo
 __all__ = ["LAYOUTS", "FlagScaleExportResult", "FlagScaleLayer", "export_flagscale", "per_file_name"]
 
 LAYOUTS = ("diff", "per-file")
-OPAQUE_DIR = "opaque"
 
 
 @dataclass(frozen=True)
@@ -145,15 +145,15 @@ def export_flagscale(
             folder = hw / data["device_type"] / spelled
             shown = folder.relative_to(out).as_posix()
             files: dict[Path, bytes] = {}
-            if kept.get("opaque"):
+            opaque = _opaque_files(ws, layer)
+            if opaque is not None:
                 form = "opaque"
                 raw = {str(k): str(c) for k, c in (kept.get("backends_commit") or {}).items()}
                 data["backends_commit"] = raw or data["backends_commit"]
                 if kept.get("commit"):
                     data["commit"] = str(kept["commit"])
-                src = ws.layer_dir(layer) / OPAQUE_DIR
-                for p in sorted(x for x in src.rglob("*") if x.is_file()):
-                    files[folder / p.relative_to(src)] = p.read_bytes()
+                for rel, body in opaque:
+                    files[folder.joinpath(*rel.split("/"))] = body
             else:
                 if any(crypto.is_encrypted_name(e.name) for e in ws.read_layer_series(layer)):
                     why = "encrypted; FlagScale's form would hold it decrypted"

@@ -179,7 +179,7 @@ def read_diff_yaml(raw: bytes, display: str, *, device_dir: str | None = None) -
     elif device_dir is not None and device != device_dir:
         warn(
             _line(data, "device_type"),
-            f"device_type {device!r} differs from its directory {device_dir!r} (FlagScale's unpatch goes by the directory)",
+            f"device_type {device!r} is not its directory's {device_dir!r} (FlagScale's unpatch uses the directory)",
         )
 
     models: list[str] = []
@@ -235,3 +235,30 @@ def try_read_diff_yaml(
         return read_diff_yaml(raw, display, device_dir=device_dir), None
     except InputError as exc:
         return None, str(exc)
+
+
+def kept_value_warnings(section: Mapping[str, Any]) -> list[tuple[int | None, str]]:
+    """(line, message) for the values of a layer.yaml ``flagscale:`` section that fspatch's diff
+    schema would refuse, found with the same rules as :func:`read_diff_yaml` (what was a warning at
+    import stays one at ``check``; ``check --strict`` makes it an error).  Lines are layer.yaml's."""
+    from fspatch.core.yamlio import dump_yaml
+
+    fields = {k: section[k] for k in KEYS if k in section and k != "device_type"}
+    if "task" not in fields:
+        fields["task"] = list(TASKS[:1])  # a section without task is not a finding of its own
+    if "commit" not in fields:
+        fields["commit"] = "0" * 40
+    meta = read_diff_yaml(dump_yaml(dict(fields)), "<kept>")
+    out: list[tuple[int | None, str]] = []
+    for w in meta.warnings:
+        if w.message.startswith("trailing blank") or w.message.startswith("no "):
+            continue
+        key = w.message.split(":")[0].split(".")[0].split("[")[0].split(" ")[0]
+        node: Any = section
+        line = _line(section, key) if key in section else _line(section, "task" if "task" in w.message else key)
+        sub = w.message.split(":")[0]
+        if "." in sub and isinstance(section.get(key), Mapping):
+            node = section[key]
+            line = _line(node, sub.split(".", 1)[1]) or line
+        out.append((line, f"flagscale.{w.message}"))
+    return out

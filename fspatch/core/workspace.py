@@ -72,6 +72,9 @@ VENDOR_META = "vendor.yaml"
 #: File names a layer directory keeps for itself; a patch may not use them.
 PENDING_NAME = "pending.yaml"
 RESERVED_NAMES = frozenset({SERIES_NAME, LAYER_META, VENDOR_META, PENDING_NAME, "diff.patch", "diff.yaml"})
+#: Folder of a vendor layer holding FlagScale's files verbatim when the layer is *opaque*
+#: (imported encrypted without a key; ``flagscale.opaque`` in layer.yaml): never patches of the series.
+OPAQUE_DIR = "opaque"
 
 #: ``settings`` as they are when ``upstream.lock`` says nothing.  ``syntaxes`` only holds the
 #: workspace's overrides; the marker checker merges them over its built-in table.

@@ -1,0 +1,99 @@
+"""FlagScale's real ``hardware/`` scanned: every file imported or listed with its reason.
+
+Reads a commit of the FlagScale mirror (a bare repository; some blobs may be missing) through
+:class:`fspatch.core.flagscale.TreeSource` and prints, per vendor directory, the files found,
+the patch files the import reads (plain / encrypted: carried opaque without ``--key``), and
+every other file with the reason it is not imported; then the diff.yaml warnings.  Nothing is
+written; no workspace is needed.
+
+    python bench/bench_flagscale_scan.py                   # hardware/*/Megatron-LM at da4935ec6
+    python bench/bench_flagscale_scan.py --backend all     # every backend directory
+    python bench/bench_flagscale_scan.py --commit 14e4ec351 --backend all   # the 2024 mbox layout
+
+The mirror: ``--mirror`` (default ``$FSPATCH_FLAGSCALE_MIRROR`` or
+``/work/.mirror/FlagOpen+FlagScale/repo``); a missing mirror skips the benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fspatch.core.flagscale import TreeSource, scan_source  # noqa: E402
+from fspatch.git_adapter import GitRepo  # noqa: E402
+
+FLAGSCALE = Path(os.environ.get("FSPATCH_FLAGSCALE_MIRROR", "/work/.mirror/FlagOpen+FlagScale/repo"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mirror", type=Path, default=FLAGSCALE)
+    ap.add_argument("--commit", default="da4935ec6")
+    ap.add_argument("--backend", default="Megatron-LM", help="backend directory as FlagScale spells it, or 'all'")
+    args = ap.parse_args(argv)
+    if not args.mirror.exists():
+        print(f"FlagScale mirror missing ({args.mirror}): benchmark skipped")
+        return 0
+    repo = GitRepo.open(args.mirror)
+    commit = repo.resolve(args.commit)
+    if commit is None:
+        print(f"{args.commit}: not in {args.mirror}: benchmark skipped")
+        return 0
+    t0 = time.perf_counter()
+    found = scan_source(TreeSource(repo, commit))
+    took = time.perf_counter() - t0
+    dirs = [v for v in found.vendors if args.backend == "all" or v.backend_spelled == args.backend]
+    print(
+        f"FlagScale {commit[:9]}: {len(found.vendors)} vendor directories scanned in {took:.2f} s; "
+        f"showing {args.backend}"
+    )
+    print()
+    print("| vendor directory | layout | files | patches read (plain / encrypted) | metadata | listed, not imported |")
+    print("|---|---|---:|---:|---|---|")
+    totals = [0, 0, 0, 0]
+    for v in dirs:
+        enc = len(v.encrypted)
+        plain = len(v.patches) - enc
+        meta = "diff.yaml" if v.meta is not None else ("none (mbox)" if v.layout == "mbox" else "missing/unusable")
+        listed = "; ".join(f"{s.path}: {s.reason}" for s in v.skipped) or "-"
+        if v.superseded_by:
+            listed = f"(whole dir superseded by {v.superseded_by}) " + listed
+        print(
+            f"| {v.display} | {v.layout} | {v.files_found} | {plain} / {enc} | "
+            f"{meta}, {len(v.warnings)} warnings | {listed} |"
+        )
+        totals[0] += v.files_found
+        totals[1] += plain
+        totals[2] += enc
+        totals[3] += len(v.skipped)
+    print(f"| **total** ({len(dirs)} dirs) | | {totals[0]} | {totals[1]} / {totals[2]} | | {totals[3]} |")
+    accounted = totals[1] + totals[2] + totals[3] + sum(1 for v in dirs if v.meta is not None)
+    print()
+    print(f"accounted for: {accounted} of {totals[0]} files (patch read, diff.yaml read, or listed with a reason)")
+    every = sum(len(v.patches) for v in found.vendors)
+    every_enc = sum(len(v.encrypted) for v in found.vendors)
+    print(f"all of hardware/: {every} patch files read ({every_enc} encrypted) in {len(found.vendors)} directories")
+    for s in found.skipped:
+        print(f"outside vendor directories: {s.path}: {s.reason}")
+    warnings = [w for v in dirs for w in v.warnings]
+    if warnings:
+        print()
+        print(f"diff.yaml warnings ({len(warnings)}):")
+        for w in warnings:
+            print(f"  {w}")
+    print()
+    shown = "*" if args.backend == "all" else args.backend
+    print(
+        f"TARGET: 14 | every file under hardware/*/{shown}/ imported or listed | {accounted}/{totals[0]} | "
+        f"{'ok' if accounted == totals[0] else 'MISSED'}"
+    )
+    return 0 if accounted == totals[0] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
