@@ -99,7 +99,7 @@ def _diff(up: Path, base: str, files: dict[str, bytes], scratch: Path) -> dict[s
     return {p: d for p, d in out.items() if d}
 
 
-def _yaml(bc: str, commit: str, device: str, key: str = "Megatron-LM") -> str:
+def diff_yaml(bc: str, commit: str, device: str, key: str = "Megatron-LM") -> str:
     return (
         f"backends_commit:\n  {key}: {bc}\nbackends_version:\n  {key}: 0.12.0\ncommit: {commit}\n"
         f"contact: team@{device.lower()}.example\ndevice_type: {device}\nmodels:\n- llama3\ntask:\n- train\n"
@@ -150,14 +150,14 @@ def make(tmp: Path, *, key: str = "Megatron-LM", ref: str = "v2") -> FS:
     full[OPS] = _ops(o10="int op10() { return 10; } // metax\n")
     d = _diff(up, u[0], full, tmp / "sc")
     (metax / "diff.patch").write_bytes(b"".join(d[p] for p in sorted(d)))
-    (metax / "diff.yaml").write_text(_yaml(u[0], f1, "Metax_C550", key))
+    (metax / "diff.yaml").write_text(diff_yaml(u[0], f1, "Metax_C550", key))
     hygon = hw / "Hygon_BW1000/Megatron-LM"
     hygon.mkdir(parents=True)
     d = _diff(up, u[0], {M: _model(**C1, **HYGON_M), T: _train(**HYGON_T)}, tmp / "sc")
     for path in (M, T):  # FlagScale's per-file layout: <upstream path>.patch
         (hygon / (path + ".patch")).parent.mkdir(parents=True, exist_ok=True)
         (hygon / (path + ".patch")).write_bytes(d[path])
-    (hygon / "diff.yaml").write_text(_yaml(u[0], f1, "Hygon_BW1000", key))
+    (hygon / "diff.yaml").write_text(diff_yaml(u[0], f1, "Hygon_BW1000", key))
     git(fs, "add", "-A")
     git(fs, "update-index", "--add", "--cacheinfo", f"160000,{u[3]},third_party/Megatron-LM")
     git(fs, "commit", "-qm", "F2", date=1_700_000_600)

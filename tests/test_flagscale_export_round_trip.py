@@ -129,3 +129,25 @@ def test_per_file_export_of_a_copied_file_stands_alone(tmp_path: Path) -> None:
     want = fx.metax_at_pin()
     want["megatron/core/model_origin.py"] = origin
     assert unpatch(f.up, f.u[3], folder, tmp_path / "t") == want
+
+
+def test_opaque_layer_goes_back_as_it_came(tmp_path: Path) -> None:
+    """An encrypted layer imported without a key is exported in FlagScale's form byte for byte, at its own base."""
+    f = fx.make(tmp_path, ref="v0")
+    kunlun = f.fs / "hardware/Kunlunxin_R310p/Megatron-LM"
+    kunlun.mkdir(parents=True)
+    sealed = bytes(range(256)) * 3  # opaque to fspatch: never decrypted without a key
+    (kunlun / "diff.patch.encrypted").write_bytes(sealed)
+    (kunlun / "diff.yaml").write_text(fx.diff_yaml(f.u[0], f.f1, "Kunlunxin_R310p"))
+    git(f.fs, "add", "-A")
+    git(f.fs, "commit", "-qm", "F3: an encrypted layer")
+    code, out = f.cli("import", "flagscale", str(f.fs))
+    assert code == 0 and "opaque" in out, out
+    _commit_ws(f)
+    dest = tmp_path / "export"
+    code, text = f.cli("export", "--format", "flagscale", "--out", str(dest), "--vendor", "kunlunxin_r310p")
+    assert code == 0 and "(opaque, 1 files" in text, text
+    folder = dest / "hardware/Kunlunxin_R310p/Megatron-LM"
+    assert (folder / "diff.patch.encrypted").read_bytes() == sealed
+    meta = parse_yaml((folder / "diff.yaml").read_bytes(), "diff.yaml")
+    assert dict(meta["backends_commit"]) == {"Megatron-LM": f.u[0]} and meta["commit"] == f.f1
