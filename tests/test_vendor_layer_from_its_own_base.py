@@ -118,3 +118,30 @@ def test_without_flagscale_history_the_current_common_layer_is_used_and_said(tmp
     assert fx.tree_files(f.ws) == before
     code, out = f.cli("import", "flagscale", str(plain))  # without --strict: the directory is reported failed
     assert "[diff]: failed" in out and "current common layer is subtracted" in out, out
+
+
+def test_encrypted_layer_that_conflicts_fails_instead_of_pending_in_plaintext(tmp_path: Path) -> None:
+    """pending.yaml would hold the decrypted patches: the encrypted layer is reported failed, the rest imported."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from fspatch.core import crypto
+    from scripts.example import git
+
+    f = fx.make(tmp_path)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "private_key.pem"
+    pem.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    hygon = f.fs / "hardware/Hygon_BW1000/Megatron-LM"
+    for p in sorted(hygon.rglob("*.patch")):
+        p.with_name(p.name + ".encrypted").write_bytes(crypto.encrypt(p.read_bytes(), key.public_key()))
+        p.unlink()
+    git(f.fs, "add", "-A")
+    git(f.fs, "commit", "-qm", "F3: Hygon encrypted")
+    code, out = _import(f, "--key", str(pem))
+    assert "hardware/Hygon_BW1000/Megatron-LM [per-file]: failed" in out and "decrypted" in out, out
+    assert code == 0 and not (f.ws / "series/megatron/pending.yaml").exists(), out
+    assert (f.ws / "vendors/metax_c550/megatron/layer.yaml").is_file()
+    assert not list((f.ws / "vendors").rglob("*train.py*"))
