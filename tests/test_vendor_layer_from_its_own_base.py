@@ -145,3 +145,31 @@ def test_encrypted_layer_that_conflicts_fails_instead_of_pending_in_plaintext(tm
     assert code == 0 and not (f.ws / "series/megatron/pending.yaml").exists(), out
     assert (f.ws / "vendors/metax_c550/megatron/layer.yaml").is_file()
     assert not list((f.ws / "vendors").rglob("*train.py*"))
+
+
+def test_pending_import_travels_through_git_and_skip_drops_the_patch(tmp_path: Path) -> None:
+    """A fresh clone of the workspace resumes the pending layer (its base rebuilt from pending.yaml); skip drops it."""
+    import subprocess
+
+    from scripts.example import git
+
+    f = fx.make(tmp_path)
+    assert _import(f)[0] == 1
+    (f.ws / ".gitignore").write_text("third_party/\n")
+    git(f.ws, "init", "-q")
+    git(f.ws, "add", "-A")
+    git(f.ws, "commit", "-qm", "import")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(f.ws), str(clone)], check=True)
+    c = fx.FS(f.up, f.fs, clone, f.u, f.f1, f.f2)
+    code, out = c.cli("apply", "megatron")
+    assert code == 1 and "0002-megatron-training-train.py.patch" in out, out
+    assert "<<<<<<< " in (clone / "third_party/megatron" / fx.T).read_text()
+    code, out = c.cli("skip")
+    assert code == 0, out
+    assert not (clone / "series/megatron/pending.yaml").exists()
+    names = [e.name for e in Workspace.load(clone).read_layer_series(LayerRef("megatron", "hygon_bw1000"))]
+    assert names == ["0001-megatron-core-model.py.patch"]
+    out_dir = tmp_path / "tree"
+    assert c.cli("apply", "megatron", "--vendor", "hygon_bw1000", "--to", str(out_dir))[0] == 0
+    assert fx.tree_files(out_dir) == fx.expected_pin({fx.M: fx.hygon_at_pin("")[fx.M]})
