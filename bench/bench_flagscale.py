@@ -145,6 +145,9 @@ def main() -> None:
     ap.add_argument("--only", action="append", default=[], help="only this device dir (repeatable)")
     ap.add_argument("--workdir", type=Path, default=None)
     a = ap.parse_args()
+    if not (FLAGSCALE / "HEAD").is_file() or not (MEGATRON / "HEAD").is_file():
+        print(f"skipped: no FlagScale / Megatron-LM mirror at {FLAGSCALE} / {MEGATRON}")
+        return
     fs = GitRepo.open(FLAGSCALE)
     at = fs.resolve(a.at)
     assert at is not None, a.at
@@ -239,6 +242,14 @@ def main() -> None:
     for vd in skipped:
         print(f"| {vd.device_type} | encrypted | not a plain-text layer (opaque without --key) | | | | | | | |")
     print()
+    imported = sum(1 for _vd, f, _dt, _why in rows if f is not None)
+    equal = sum(1 for v in trips.values() if v == "equal")
+    ok = "ok" if imported == len(rows) else "MISSED"
+    print(f"TARGET: issue 14 | plain-text Megatron-LM vendor layers imported from their own base and brought "
+          f"to the pin (clean or pending) | {imported}/{len(rows)} | {ok}")
+    ok = "ok" if equal == len(rows) else "MISSED"
+    print(f"TARGET: issue 14 | FlagScale export git-applied on the pristine backends_commit equals FlagScale's "
+          f"own tree | {equal}/{len(rows)} equal | {ok}")
     code = 1 if together.pending else 0
     n_conf = sum(f.conflicts for v in together.vendors if (f := v.forward) is not None)
     print(f"all layers together: {t_all:.1f} s, exit {code}, {n_conf} conflicting patches pending "
