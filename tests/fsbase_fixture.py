@@ -21,7 +21,7 @@ from fspatch.cli import main_group
 from scripts.example import git, git_bytes, write_tree
 
 
-def _model(**over: str) -> bytes:
+def model_py(**over: str) -> bytes:
     out = ['"""The model."""\n', "\n"]
     for i in range(20):
         out.append(f"def f{i}(x):\n")
@@ -64,7 +64,7 @@ def up_files(stage: int) -> dict[str, bytes]:
     """Upstream's files after U<stage>."""
     m = dict(U1_M) if stage >= 1 else {}
     files = {
-        M: _model(**m),
+        M: model_py(**m),
         T: _train(**(U3_T if stage >= 3 else {})),
         OPS: _ops(U1_TOP if stage >= 1 else ""),
         K: _kernel(**(U2_K if stage >= 2 else {})),
@@ -123,16 +123,9 @@ def make(tmp: Path, *, key: str = "Megatron-LM", ref: str = "v2") -> FS:
     fs = tmp / "FlagScale"
     fs.mkdir()
     git(fs, "init", "-q")
-    common_dir = fs / "flagscale/backends/Megatron-LM"
 
     def set_common(base: int, over: dict[str, str]) -> None:
-        if common_dir.exists():
-            shutil.rmtree(common_dir)
-        d = _diff(up, u[base], {M: _model(**{**(U1_M if base >= 1 else {}), **over})}, tmp / "sc")
-        for path, data in d.items():
-            target = common_dir / (path + ".patch")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+        _set_common(up, u, fs, base, over, tmp / "sc")
 
     set_common(0, C1)
     (fs / "README.md").write_text("FlagScale\n")
@@ -145,7 +138,7 @@ def make(tmp: Path, *, key: str = "Megatron-LM", ref: str = "v2") -> FS:
     metax = hw / "Metax_C550/Megatron-LM"
     metax.mkdir(parents=True)
     full = up_files(0)
-    full[M] = _model(**C1, **METAX)
+    full[M] = model_py(**C1, **METAX)
     full[K] = _kernel(k3="__global__ void k3(float* x) { x[3] = 3 * MACA; }\n")
     full[OPS] = _ops(o10="int op10() { return 10; } // metax\n")
     d = _diff(up, u[0], full, tmp / "sc")
@@ -153,7 +146,7 @@ def make(tmp: Path, *, key: str = "Megatron-LM", ref: str = "v2") -> FS:
     (metax / "diff.yaml").write_text(diff_yaml(u[0], f1, "Metax_C550", key))
     hygon = hw / "Hygon_BW1000/Megatron-LM"
     hygon.mkdir(parents=True)
-    d = _diff(up, u[0], {M: _model(**C1, **HYGON_M), T: _train(**HYGON_T)}, tmp / "sc")
+    d = _diff(up, u[0], {M: model_py(**C1, **HYGON_M), T: _train(**HYGON_T)}, tmp / "sc")
     for path in (M, T):  # FlagScale's per-file layout: <upstream path>.patch
         (hygon / (path + ".patch")).parent.mkdir(parents=True, exist_ok=True)
         (hygon / (path + ".patch")).write_bytes(d[path])
@@ -175,6 +168,27 @@ def make(tmp: Path, *, key: str = "Megatron-LM", ref: str = "v2") -> FS:
     return FS(up, fs, ws, u, f1, f2)
 
 
+def _set_common(up: Path, u: list[str], fs: Path, base: int, over: dict[str, str], scratch: Path) -> None:
+    """FlagScale's common layer: model.py's per-file patch from pristine U<base>."""
+    common_dir = fs / "flagscale/backends/Megatron-LM"
+    if common_dir.exists():
+        shutil.rmtree(common_dir)
+    d = _diff(up, u[base], {M: model_py(**{**(U1_M if base >= 1 else {}), **over})}, scratch)
+    for path, data in d.items():
+        target = common_dir / (path + ".patch")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def set_common(f: FS, base: int, over: dict[str, str]) -> None:
+    _set_common(f.up, f.u, f.fs, base, over, f.fs.parent / "sc")
+
+
+def diff_from(f: FS, base: int, files: dict[str, bytes]) -> dict[str, bytes]:
+    """Per-file diffs from pristine U<base> (FlagScale's recipe)."""
+    return _diff(f.up, f.u[base], files, f.fs.parent / "sc")
+
+
 def expected_pin(vendor: dict[str, bytes]) -> dict[str, bytes]:
     """What pin + current common + a vendor's own changes must be, written out by hand."""
     files = up_files(3)
@@ -185,7 +199,7 @@ def expected_pin(vendor: dict[str, bytes]) -> dict[str, bytes]:
 def metax_at_pin() -> dict[str, bytes]:
     return expected_pin(
         {
-            M: _model(**U1_M, **C2, **METAX),
+            M: model_py(**U1_M, **C2, **METAX),
             K: _kernel(**U2_K, k3="__global__ void k3(float* x) { x[3] = 3 * MACA; }\n"),
             OPS: _ops(U1_TOP, o10="int op10() { return 10; } // metax\n"),
         }
@@ -193,7 +207,7 @@ def metax_at_pin() -> dict[str, bytes]:
 
 
 def hygon_at_pin(resolved_s20: str) -> dict[str, bytes]:
-    return expected_pin({M: _model(**U1_M, **C2, **HYGON_M), T: _train(s20=resolved_s20)})
+    return expected_pin({M: model_py(**U1_M, **C2, **HYGON_M), T: _train(s20=resolved_s20)})
 
 
 def tree_files(root: Path) -> dict[str, bytes]:

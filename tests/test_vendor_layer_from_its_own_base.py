@@ -173,3 +173,36 @@ def test_pending_import_travels_through_git_and_skip_drops_the_patch(tmp_path: P
     out_dir = tmp_path / "tree"
     assert c.cli("apply", "megatron", "--vendor", "hygon_bw1000", "--to", str(out_dir))[0] == 0
     assert fx.tree_files(out_dir) == fx.expected_pin({fx.M: fx.hygon_at_pin("")[fx.M]})
+
+
+def test_diff_made_up_to_flagscales_gitlink_is_split_on_the_gitlink(tmp_path: Path) -> None:
+    """A vendor diff from backends_commit (U0) to FlagScale's newer submodule (U1) + common + vendor:
+    split on the gitlink, upstream's U0..U1 change is not taken for the vendor's."""
+    from scripts.example import git
+
+    f = fx.make(tmp_path)
+    # FlagScale F4: submodule at U1, the common layer of F1 remade on U1, a vendor made that way
+    common_dir = f.fs / "flagscale/backends/Megatron-LM"
+    keep = {p: p.read_bytes() for p in common_dir.rglob("*.patch")}
+    fx.set_common(f, 1, fx.C1)
+    git(f.fs, "add", "-A")
+    git(f.fs, "update-index", "--add", "--cacheinfo", f"160000,{f.u[1]},third_party/Megatron-LM")
+    git(f.fs, "commit", "-qm", "F4: submodule at U1")
+    f4 = git(f.fs, "rev-parse", "HEAD").strip()
+    for p, data in keep.items():  # back to today's common layer (F2's), as main has it
+        p.write_bytes(data)
+    vendor = {fx.M: fx.model_py(**fx.U1_M, **fx.C1, f7="    return x + 7  # iluvatar\n")}
+    d = fx.diff_from(f, 0, vendor)
+    iluvatar = f.fs / "hardware/Iluvatar_BI/Megatron-LM"
+    iluvatar.mkdir(parents=True)
+    (iluvatar / "diff.patch").write_bytes(d[fx.M])
+    (iluvatar / "diff.yaml").write_text(fx.diff_yaml(f.u[0], f4, "Iluvatar_BI"))
+    git(f.fs, "add", "-A")
+    git(f.fs, "commit", "-qm", "F5: Iluvatar")
+    r = import_flagscale.run(Workspace.load(f.ws), f.fs)
+    fwd = {v.vendor: v.forward for v in r.vendors}["iluvatar_bi"]
+    assert fwd is not None
+    assert (fwd.upstream, fwd.backends_commit, fwd.found_at) == (f.u[1], f.u[0], f4)
+    assert (fwd.clean, fwd.conflicts) == (1, 0)
+    body = b"".join(p.read_bytes() for p in (f.ws / "vendors/iluvatar_bi/megatron").glob("*.patch"))
+    assert b"# iluvatar" in body and b"190" not in body and b"# flagscale" not in body
