@@ -69,8 +69,10 @@ def test_brought_forward_export_applies_on_the_pristine_pin(tmp_path: Path) -> N
     assert code == 1, out  # Hygon pending; Metax is exported
     head = _commit_ws(f)
     dest = tmp_path / "export"
-    code, text = f.cli("export", "--format", "flagscale", "--out", str(dest), "--vendor", "metax_c550")
+    code, text = f.cli("export", "--format", "flagscale", "--out", str(dest))
     assert code == 0, text
+    assert "hygon_bw1000/megatron: hardware/Hygon_BW1000/Megatron-LM: not written (1 patch(es) pending" in text
+    assert not (dest / "hardware/Hygon_BW1000").exists()
     folder = dest / "hardware/Metax_C550/Megatron-LM"
     assert unpatch(f.up, f.u[3], folder, tmp_path / "t") == fx.metax_at_pin()
     meta = parse_yaml((folder / "diff.yaml").read_bytes(), "diff.yaml")

@@ -37,6 +37,7 @@ from fspatch.core.export import TASKS, FilesReader, build_stack, workspace_repo
 from fspatch.core.fetch import ensure_commit
 from fspatch.core.patch import FileDiff, format_diff, parse_diff
 from fspatch.core.publish import _opaque_files
+from fspatch.core.replay_pending import pending_patches
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.core.yamlio import dump_yaml
 from fspatch.errors import UsageError
@@ -157,6 +158,11 @@ def export_flagscale(
             else:
                 if any(crypto.is_encrypted_name(e.name) for e in ws.read_layer_series(layer)):
                     why = "encrypted; FlagScale's form would hold it decrypted"
+                    done.append(FlagScaleLayer(v, name, shown, "", 0, 0, False, why))
+                    continue
+                waiting = [p for p in pending_patches(ws, name) if p.layer == layer.label]
+                if waiting:
+                    why = f"{len(waiting)} patch(es) pending (first {waiting[0].display}); run 'fspatch apply {name}'"
                     done.append(FlagScaleLayer(v, name, shown, "", 0, 0, False, why))
                     continue
                 form = layout or ("per-file" if kept.get("layout") == "per-file" else "diff")
