@@ -83,10 +83,16 @@ def common_at(fs_repo: GitRepo | None, commit: str, backend: str, current: Seque
     sub = fs_repo.subtree(tree, where) if where is not None else None
     if sub is None:
         return CommonAtBase((), "history", "")
-    files = sorted(
-        (path, fs_repo.read_blob(e.id)) for path, e in fs_repo.list_files(sub) if path.endswith(PATCH_SUFFIXES)
-    )
-    return CommonAtBase(tuple(files), "history", "")
+    files = []
+    for path, e in fs_repo.list_files(sub):
+        if not path.endswith(PATCH_SUFFIXES):
+            continue
+        try:
+            files.append((path, fs_repo.read_blob(e.id)))
+        except (KeyError, ValueError):  # a partial mirror: the blob is not there
+            note = f"{where}/{path} at FlagScale commit {commit[:12]} is missing from the repository"
+            return CommonAtBase(tuple(current), "current", note)
+    return CommonAtBase(tuple(sorted(files)), "history", "")
 
 
 def gitlink_at(fs_repo: GitRepo | None, commit: str, backend: str) -> str | None:
