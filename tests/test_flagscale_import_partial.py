@@ -287,3 +287,33 @@ def test_an_opaque_layer_exports_as_it_came(s: Setup, tmp_path: Path) -> None:
     assert (out / "kunlun_xpu/tinyserve/diff.patch.encrypted").read_bytes() == src
     assert not (out / "kunlun_xpu/tinyserve/diff.patch").exists()
     assert (out / "kunlun_xpu/tinyserve/diff.yaml").is_file() and layer.files == 1
+
+
+def test_a_dir_with_a_broken_patch_file_is_not_imported_in_part(s: Setup) -> None:
+    """An empty or unreadable *.patch in a per-file dir fails that dir (an incomplete layer is worse
+    than none), naming the file; a stray non-patch file is only listed."""
+    m = s.gen.root / "hardware/Metax_C550/minillm"
+    (m / "notes.txt").write_text("not a patch\n")
+    (m / "broken.py.patch").write_bytes(b"")
+    r = import_flagscale.run(s.ws, s.gen.root, key=s.gen.key)
+    d = _dirs(r)["hardware/Metax_C550/minillm"]
+    assert d.status == "failed" and d.reason == "hardware/Metax_C550/minillm/broken.py.patch: empty: no diff in it"
+    assert {x.path for x in d.listed} == {"broken.py.patch", "notes.txt", "model_runner.py.patch", "ops.h.patch"}
+    assert not (s.ws.root / "vendors/metax_c550").exists()
+    (m / "broken.py.patch").unlink()
+    r = import_flagscale.run(s.ws, s.gen.root, key=s.gen.key, force=True)
+    d = _dirs(r)["hardware/Metax_C550/minillm"]
+    assert d.status == "imported" and [(x.path, x.reason[:10]) for x in d.listed] == [("notes.txt", "not a patc")]
+
+
+def test_reimport_with_the_key_replaces_the_opaque_files(s: Setup) -> None:
+    """Opaque first (no key), then --key --force: the layer holds real (re-encrypted) patches and no
+    stale copy of FlagScale's ciphertext is left under opaque/."""
+    import_flagscale.run(s.ws, s.gen.root)
+    layer = LayerRef("tinyserve", "kunlun_xpu")
+    assert (s.ws.layer_dir(layer) / "opaque").is_dir()
+    r = import_flagscale.run(s.ws, s.gen.root, key=s.gen.key, force=True)
+    assert _dirs(r)["hardware/Kunlun_XPU/TinyServe"].status == "imported"
+    assert not (s.ws.layer_dir(layer) / "opaque").exists()
+    assert [e.name for e in s.ws.read_layer_series(layer)] == ["0001-kunlun_xpu-tinyserve.patch.encrypted"]
+    assert "opaque" not in s.ws.layer_meta(layer)["flagscale"]

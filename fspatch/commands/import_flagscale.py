@@ -301,6 +301,11 @@ def run_scanned(
             if vd.meta is None and vd.layout != "mbox":
                 why = next((s.reason for s in vd.skipped if s.path == "diff.yaml"), "no diff.yaml")
                 raise _DirFailed("failed", InputError(f"no usable metadata ({why})", path=vd.display))
+            broken = [x for x in vd.skipped if x.path.endswith((".patch", ".patch.encrypted"))]
+            if broken:  # the layer would be incomplete: import none of it rather than part of it
+                x = broken[0]
+                more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+                raise _DirFailed("failed", InputError(f"{x.reason}{more}", path=f"{vd.display}/{x.path}"))
             layer = LayerRef(vd.backend, vd.vendor)
             if layer in taken:
                 raise _DirFailed(
@@ -360,7 +365,8 @@ def run_scanned(
         except _DirFailed as failed:
             if strict and not (vd.superseded_by is not None):
                 raise failed.error from None
-            reports.append(report(failed.status, failed.error.message))
+            err = failed.error
+            reports.append(report(failed.status, str(err) if err.path and err.path != vd.display else err.message))
         except (ConflictError, InputError) as exc:
             if strict:
                 raise
@@ -390,6 +396,7 @@ def run_scanned(
             for name, data in layer_files:
                 ws.write_patch(layer, name, data)
             ws.write_layer_series(layer, [SeriesEntry(n) for n, _ in layer_files])
+            _clear_opaque(ws, layer, {rel for rel, _ in opaque})
             for rel, data in opaque:
                 ws.write_file(ws.layer_dir(layer) / OPAQUE_DIR / rel, data)
             crash_point("import:layer")
@@ -437,6 +444,24 @@ def _report(vd: VendorDir, status: DirStatus, reason: str, imported: tuple[str, 
         tuple(sorted([*vd.skipped, *rest], key=lambda s: s.path)),
         tuple(warnings),
     )
+
+
+def _clear_opaque(ws: Workspace, layer: LayerRef, keep: set[str]) -> None:
+    """Remove files of an earlier opaque import that the new import does not bring (a re-import with
+    ``--key --force`` leaves no stale ciphertext behind), and the folders that become empty."""
+    import os
+
+    base = ws.layer_dir(layer) / OPAQUE_DIR
+    if not base.is_dir():
+        return
+    for path in sorted(p for p in base.rglob("*") if p.is_file() or p.is_symlink()):
+        if path.relative_to(base).as_posix() not in keep:
+            ws.remove_file(path)
+    for folder in sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(folder.iterdir()):
+            os.rmdir(folder)
+    if not any(base.iterdir()):
+        os.rmdir(base)
 
 
 def _note_vendor(infos: dict[str, tuple[str, str]], vd: VendorDir, contact: str) -> None:
