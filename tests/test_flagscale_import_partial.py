@@ -317,3 +317,23 @@ def test_reimport_with_the_key_replaces_the_opaque_files(s: Setup) -> None:
     assert not (s.ws.layer_dir(layer) / "opaque").exists()
     assert [e.name for e in s.ws.read_layer_series(layer)] == ["0001-kunlun_xpu-tinyserve.patch.encrypted"]
     assert "opaque" not in s.ws.layer_meta(layer)["flagscale"]
+
+
+def test_a_common_layer_that_does_not_import_stops_only_its_backend(s: Setup) -> None:
+    """A broken flagscale/backends/TinyServe patch: tinyserve's common layer and the vendor layer that
+    needs it fail with the reason, an encrypted one without key is still carried opaque, minillm imports."""
+    common = s.gen.root / "flagscale/backends/TinyServe"
+    first = sorted(common.rglob("*.patch"))[0]
+    head, hunks = first.read_bytes().split(b"\n@@", 1)
+    body = hunks.split(b"\n", 1)
+    first.write_bytes(head + b"\n@@" + body[0] + b"\n" + body[1].replace(b"\n", b" (not upstream's)\n", 1))
+    r = import_flagscale.run(s.ws, s.gen.root, key=s.gen.key)
+    assert [c.backend for c in r.common] == ["minillm"]
+    assert all("the common layer does not import" in x.reason for x in r.skipped if x.path.startswith("flagscale/"))
+    kun = _dirs(r)["hardware/Kunlun_XPU/TinyServe"]
+    assert kun.status == "failed" and kun.reason.startswith("the common layer of 'tinyserve' does not import")
+    assert _dirs(r)["hardware/Cambricon_MLU/MiniLLM"].status == "imported"
+    r2 = import_flagscale.run(s.ws, s.gen.root, force=True)
+    assert _dirs(r2)["hardware/Kunlun_XPU/TinyServe"].status == "opaque"
+    with pytest.raises(ConflictError):
+        import_flagscale.run(s.ws, s.gen.root, key=s.gen.key, force=True, strict=True)

@@ -227,6 +227,7 @@ def run_scanned(
 
     # ---- common layers
     commons: list[CommonImport] = []
+    common_failed: dict[str, str] = {}  # backend → why its common layer did not import
     for backend, common_files in src.common.items():
         spelled = src.common_spelled.get(backend, backend)
         if backend not in pinned:
@@ -238,29 +239,17 @@ def run_scanned(
         layer = LayerRef(backend, None)
         if ws.read_layer_series(layer) and not force:
             raise UsageError(f"{layer.dir.as_posix()} already holds patches; use --force to replace them")
-        repo = repo_for(backend)
-        b = ws.backend(backend)
-        tree = repo.tree_of(b.commit)
-        builder = Builder(repo, b.commit)
-        top = b.commit
-        written: list[tuple[str, bytes]] = []
-        for i, (rel, raw) in enumerate(common_files, 1):
-            display = f"flagscale/backends/{spelled}/{rel}"
-            orig = parse_patch(raw, display)
-            new_tree = _apply(repo, tree, orig.files, display)
-            diff = parse_diff(repo.diff_trees(tree, new_tree), display)
-            subject = orig.subject or f"FlagScale changes to {rel.removesuffix('.patch')}"
-            patch = Patch(
-                author=orig.author or IMPORT_AUTHOR,
-                subject=subject,
-                description=orig.description,
-                trailers=orig.trailers,
-                files=diff,
+        try:
+            written, top = _common_layer(ws, repo_for(backend), backend, spelled, common_files)
+        except (ConflictError, InputError) as exc:
+            if strict:
+                raise
+            common_failed[backend] = str(exc)
+            skipped_top.extend(
+                Skipped(f"flagscale/backends/{spelled}/{rel}", f"the common layer does not import: {exc}")
+                for rel, _ in common_files
             )
-            name = f"{i:04d}-{_slug(rel.removesuffix('.patch'))}.patch"
-            written.append((name, format_patch(patch)))
-            top = builder.commit(new_tree, top, patch)
-            tree = new_tree
+            continue
         plans.append((layer, written, None, []))
         common_tops[backend] = top
         commons.append(CommonImport(backend, len(written)))
@@ -338,6 +327,11 @@ def run_scanned(
                 _note_vendor(vendor_infos, vd, contact)
                 reports.append(report("opaque", "encrypted and no --key: kept verbatim, not applied", all_files))
                 continue
+            if vd.backend in common_failed:
+                raise _DirFailed(
+                    "failed",
+                    UsageError(f"the common layer of {vd.backend!r} does not import ({common_failed[vd.backend]})"),
+                )
             written, split_info = _vendor_layer(ws, vd, private, repo_for, common_tops)
             lmeta = {
                 "tasks": tasks,
@@ -426,6 +420,35 @@ def run_scanned(
         tuple(sorted(skipped_top, key=lambda s: s.path)),
         tuple(top_warnings),
     )
+
+
+def _common_layer(
+    ws: Workspace, repo: GitRepo, backend: str, spelled: str, common_files: tuple[tuple[str, bytes], ...]
+) -> tuple[list[tuple[str, bytes]], str]:
+    """The common layer's patch files (one per FlagScale file, path order) and the top commit."""
+    b = ws.backend(backend)
+    tree = repo.tree_of(b.commit)
+    builder = Builder(repo, b.commit)
+    top = b.commit
+    written: list[tuple[str, bytes]] = []
+    for i, (rel, raw) in enumerate(common_files, 1):
+        display = f"flagscale/backends/{spelled}/{rel}"
+        orig = parse_patch(raw, display)
+        new_tree = _apply(repo, tree, orig.files, display)
+        diff = parse_diff(repo.diff_trees(tree, new_tree), display)
+        subject = orig.subject or f"FlagScale changes to {rel.removesuffix('.patch')}"
+        patch = Patch(
+            author=orig.author or IMPORT_AUTHOR,
+            subject=subject,
+            description=orig.description,
+            trailers=orig.trailers,
+            files=diff,
+        )
+        name = f"{i:04d}-{_slug(rel.removesuffix('.patch'))}.patch"
+        written.append((name, format_patch(patch)))
+        top = builder.commit(new_tree, top, patch)
+        tree = new_tree
+    return written, top
 
 
 def _report(vd: VendorDir, status: DirStatus, reason: str, imported: tuple[str, ...], warnings: list[str]) -> DirReport:
