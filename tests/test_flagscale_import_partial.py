@@ -337,3 +337,14 @@ def test_a_common_layer_that_does_not_import_stops_only_its_backend(s: Setup) ->
     assert _dirs(r2)["hardware/Kunlun_XPU/TinyServe"].status == "opaque"
     with pytest.raises(ConflictError):
         import_flagscale.run(s.ws, s.gen.root, key=s.gen.key, force=True, strict=True)
+
+
+def test_verbose_text_lists_every_file_not_imported(s: Setup) -> None:
+    """Without -v a skipped directory shows its reason once; with -v each of its files is listed too."""
+    root = ["-C", str(s.ws.root)]
+    args = ["import", "flagscale", str(s.gen.root), "--key", str(s.gen.key)]
+    quiet = CliRunner().invoke(main_group, [*root, *args])
+    loud = CliRunner().invoke(main_group, [*root, "-v", *args, "--force"])
+    line = "  not imported: megatron/accelerator/pre_config.py.patch: backend 'megatron'"
+    assert quiet.exit_code == loud.exit_code == 0, loud.output
+    assert line not in quiet.output and line in loud.output

@@ -61,7 +61,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "vendor layer": ("fspatch vendor layer acme minillm --task inference --model minillm-7b",),
     "vendor list": ("fspatch vendor list --format json",),
     "export": ("fspatch export --vendor acme", "fspatch export --format quilt --out out/"),
-    "import flagscale": ("fspatch import flagscale ../FlagScale",),
+    "import flagscale": (
+        "fspatch import flagscale ../FlagScale",
+        "fspatch -v import flagscale ../FlagScale --skip-encrypted --format json",
+    ),
     "import quilt": ("fspatch import quilt ../less-590/debian", "fspatch import quilt patches/ --vendor acme"),
     "import mbox": ("fspatch import mbox 0001-fix.patch series.mbox",),
     "import commits": ("fspatch import commits v1.0..my-branch",),

@@ -47,7 +47,8 @@ def import_flagscale(
     """Import a FlagScale repository: common patches, vendor layers (every layout), history.
 
     Every vendor directory is reported as imported, opaque (encrypted, no --key), skipped or
-    failed, with the reason, and every file that was not imported is listed.
+    failed, with the reason; a file not imported for another reason is listed under it (with -v,
+    every file; --format json always lists every file).
     """
     from fspatch.commands import import_flagscale as cmd
 
@@ -69,8 +70,9 @@ def import_flagscale(
         say(ctx, head + (f": {d.reason}" if d.reason else ""))
         for w in d.warnings:
             say(ctx, f"  warning: {w}")
+        verbose = opts(ctx).verbose
         for s in d.listed:
-            if s.reason != d.reason:
+            if verbose or s.reason != d.reason:  # -v: every file, even those sharing the directory's reason
                 say(ctx, f"  not imported: {s.path}: {s.reason}")
     for s in r.skipped:
         say(ctx, f"not imported: {s.path}: {s.reason}")
