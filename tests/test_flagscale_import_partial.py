@@ -348,3 +348,17 @@ def test_verbose_text_lists_every_file_not_imported(s: Setup) -> None:
     line = "  not imported: megatron/accelerator/pre_config.py.patch: backend 'megatron'"
     assert quiet.exit_code == loud.exit_code == 0, loud.output
     assert line not in quiet.output and line in loud.output
+
+
+def test_check_reads_the_kept_patch_history_in_flagscales_format(s: Setup) -> None:
+    """vendors/patch_history.yaml (FlagScale's format, no JSON Schema): clean as imported; an odd
+    entry is a flagscale-metadata warning at its line, broken YAML a yaml-syntax error."""
+    import_flagscale.run(s.ws, s.gen.root, key=s.gen.key)
+    kept = s.ws.root / "vendors/patch_history.yaml"
+    assert not [f for f in check.run(s.ws, checks=["schemas"]).findings if f.file == "vendors/patch_history.yaml"]
+    kept.write_bytes(kept.read_bytes() + b"Odd_Dev:\n  train: 5\n")
+    (f,) = [f for f in check.run(s.ws, checks=["schemas"]).findings if f.file == "vendors/patch_history.yaml"]
+    assert (f.rule, f.severity, f.line) == ("flagscale-metadata", "warning", kept.read_text().count("\n"))
+    kept.write_bytes(b"Odd_Dev: [\n")
+    (f,) = [f for f in check.run(s.ws, checks=["schemas"]).findings if f.file == "vendors/patch_history.yaml"]
+    assert f.rule == "yaml-syntax" and f.severity == "error"
