@@ -362,3 +362,24 @@ def test_check_reads_the_kept_patch_history_in_flagscales_format(s: Setup) -> No
     kept.write_bytes(b"Odd_Dev: [\n")
     (f,) = [f for f in check.run(s.ws, checks=["schemas"]).findings if f.file == "vendors/patch_history.yaml"]
     assert f.rule == "yaml-syntax" and f.severity == "error"
+
+
+def test_flagscale_cbc_per_file_encrypted_dir_imports_with_the_key(s: Setup) -> None:
+    """A per-file dir of FlagScale-format files (iv | rsa(key) | data, at depth) imports with --key:
+    decrypted in memory, stored re-encrypted (authenticated format), no plaintext in the workspace."""
+    from fspatch.core import crypto
+
+    key = crypto.load_private_key(s.gen.key)
+    d = s.gen.root / "hardware/Hygon_BW1000/TinyServe/tinyserve"
+    d.mkdir(parents=True)
+    (d / "sched.py.patch.encrypted").write_bytes(crypto.encrypt_cbc(s.gen.c_plain, key.public_key(), flagscale=True))
+    shutil.copy(s.gen.root / "hardware/Kunlun_XPU/TinyServe/diff.yaml", d.parent / "diff.yaml")
+    r = import_flagscale.run(s.ws, s.gen.root, key=s.gen.key)
+    rep = _dirs(r)["hardware/Hygon_BW1000/TinyServe"]
+    assert rep.status == "imported" and rep.layout == "per-file" and rep.imported == ("tinyserve/sched.py.patch.encrypted",)
+    layer = LayerRef("tinyserve", "hygon_bw1000")
+    (entry,) = s.ws.read_layer_series(layer)
+    stored = s.ws.read_patch(layer, entry.name)
+    assert entry.name.endswith(".patch.encrypted") and stored.startswith(crypto.MAGIC)
+    assert b"reverse=True" in crypto.decrypt(stored, key)
+    assert all(b"reverse=True" not in p.read_bytes() for p in s.ws.layer_dir(layer).rglob("*") if p.is_file())
