@@ -383,3 +383,25 @@ def test_flagscale_cbc_per_file_encrypted_dir_imports_with_the_key(s: Setup) -> 
     assert entry.name.endswith(".patch.encrypted") and stored.startswith(crypto.MAGIC)
     assert b"reverse=True" in crypto.decrypt(stored, key)
     assert all(b"reverse=True" not in p.read_bytes() for p in s.ws.layer_dir(layer).rglob("*") if p.is_file())
+
+
+def test_backend_add_alias_is_kept_in_the_lock_and_resolves(tmp_path: Path) -> None:
+    """backend add --alias Megatron-LM: the lock keeps it, names resolve through it (any case), a
+    re-add keeps it, and an alias already naming another backend is refused before anything is cloned."""
+    from tests.test_vendor_kit import make_tiny_upstream
+
+    ws = make_workspace(tmp_path, tiny=False, common=False)
+    make_tiny_upstream(tmp_path / "up_tiny")
+    root = ["-C", str(ws.root)]
+    up = str(tmp_path / "up_tiny")
+    res = CliRunner().invoke(main_group, [*root, "backend", "add", "tinyserve", "--url", up, "--ref", "v0.1", "--alias", "Megatron-LM"])
+    assert res.exit_code == 0, res.output
+    assert "    aliases:\n    - Megatron-LM\n" in (ws.root / "upstream.lock").read_text()
+    ws = Workspace.load(ws.root)
+    assert ws.backend("Megatron-LM").name == ws.backend("megatron-lm").name == "tinyserve"
+    assert ws.aliases() == {"Megatron-LM": "tinyserve"}
+    res = CliRunner().invoke(main_group, [*root, "backend", "add", "tinyserve", "--url", up, "--ref", "v0.1"])
+    assert res.exit_code == 0 and Workspace.load(ws.root).backends()["tinyserve"].aliases == ("Megatron-LM",)
+    res = CliRunner().invoke(main_group, [*root, "backend", "add", "other", "--url", up, "--ref", "v0.1", "--alias", "Megatron-LM"])
+    assert res.exit_code == 2 and "alias 'Megatron-LM' already names backend 'tinyserve'" in res.output
+    assert not (ws.root / "third_party/other").exists()
