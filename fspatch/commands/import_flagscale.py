@@ -284,7 +284,7 @@ def run_scanned(
                 else:
                     why = (
                         f"backend {vd.backend!r} (FlagScale's {vd.backend_spelled!r}) is not pinned in upstream.lock; "
-                        f"add it with 'fspatch backend add' (alias {vd.backend_spelled!r})"
+                        f"add it with 'fspatch backend add {vd.backend} --url URL --ref REF --alias {vd.backend_spelled}'"
                     )
                 raise _DirFailed("skipped", UsageError(why, path=vd.display))
             if vd.meta is None and vd.layout != "mbox":
