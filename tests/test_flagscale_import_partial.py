@@ -287,3 +287,121 @@ def test_an_opaque_layer_exports_as_it_came(s: Setup, tmp_path: Path) -> None:
     assert (out / "kunlun_xpu/tinyserve/diff.patch.encrypted").read_bytes() == src
     assert not (out / "kunlun_xpu/tinyserve/diff.patch").exists()
     assert (out / "kunlun_xpu/tinyserve/diff.yaml").is_file() and layer.files == 1
+
+
+def test_a_dir_with_a_broken_patch_file_is_not_imported_in_part(s: Setup) -> None:
+    """An empty or unreadable *.patch in a per-file dir fails that dir (an incomplete layer is worse
+    than none), naming the file; a stray non-patch file is only listed."""
+    m = s.gen.root / "hardware/Metax_C550/minillm"
+    (m / "notes.txt").write_text("not a patch\n")
+    (m / "broken.py.patch").write_bytes(b"")
+    r = import_flagscale.run(s.ws, s.gen.root, key=s.gen.key)
+    d = _dirs(r)["hardware/Metax_C550/minillm"]
+    assert d.status == "failed" and d.reason == "hardware/Metax_C550/minillm/broken.py.patch: empty: no diff in it"
+    assert {x.path for x in d.listed} == {"broken.py.patch", "notes.txt", "model_runner.py.patch", "ops.h.patch"}
+    assert not (s.ws.root / "vendors/metax_c550").exists()
+    (m / "broken.py.patch").unlink()
+    r = import_flagscale.run(s.ws, s.gen.root, key=s.gen.key, force=True)
+    d = _dirs(r)["hardware/Metax_C550/minillm"]
+    assert d.status == "imported" and [(x.path, x.reason[:10]) for x in d.listed] == [("notes.txt", "not a patc")]
+
+
+def test_reimport_with_the_key_replaces_the_opaque_files(s: Setup) -> None:
+    """Opaque first (no key), then --key --force: the layer holds real (re-encrypted) patches and no
+    stale copy of FlagScale's ciphertext is left under opaque/."""
+    import_flagscale.run(s.ws, s.gen.root)
+    layer = LayerRef("tinyserve", "kunlun_xpu")
+    assert (s.ws.layer_dir(layer) / "opaque").is_dir()
+    r = import_flagscale.run(s.ws, s.gen.root, key=s.gen.key, force=True)
+    assert _dirs(r)["hardware/Kunlun_XPU/TinyServe"].status == "imported"
+    assert not (s.ws.layer_dir(layer) / "opaque").exists()
+    assert [e.name for e in s.ws.read_layer_series(layer)] == ["0001-kunlun_xpu-tinyserve.patch.encrypted"]
+    assert "opaque" not in s.ws.layer_meta(layer)["flagscale"]
+
+
+def test_a_common_layer_that_does_not_import_stops_only_its_backend(s: Setup) -> None:
+    """A broken flagscale/backends/TinyServe patch: tinyserve's common layer and the vendor layer that
+    needs it fail with the reason, an encrypted one without key is still carried opaque, minillm imports."""
+    common = s.gen.root / "flagscale/backends/TinyServe"
+    first = sorted(common.rglob("*.patch"))[0]
+    head, hunks = first.read_bytes().split(b"\n@@", 1)
+    body = hunks.split(b"\n", 1)
+    first.write_bytes(head + b"\n@@" + body[0] + b"\n" + body[1].replace(b"\n", b" (not upstream's)\n", 1))
+    r = import_flagscale.run(s.ws, s.gen.root, key=s.gen.key)
+    assert [c.backend for c in r.common] == ["minillm"]
+    assert all("the common layer does not import" in x.reason for x in r.skipped if x.path.startswith("flagscale/"))
+    kun = _dirs(r)["hardware/Kunlun_XPU/TinyServe"]
+    assert kun.status == "failed" and kun.reason.startswith("the common layer of 'tinyserve' does not import")
+    assert _dirs(r)["hardware/Cambricon_MLU/MiniLLM"].status == "imported"
+    r2 = import_flagscale.run(s.ws, s.gen.root, force=True)
+    assert _dirs(r2)["hardware/Kunlun_XPU/TinyServe"].status == "opaque"
+    with pytest.raises(ConflictError):
+        import_flagscale.run(s.ws, s.gen.root, key=s.gen.key, force=True, strict=True)
+
+
+def test_verbose_text_lists_every_file_not_imported(s: Setup) -> None:
+    """Without -v a skipped directory shows its reason once; with -v each of its files is listed too."""
+    root = ["-C", str(s.ws.root)]
+    args = ["import", "flagscale", str(s.gen.root), "--key", str(s.gen.key)]
+    quiet = CliRunner().invoke(main_group, [*root, *args])
+    loud = CliRunner().invoke(main_group, [*root, "-v", *args, "--force"])
+    line = "  not imported: megatron/accelerator/pre_config.py.patch: backend 'megatron'"
+    assert quiet.exit_code == loud.exit_code == 0, loud.output
+    assert line not in quiet.output and line in loud.output
+
+
+def test_check_reads_the_kept_patch_history_in_flagscales_format(s: Setup) -> None:
+    """vendors/patch_history.yaml (FlagScale's format, no JSON Schema): clean as imported; an odd
+    entry is a flagscale-metadata warning at its line, broken YAML a yaml-syntax error."""
+    import_flagscale.run(s.ws, s.gen.root, key=s.gen.key)
+    kept = s.ws.root / "vendors/patch_history.yaml"
+    assert not [f for f in check.run(s.ws, checks=["schemas"]).findings if f.file == "vendors/patch_history.yaml"]
+    kept.write_bytes(kept.read_bytes() + b"Odd_Dev:\n  train: 5\n")
+    (f,) = [f for f in check.run(s.ws, checks=["schemas"]).findings if f.file == "vendors/patch_history.yaml"]
+    assert (f.rule, f.severity, f.line) == ("flagscale-metadata", "warning", kept.read_text().count("\n"))
+    kept.write_bytes(b"Odd_Dev: [\n")
+    (f,) = [f for f in check.run(s.ws, checks=["schemas"]).findings if f.file == "vendors/patch_history.yaml"]
+    assert f.rule == "yaml-syntax" and f.severity == "error"
+
+
+def test_flagscale_cbc_per_file_encrypted_dir_imports_with_the_key(s: Setup) -> None:
+    """A per-file dir of FlagScale-format files (iv | rsa(key) | data, at depth) imports with --key:
+    decrypted in memory, stored re-encrypted (authenticated format), no plaintext in the workspace."""
+    from fspatch.core import crypto
+
+    key = crypto.load_private_key(s.gen.key)
+    d = s.gen.root / "hardware/Hygon_BW1000/TinyServe/tinyserve"
+    d.mkdir(parents=True)
+    (d / "sched.py.patch.encrypted").write_bytes(crypto.encrypt_cbc(s.gen.c_plain, key.public_key(), flagscale=True))
+    shutil.copy(s.gen.root / "hardware/Kunlun_XPU/TinyServe/diff.yaml", d.parent / "diff.yaml")
+    r = import_flagscale.run(s.ws, s.gen.root, key=s.gen.key)
+    rep = _dirs(r)["hardware/Hygon_BW1000/TinyServe"]
+    assert rep.status == "imported" and rep.layout == "per-file" and rep.imported == ("tinyserve/sched.py.patch.encrypted",)
+    layer = LayerRef("tinyserve", "hygon_bw1000")
+    (entry,) = s.ws.read_layer_series(layer)
+    stored = s.ws.read_patch(layer, entry.name)
+    assert entry.name.endswith(".patch.encrypted") and stored.startswith(crypto.MAGIC)
+    assert b"reverse=True" in crypto.decrypt(stored, key)
+    assert all(b"reverse=True" not in p.read_bytes() for p in s.ws.layer_dir(layer).rglob("*") if p.is_file())
+
+
+def test_backend_add_alias_is_kept_in_the_lock_and_resolves(tmp_path: Path) -> None:
+    """backend add --alias Megatron-LM: the lock keeps it, names resolve through it (any case), a
+    re-add keeps it, and an alias already naming another backend is refused before anything is cloned."""
+    from tests.test_vendor_kit import make_tiny_upstream
+
+    ws = make_workspace(tmp_path, tiny=False, common=False)
+    make_tiny_upstream(tmp_path / "up_tiny")
+    root = ["-C", str(ws.root)]
+    up = str(tmp_path / "up_tiny")
+    res = CliRunner().invoke(main_group, [*root, "backend", "add", "tinyserve", "--url", up, "--ref", "v0.1", "--alias", "Megatron-LM"])
+    assert res.exit_code == 0, res.output
+    assert "    aliases:\n    - Megatron-LM\n" in (ws.root / "upstream.lock").read_text()
+    ws = Workspace.load(ws.root)
+    assert ws.backend("Megatron-LM").name == ws.backend("megatron-lm").name == "tinyserve"
+    assert ws.aliases() == {"Megatron-LM": "tinyserve"}
+    res = CliRunner().invoke(main_group, [*root, "backend", "add", "tinyserve", "--url", up, "--ref", "v0.1"])
+    assert res.exit_code == 0 and Workspace.load(ws.root).backends()["tinyserve"].aliases == ("Megatron-LM",)
+    res = CliRunner().invoke(main_group, [*root, "backend", "add", "other", "--url", up, "--ref", "v0.1", "--alias", "Megatron-LM"])
+    assert res.exit_code == 2 and "alias 'Megatron-LM' already names backend 'tinyserve'" in res.output
+    assert not (ws.root / "third_party/other").exists()

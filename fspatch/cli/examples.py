@@ -65,7 +65,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "fspatch export --format quilt --out out/",
         "fspatch export --format flagscale --out ../FlagScale --vendor acme",
     ),
-    "import flagscale": ("fspatch import flagscale ../FlagScale",),
+    "import flagscale": (
+        "fspatch import flagscale ../FlagScale",
+        "fspatch -v import flagscale ../FlagScale --skip-encrypted --format json",
+    ),
     "import quilt": ("fspatch import quilt ../less-590/debian", "fspatch import quilt patches/ --vendor acme"),
     "import mbox": ("fspatch import mbox 0001-fix.patch series.mbox",),
     "import commits": ("fspatch import commits v1.0..my-branch",),

@@ -48,10 +48,11 @@ def import_flagscale(
     """Import a FlagScale repository: common patches, vendor layers (every layout), history.
 
     Every vendor directory is reported as imported, opaque (encrypted, no --key), skipped or
-    failed, with the reason, and every file that was not imported is listed.  Each vendor layer
-    is split from the common layer of its own time on its own upstream commit (diff.yaml's
-    backends_commit and commit), then brought to the pin; conflicting patches are left pending
-    (exit 1): finish them with 'fspatch apply' and continue/skip/abort (--strict: refused).
+    failed, with the reason; a file not imported for another reason is listed under it (with -v,
+    every file; --format json always lists every file).  Each vendor layer is split from the
+    common layer of its own time on its own upstream commit (diff.yaml's backends_commit and
+    commit), then brought to the pin; conflicting patches are left pending (exit 1): finish them
+    with 'fspatch apply' and continue/skip/abort (--strict: refused).
     """
     from fspatch.commands import import_flagscale as cmd
 
@@ -78,8 +79,9 @@ def import_flagscale(
         say(ctx, head + (f": {d.reason}" if d.reason else ""))
         for w in d.warnings:
             say(ctx, f"  warning: {w}")
+        verbose = opts(ctx).verbose
         for s in d.listed:
-            if s.reason != d.reason:
+            if verbose or s.reason != d.reason:  # -v: every file, even those sharing the directory's reason
                 say(ctx, f"  not imported: {s.path}: {s.reason}")
     for s in r.skipped:
         say(ctx, f"not imported: {s.path}: {s.reason}")

@@ -239,6 +239,7 @@ def run_scanned(
 
     # ---- common layers
     commons: list[CommonImport] = []
+    common_failed: dict[str, str] = {}  # backend → why its common layer did not import
     for backend, common_files in src.common.items():
         spelled = src.common_spelled.get(backend, backend)
         if backend not in pinned:
@@ -250,29 +251,17 @@ def run_scanned(
         layer = LayerRef(backend, None)
         if ws.read_layer_series(layer) and not force:
             raise UsageError(f"{layer.dir.as_posix()} already holds patches; use --force to replace them")
-        repo = repo_for(backend)
-        b = ws.backend(backend)
-        tree = repo.tree_of(b.commit)
-        builder = Builder(repo, b.commit)
-        top = b.commit
-        written: list[tuple[str, bytes]] = []
-        for i, (rel, raw) in enumerate(common_files, 1):
-            display = f"flagscale/backends/{spelled}/{rel}"
-            orig = parse_patch(raw, display)
-            new_tree = _apply(repo, tree, orig.files, display)
-            diff = parse_diff(repo.diff_trees(tree, new_tree), display)
-            subject = orig.subject or f"FlagScale changes to {rel.removesuffix('.patch')}"
-            patch = Patch(
-                author=orig.author or IMPORT_AUTHOR,
-                subject=subject,
-                description=orig.description,
-                trailers=orig.trailers,
-                files=diff,
+        try:
+            written, top = _common_layer(ws, repo_for(backend), backend, spelled, common_files)
+        except (ConflictError, InputError) as exc:
+            if strict:
+                raise
+            common_failed[backend] = str(exc)
+            skipped_top.extend(
+                Skipped(f"flagscale/backends/{spelled}/{rel}", f"the common layer does not import: {exc}")
+                for rel, _ in common_files
             )
-            name = f"{i:04d}-{_slug(rel.removesuffix('.patch'))}.patch"
-            written.append((name, format_patch(patch)))
-            top = builder.commit(new_tree, top, patch)
-            tree = new_tree
+            continue
         plans.append((layer, written, None, []))
         common_tops[backend] = top
         commons.append(CommonImport(backend, len(written)))
@@ -307,12 +296,18 @@ def run_scanned(
                 else:
                     why = (
                         f"backend {vd.backend!r} (FlagScale's {vd.backend_spelled!r}) is not pinned in upstream.lock; "
-                        f"add it with 'fspatch backend add' (alias {vd.backend_spelled!r})"
+                        f"add it with 'fspatch backend add {vd.backend} --url URL --ref REF "
+                        f"--alias {vd.backend_spelled}'"
                     )
                 raise _DirFailed("skipped", UsageError(why, path=vd.display))
             if vd.meta is None and vd.layout != "mbox":
                 why = next((s.reason for s in vd.skipped if s.path == "diff.yaml"), "no diff.yaml")
                 raise _DirFailed("failed", InputError(f"no usable metadata ({why})", path=vd.display))
+            broken = [x for x in vd.skipped if x.path.endswith((".patch", ".patch.encrypted"))]
+            if broken:  # the layer would be incomplete: import none of it rather than part of it
+                x = broken[0]
+                more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+                raise _DirFailed("failed", InputError(f"{x.reason}{more}", path=f"{vd.display}/{x.path}"))
             layer = LayerRef(vd.backend, vd.vendor)
             if layer in taken:
                 raise _DirFailed(
@@ -345,6 +340,11 @@ def run_scanned(
                 _note_vendor(vendor_infos, vd, contact)
                 reports.append(report("opaque", "encrypted and no --key: kept verbatim, not applied", all_files))
                 continue
+            if vd.backend in common_failed:
+                raise _DirFailed(
+                    "failed",
+                    UsageError(f"the common layer of {vd.backend!r} does not import ({common_failed[vd.backend]})"),
+                )
             got = _vendor_layer(ws, vd, private, repo_for, common_tops, src.common.get(vd.backend, ()), fs_repo)
             written, split_info, fwd, fwd_report = got
             if fwd.conflicting and (strict or encrypted):
@@ -386,7 +386,8 @@ def run_scanned(
         except _DirFailed as failed:
             if strict and not (vd.superseded_by is not None):
                 raise failed.error from None
-            reports.append(report(failed.status, failed.error.message))
+            err = failed.error
+            reports.append(report(failed.status, str(err) if err.path and err.path != vd.display else err.message))
         except (ConflictError, InputError) as exc:
             if strict:
                 raise
@@ -423,6 +424,7 @@ def run_scanned(
             for name, data in layer_files:
                 ws.write_patch(layer, name, data)
             ws.write_layer_series(layer, [SeriesEntry(n) for n, _ in layer_files])
+            _clear_opaque(ws, layer, {rel for rel, _ in opaque})
             for rel, data in opaque:
                 ws.write_file(ws.layer_dir(layer) / OPAQUE_DIR / rel, data)
             crash_point("import:layer")
@@ -481,6 +483,35 @@ class _Forward:
     common_files: tuple[tuple[str, bytes], ...]  # the common layer of the layer's time (for pending.yaml)
 
 
+def _common_layer(
+    ws: Workspace, repo: GitRepo, backend: str, spelled: str, common_files: tuple[tuple[str, bytes], ...]
+) -> tuple[list[tuple[str, bytes]], str]:
+    """The common layer's patch files (one per FlagScale file, path order) and the top commit."""
+    b = ws.backend(backend)
+    tree = repo.tree_of(b.commit)
+    builder = Builder(repo, b.commit)
+    top = b.commit
+    written: list[tuple[str, bytes]] = []
+    for i, (rel, raw) in enumerate(common_files, 1):
+        display = f"flagscale/backends/{spelled}/{rel}"
+        orig = parse_patch(raw, display)
+        new_tree = _apply(repo, tree, orig.files, display)
+        diff = parse_diff(repo.diff_trees(tree, new_tree), display)
+        subject = orig.subject or f"FlagScale changes to {rel.removesuffix('.patch')}"
+        patch = Patch(
+            author=orig.author or IMPORT_AUTHOR,
+            subject=subject,
+            description=orig.description,
+            trailers=orig.trailers,
+            files=diff,
+        )
+        name = f"{i:04d}-{_slug(rel.removesuffix('.patch'))}.patch"
+        written.append((name, format_patch(patch)))
+        top = builder.commit(new_tree, top, patch)
+        tree = new_tree
+    return written, top
+
+
 def _report(vd: VendorDir, status: DirStatus, reason: str, imported: tuple[str, ...], warnings: list[str]) -> DirReport:
     """The directory's report: every patch file not imported is listed with ``reason``."""
     rest = [Skipped(p.path, reason) for p in vd.patches if p.path not in imported]
@@ -497,6 +528,24 @@ def _report(vd: VendorDir, status: DirStatus, reason: str, imported: tuple[str, 
         tuple(sorted([*vd.skipped, *rest], key=lambda s: s.path)),
         tuple(warnings),
     )
+
+
+def _clear_opaque(ws: Workspace, layer: LayerRef, keep: set[str]) -> None:
+    """Remove files of an earlier opaque import that the new import does not bring (a re-import with
+    ``--key --force`` leaves no stale ciphertext behind), and the folders that become empty."""
+    import os
+
+    base = ws.layer_dir(layer) / OPAQUE_DIR
+    if not base.is_dir():
+        return
+    for path in sorted(p for p in base.rglob("*") if p.is_file() or p.is_symlink()):
+        if path.relative_to(base).as_posix() not in keep:
+            ws.remove_file(path)
+    for folder in sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(folder.iterdir()):
+            os.rmdir(folder)
+    if not any(base.iterdir()):
+        os.rmdir(base)
 
 
 def _note_vendor(infos: dict[str, tuple[str, str]], vd: VendorDir, contact: str) -> None:

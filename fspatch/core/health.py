@@ -175,6 +175,7 @@ def check_workspace(
     if "schemas" in checks:
         acc.case(WORKSPACE_CASE)
         acc.findings.extend(schema_findings(root, names))
+        acc.findings.extend(_flagscale_history_findings(root))
     if ws is None:
         assert lock_error is not None
         if not any(f.file == LOCK_NAME for f in acc.findings):
@@ -221,6 +222,25 @@ def _pending_findings(ws: Workspace, b: Backend) -> list[Finding]:
             case=case_of(LayerRef.from_label(b.name, p.layer)),
         )
         for p in pend
+    ]
+
+
+def _flagscale_history_findings(root: Path) -> list[Finding]:
+    """FlagScale's ``patch_history.yaml`` kept by the import (``vendors/patch_history.yaml``): it has
+    no JSON Schema (it is FlagScale's format); YAML errors are errors, odd entries warnings."""
+    from fspatch.core import flagscale_history
+
+    path = root / flagscale_history.HISTORY_FILE
+    if not path.is_file():
+        return []
+    display = flagscale_history.HISTORY_FILE
+    try:
+        hist = flagscale_history.load(path.read_bytes(), display)
+    except InputError as exc:
+        return [Finding("", display, exc.line or 0, RULE_YAML, exc.message, case=WORKSPACE_CASE)]
+    return [
+        Finding("", display, w.line or 0, RULE_FLAGSCALE_META, w.message, severity="warning", case=WORKSPACE_CASE)
+        for w in hist.warnings
     ]
 
 
