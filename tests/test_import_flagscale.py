@@ -192,10 +192,11 @@ def test_vendor_layers_hold_no_common_hunk_and_report_removals(setup: tuple[Work
 
 
 def test_encrypted_layer_stays_encrypted_in_workspace(setup: tuple[Workspace, Gen]) -> None:
-    """An encrypted vendor patch needs --key, and its layer is stored encrypted again (no plaintext)."""
+    """An encrypted vendor patch needs --key under --strict, and its layer is stored encrypted again
+    (no plaintext)."""
     ws, gen = setup
     with pytest.raises(UsageError, match="--key"):
-        import_flagscale.run(ws, gen.root)
+        import_flagscale.run(ws, gen.root, strict=True)
     import_flagscale.run(ws, gen.root, key=gen.key)
     layer = LayerRef("tinyserve", "kunlun_xpu")
     names = [e.name for e in ws.read_layer_series(layer)]

@@ -60,8 +60,15 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "vendor add": ("fspatch vendor add acme --device-type Acme_NPU --contact npu@acme.example",),
     "vendor layer": ("fspatch vendor layer acme minillm --task inference --model minillm-7b",),
     "vendor list": ("fspatch vendor list --format json",),
-    "export": ("fspatch export --vendor acme", "fspatch export --format quilt --out out/"),
-    "import flagscale": ("fspatch import flagscale ../FlagScale",),
+    "export": (
+        "fspatch export --vendor acme",
+        "fspatch export --format quilt --out out/",
+        "fspatch export --format flagscale --out ../FlagScale --vendor acme",
+    ),
+    "import flagscale": (
+        "fspatch import flagscale ../FlagScale",
+        "fspatch -v import flagscale ../FlagScale --skip-encrypted --format json",
+    ),
     "import quilt": ("fspatch import quilt ../less-590/debian", "fspatch import quilt patches/ --vendor acme"),
     "import mbox": ("fspatch import mbox 0001-fix.patch series.mbox",),
     "import commits": ("fspatch import commits v1.0..my-branch",),

@@ -37,12 +37,19 @@ def backend() -> None:
 @click.option("--url", required=True, help="Git URL, local path or file:// URL of the upstream.")
 @click.option("--ref", required=True, help="Tag, branch or commit to pin.")
 @click.option("--path", "path", help="Checkout path in the workspace (default third_party/NAME).")
+@click.option(
+    "--alias",
+    "aliases",
+    multiple=True,
+    metavar="NAME",
+    help="Another spelling of the name, e.g. FlagScale's Megatron-LM (repeatable; kept in upstream.lock).",
+)
 @click.pass_context
-def backend_add(ctx: click.Context, name: str, url: str, ref: str, path: str | None) -> None:
+def backend_add(ctx: click.Context, name: str, url: str, ref: str, path: str | None, aliases: tuple[str, ...]) -> None:
     """Clone (or reuse) a backend checkout and pin REF's commit in upstream.lock."""
     from fspatch.commands import backend as cmd
 
-    r = cmd.run_add(opts(ctx).workspace(), name, url=url, ref=ref, path=path)
+    r = cmd.run_add(opts(ctx).workspace(), name, url=url, ref=ref, path=path, aliases=aliases)
     verb = "cloned into" if r.cloned else "reusing"
     say(ctx, f"{r.backend}: {verb} {r.path}, pinned {r.ref} at {r.commit}")
 

@@ -23,11 +23,19 @@ class BackendAddResult:
     cloned: bool
 
 
-def run_add(ws: Workspace, name: str, *, url: str, ref: str, path: str | None = None) -> BackendAddResult:
+def run_add(
+    ws: Workspace, name: str, *, url: str, ref: str, path: str | None = None, aliases: tuple[str, ...] = ()
+) -> BackendAddResult:
     check_url(url)
     name = normalize_backend(name)
     if not valid_name(name):
         raise UsageError(f"backend name '{name}' must match [a-z0-9_]+")
+    for alias in aliases:  # FlagScale's spellings (Megatron-LM): one backend each
+        owner = ws.aliases().get(alias)
+        if owner is not None and owner != name:
+            raise UsageError(f"alias {alias!r} already names backend {owner!r}")
+    if not aliases and name in ws.backends():
+        aliases = ws.backends()[name].aliases  # re-adding keeps the aliases already declared
     rel = path or f"third_party/{name}"
     full = check_checkout_path(ws, name, rel)  # every refusal before anything is cloned
     local = Path(url.removeprefix("file://"))
@@ -37,7 +45,7 @@ def run_add(ws: Workspace, name: str, *, url: str, ref: str, path: str | None = 
     else:
         url_for_git = url
     if GitRepo.is_repo(full):
-        return _finish(ws, GitRepo.open(full), name, url, url_for_git, ref, rel, cloned=False)
+        return _finish(ws, GitRepo.open(full), name, url, url_for_git, ref, rel, cloned=False, aliases=aliases)
     if full.exists() and any(full.iterdir()):
         raise UsageError(f"{rel} exists and is not a git checkout; remove it or pick another --path")
     # What the clone creates (the checkout and any missing parents) goes again if anything fails.
@@ -47,7 +55,7 @@ def run_add(ws: Workspace, name: str, *, url: str, ref: str, path: str | None = 
     existed = full.exists()
     try:
         repo = GitRepo.clone(url_for_git, full)
-        return _finish(ws, repo, name, url, url_for_git, ref, rel, cloned=True)
+        return _finish(ws, repo, name, url, url_for_git, ref, rel, cloned=True, aliases=aliases)
     except BaseException:
         if existed:  # an empty directory was there: leave it, empty
             for child in full.iterdir():
@@ -61,7 +69,16 @@ def run_add(ws: Workspace, name: str, *, url: str, ref: str, path: str | None = 
 
 
 def _finish(
-    ws: Workspace, repo: GitRepo, name: str, url: str, url_for_git: str, ref: str, rel: str, *, cloned: bool
+    ws: Workspace,
+    repo: GitRepo,
+    name: str,
+    url: str,
+    url_for_git: str,
+    ref: str,
+    rel: str,
+    *,
+    cloned: bool,
+    aliases: tuple[str, ...] = (),
 ) -> BackendAddResult:
     """Resolve the ref (fetching it if needed), check it out in a fresh clone, record the backend."""
     commit = repo.resolve(ref)
@@ -74,7 +91,11 @@ def _finish(
         raise UsageError(f"ref '{ref}' not found in {url}")
     if cloned:
         repo.checkout(commit, reason="fspatch backend add", force=False)
-    ws.set_backend(Backend(name=name, url=stored_form(url), ref=ref, commit=commit, path=rel, mirrors=(), version=None))
+    ws.set_backend(
+        Backend(
+            name=name, url=stored_form(url), ref=ref, commit=commit, path=rel, mirrors=(), version=None, aliases=aliases
+        )
+    )
     ws.ensure_layer_dir(name)
     ws.save_lock()  # last: the lock names the checkout only once it is complete
     return BackendAddResult(name, url, ref, commit, rel, cloned)

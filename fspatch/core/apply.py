@@ -16,7 +16,7 @@ from pathlib import Path
 from fspatch.core.journal import crash_point, transaction
 from fspatch.core.session import Session, resolve_patch
 from fspatch.core.stack import LayerState, StackState
-from fspatch.core.workspace import LayerRef, Workspace
+from fspatch.core.workspace import LAYER_META, OPAQUE_DIR, LayerRef, Workspace
 from fspatch.errors import UsageError
 
 
@@ -45,6 +45,19 @@ def _unauthenticated(reader: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(getattr(reader, "unauthenticated", ())))
 
 
+def refuse_opaque(ws: Workspace, layer: LayerRef) -> None:
+    """An opaque vendor layer (FlagScale's encrypted files imported without a key) cannot be built:
+    say so plainly rather than build the common layer alone as if it were the vendor's tree."""
+    meta = ws.layer_meta(layer) if (ws.layer_dir(layer) / LAYER_META).is_file() else {}
+    section = meta.get("flagscale") or {}
+    if section.get("opaque"):
+        raise UsageError(
+            f"{layer.dir.as_posix()} is opaque: FlagScale's encrypted files were imported without a key "
+            f"and are kept verbatim in {OPAQUE_DIR}/, not applied; re-import them with "
+            "'fspatch import flagscale PATH --key PRIVATE_PEM --force'"
+        )
+
+
 def apply_layers(
     ws: Workspace,
     backend: str,
@@ -65,6 +78,7 @@ def apply_layers(
     layers: list[LayerRef] = [LayerRef(s.backend.name, None)]
     if vendor is not None:
         layers.append(s.layer_ref(vendor))
+        refuse_opaque(ws, layers[-1])
         if task is not None:
             tasks = list(ws.layer_meta(layers[-1]).get("tasks", []))
             if task not in tasks:
@@ -133,6 +147,8 @@ def _apply_read(
     ensure_commit(repo, b, ws.root)
     if vendor is not None:
         reader.vendor_info(vendor)
+        if at is None:
+            refuse_opaque(ws, LayerRef(b.name, vendor))
         check_task(reader, LayerRef(b.name, vendor), task)
     stack = build_stack(repo, reader, b.name, vendor)
     common_total = len(stack.common)

@@ -52,7 +52,7 @@ from fspatch.core.patch import format_patch, parse_patch
 from fspatch.core.report import Finding, sorted_findings
 from fspatch.core.series import SeriesEntry, parse_series
 from fspatch.core.stack import Builder, PatchSource
-from fspatch.core.workspace import LOCK_NAME, RESERVED_NAMES, Backend, LayerRef, Workspace
+from fspatch.core.workspace import LOCK_NAME, OPAQUE_DIR, RESERVED_NAMES, Backend, LayerRef, Workspace
 from fspatch.errors import FspatchError, InputError
 from fspatch.git_adapter import GitRepo
 
@@ -71,6 +71,7 @@ RULE_DOES_NOT_APPLY = "does-not-apply"
 RULE_VENDOR_DOES_NOT_APPLY = "vendor-does-not-apply"
 RULE_NOT_CANONICAL = "not-canonical"
 RULE_PENDING = "pending-patch"
+RULE_FLAGSCALE_META = "flagscale-metadata"
 
 #: Stable rule ids of the workspace checks and their one-line descriptions (SARIF).
 HEALTH_RULES: Mapping[str, str] = MappingProxyType(
@@ -88,6 +89,10 @@ HEALTH_RULES: Mapping[str, str] = MappingProxyType(
         RULE_VENDOR_DOES_NOT_APPLY: "A vendor-layer patch does not apply on the current common layer",
         RULE_NOT_CANONICAL: "A patch file is not in fspatch's canonical form (a refresh would rewrite it)",
         RULE_PENDING: "A patch a bot replay left pending (series/<backend>/pending.yaml); resolve it: 'fspatch apply'",
+        RULE_FLAGSCALE_META: (
+            "A value kept from FlagScale's diff.yaml (layer.yaml flagscale:) that fspatch's diff schema "
+            "would refuse: a warning, an error under check --strict"
+        ),
     }
 )
 
@@ -171,6 +176,7 @@ def check_workspace(
     if "schemas" in checks:
         acc.case(WORKSPACE_CASE)
         acc.findings.extend(schema_findings(root, names))
+        acc.findings.extend(_flagscale_history_findings(root))
     if ws is None:
         assert lock_error is not None
         if not any(f.file == LOCK_NAME for f in acc.findings):
@@ -220,6 +226,49 @@ def _pending_findings(ws: Workspace, b: Backend) -> list[Finding]:
     ]
 
 
+def _flagscale_history_findings(root: Path) -> list[Finding]:
+    """FlagScale's ``patch_history.yaml`` kept by the import (``vendors/patch_history.yaml``): it has
+    no JSON Schema (it is FlagScale's format); YAML errors are errors, odd entries warnings."""
+    from fspatch.core import flagscale_history
+
+    path = root / flagscale_history.HISTORY_FILE
+    if not path.is_file():
+        return []
+    display = flagscale_history.HISTORY_FILE
+    try:
+        hist = flagscale_history.load(path.read_bytes(), display)
+    except InputError as exc:
+        return [Finding("", display, exc.line or 0, RULE_YAML, exc.message, case=WORKSPACE_CASE)]
+    return [
+        Finding("", display, w.line or 0, RULE_FLAGSCALE_META, w.message, severity="warning", case=WORKSPACE_CASE)
+        for w in hist.warnings
+    ]
+
+
+def _flagscale_findings(ws: Workspace, layer: LayerRef, acc: _Acc) -> None:
+    """An opaque layer is said to be skipped; values kept from FlagScale's diff.yaml that fspatch's
+    schema would refuse are warnings at their layer.yaml line (errors under ``check --strict``)."""
+    from fspatch.core.flagscale_meta import kept_value_warnings
+
+    try:
+        meta = ws.layer_meta(layer)
+    except FspatchError:
+        return  # the schema check reports a broken layer.yaml
+    section = meta.get("flagscale") if hasattr(meta, "get") else None
+    if not section:
+        return
+    display = f"{layer.dir.as_posix()}/layer.yaml"
+    if section.get("opaque"):
+        acc.skipped.append(
+            f"{layer.dir.as_posix()}: opaque (FlagScale's encrypted files imported without a key, kept in "
+            f"{OPAQUE_DIR}/): not built, not checked"
+        )
+    for line, message in kept_value_warnings(section):
+        acc.findings.append(
+            Finding("", display, line or 0, RULE_FLAGSCALE_META, message, severity="warning", case=case_of(layer))
+        )
+
+
 def _check_backend(ws: Workspace, b: Backend, checks: Collection[str], acc: _Acc) -> None:
     layers = [LayerRef(b.name, None), *ws.vendor_layers(b.name)]
     for layer in layers:
@@ -237,6 +286,8 @@ def _check_backend(ws: Workspace, b: Backend, checks: Collection[str], acc: _Acc
             acc.findings.extend(canonical_findings(got))
         for name in got.encrypted:
             acc.skipped.append(f"{layer.dir.as_posix()}/{name}: encrypted, not checked (no key)")
+        if layer.vendor is not None:
+            _flagscale_findings(ws, layer, acc)
     if "series" in checks:
         acc.findings.extend(_pending_findings(ws, b))
     if not {"apply", "markers"} & set(checks):
@@ -489,6 +540,8 @@ def load_layer(ws: Workspace, layer: LayerRef) -> LoadedLayer:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
         if any(part.startswith(".") for part in rel.split("/")) or rel in _NOT_PATCHES:
+            continue
+        if rel.startswith(OPAQUE_DIR + "/"):  # FlagScale's files of an opaque layer, kept verbatim
             continue
         if not (rel.endswith(".patch") or rel.endswith(".patch" + _ENCRYPTED)) or rel in listed:
             continue

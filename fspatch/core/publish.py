@@ -32,8 +32,8 @@ from fspatch.core.fetch import ensure_commit
 from fspatch.core.journal import crash_point, transaction
 from fspatch.core.schema import validate
 from fspatch.core.series import SeriesEntry, check_patch_name, parse_series
-from fspatch.core.workspace import LayerRef, Workspace, normalize_backend
-from fspatch.core.yamlio import dump_yaml, parse_yaml
+from fspatch.core.workspace import LAYER_META, OPAQUE_DIR, LayerRef, Workspace, normalize_backend
+from fspatch.core.yamlio import display_path, dump_yaml, parse_yaml, read_regular
 from fspatch.errors import InputError, UsageError
 from fspatch.git_adapter import GitRepo
 
@@ -90,6 +90,18 @@ def export_layers(
                     if vendor is not None and backend is not None:
                         raise UsageError(f"vendor {v!r} has no layer for backend {b!r}")
                     continue
+                opaque = _opaque_files(ws, layer)
+                if opaque is not None:  # FlagScale's encrypted files imported without a key: as they are
+                    folder = (out / v / b) if out is not None else ws.layer_dir(layer)
+                    written = False
+                    if out is not None:
+                        for rel, data in opaque:
+                            written |= ws.write_file(folder / rel, data)
+                    yaml_bytes = dump_yaml(diff_meta(ws, head, v, [b]))
+                    written |= ws.write_file(folder / "diff.yaml", yaml_bytes)
+                    shown = _show(ws, folder / opaque[0][0]) if out is not None else _show(ws, folder / OPAQUE_DIR)
+                    done.append(ExportedLayer(v, b, shown, _show(ws, folder / "diff.yaml"), len(opaque), written))
+                    continue
                 encrypted = any(crypto.is_encrypted_name(e.name) for e in ws.read_layer_series(layer))
                 if encrypted and public is None:
                     raise UsageError(
@@ -129,6 +141,22 @@ def export_layers(
             hist_written = ws.write_file(out / "patch_history.yaml", hist_bytes)
             hist_path = str(out / "patch_history.yaml")
     return ExportResult(head, tuple(done), hist_path, hist_written)
+
+
+def _opaque_files(ws: Workspace, layer: LayerRef) -> list[tuple[str, bytes]] | None:
+    """An opaque layer's files (path as in FlagScale, bytes as stored), or None for a normal layer.
+
+    Why copied and not built: the layer was imported encrypted without a key (``flagscale.opaque``
+    in layer.yaml); fspatch cannot read it, so the export hands FlagScale's files back unchanged.
+    """
+    if not (ws.layer_dir(layer) / LAYER_META).is_file():
+        return None
+    section = ws.layer_meta(layer).get("flagscale") or {}
+    if not section.get("opaque"):
+        return None
+    base = ws.layer_dir(layer) / OPAQUE_DIR
+    names = [str(n) for n in section.get("files") or ()]
+    return [(n, read_regular(base / n, display_path(base / n, ws.root), "opaque file", ws.root)) for n in names]
 
 
 def _backend_repo(ws: Workspace, backend: str) -> GitRepo:

@@ -19,6 +19,7 @@ diff from the pin (:func:`old_bases`), with the fingerprint of the common layer 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from fspatch.core.replay_report import (
 from fspatch.core.series import SeriesEntry
 from fspatch.core.session import read_patch
 from fspatch.core.stack import Builder, PatchSource
+from fspatch.core.vendor_base import build_common
 from fspatch.core.workspace import PENDING_NAME, LayerRef, Workspace
 from fspatch.errors import ConflictError, InputError
 from fspatch.git_adapter import GitRepo
@@ -274,6 +276,7 @@ def resume_plan(ws: Workspace, repo: GitRepo, backend: str) -> Plan:
     common_now = _current_common_top(ws, repo, backend, new_commit, data) if rebase else new_commit
     statuses: list[list[ReplayStatus]] = []
     layers: list[LayerPlan] = []
+    own_base: set[str] = set()
     old_top = old_commit
     for layer_data in data["layers"]:
         layer = LayerRef.from_label(backend, str(layer_data["label"]))
@@ -295,14 +298,21 @@ def resume_plan(ws: Workspace, repo: GitRepo, backend: str) -> Plan:
                 )
             sources.append(PatchSource(name, display, parse_patch(raw, display, int(e["strip"]))))
             sts.append(ReplayStatus(str(e["status"])))
-        if rebase:
-            base = common_now
-            if "old_base" in layer_data:
-                diff = base64.b64decode(str(layer_data["old_base"]))
-                base = _build_base(repo, old_commit, diff, f"{rel} ({layer.label} old base)")
+        own = layer_data.get("base")
+        if own is not None:  # import-flagscale: the layer's own base, not the plan's old pin
+            own_commit = _base_commit(ws, repo, backend, str(own["commit"]), rel)
+            base = _own_common_top(repo, own_commit, own, rel)
+            lp = build_old_layer(repo, own_commit, base, layer.label, layer.vendor, sources)
+            own_base.add(layer.label)
         else:
-            base = old_commit if layer.vendor is None else old_top
-        lp = build_old_layer(repo, old_commit, base, layer.label, layer.vendor, sources)
+            if rebase:
+                base = common_now
+                if "old_base" in layer_data:
+                    diff = base64.b64decode(str(layer_data["old_base"]))
+                    base = _build_base(repo, old_commit, diff, f"{rel} ({layer.label} old base)")
+            else:
+                base = old_commit if layer.vendor is None else old_top
+            lp = build_old_layer(repo, old_commit, base, layer.label, layer.vendor, sources)
         if layer.vendor is None:
             old_top = lp.old[-1] if lp.old else old_commit
         if rebase:
@@ -316,6 +326,13 @@ def resume_plan(ws: Workspace, repo: GitRepo, backend: str) -> Plan:
     builder = Builder(repo, new_commit)
     prefix: set[tuple[str, str]] = set()
     common_top = common_now
+    if own_base:  # the current common layer (not part of this replay) is the new base
+        common_sources = _current_sources(ws, LayerRef(backend, None))
+        built = builder.build(new_commit, common_sources)
+        common_top = built[-1].commit if built else new_commit
+        for lp in layers:
+            if lp.label in own_base:
+                lp.new_base = lp.top = common_top
     for i, lp in enumerate(layers[: li + 1]):
         layer = LayerRef(backend, lp.vendor)
         current = {e.name: e for e in ws.read_layer_series(layer)}
@@ -356,3 +373,41 @@ def resume_plan(ws: Workspace, repo: GitRepo, backend: str) -> Plan:
 
 def pending_path(ws: Workspace, backend: str) -> Path:
     return ws.root / pending_rel(backend)
+
+
+def _current_sources(ws: Workspace, layer: LayerRef) -> list[PatchSource]:
+    out = []
+    for e in ws.read_layer_series(layer):
+        display = f"{layer.dir.as_posix()}/{e.name}"
+        out.append(
+            PatchSource(e.name, display, parse_patch(ws.patch_path(layer, e.name).read_bytes(), display, e.strip))
+        )
+    return out
+
+
+def _base_commit(ws: Workspace, repo: GitRepo, backend: str, want: str, rel: str) -> str:
+    """A layer's own upstream base, fetched by id from the lock's URL when the checkout lacks it."""
+    if repo.has_commit(want):
+        return want
+    b = ws.backend(backend)
+    with contextlib.suppress(InputError):
+        fetch_ref(ws.root, repo, b.url, b.mirrors, want, None)
+    if not repo.has_commit(want):
+        raise InputError(
+            f"the upstream commit {want[:12]} a pending layer was made on is not fetchable from {b.url}", path=rel
+        )
+    return want
+
+
+def _own_common_top(repo: GitRepo, commit: str, own: Any, rel: str) -> str:
+    """The layer's own upstream commit + the common layer of its time (kept inline in the pending file)."""
+    files = []
+    for c in own["common"]:
+        raw = base64.b64decode(str(c["bytes"]))
+        if _sha(raw) != str(c["sha256"]):
+            raise InputError(f"common patch {c['name']} of a pending layer's base is damaged", path=rel)
+        files.append((str(c["name"]), raw))
+    top = build_common(repo, commit, files, "flagscale/backends")
+    if top is None:
+        raise InputError(f"the common layer kept for a pending layer's base does not apply on {commit[:12]}", path=rel)
+    return top

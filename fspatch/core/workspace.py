@@ -72,6 +72,9 @@ VENDOR_META = "vendor.yaml"
 #: File names a layer directory keeps for itself; a patch may not use them.
 PENDING_NAME = "pending.yaml"
 RESERVED_NAMES = frozenset({SERIES_NAME, LAYER_META, VENDOR_META, PENDING_NAME, "diff.patch", "diff.yaml"})
+#: Folder of a vendor layer holding FlagScale's files verbatim when the layer is *opaque*
+#: (imported encrypted without a key; ``flagscale.opaque`` in layer.yaml): never patches of the series.
+OPAQUE_DIR = "opaque"
 
 #: ``settings`` as they are when ``upstream.lock`` says nothing.  ``syntaxes`` only holds the
 #: workspace's overrides; the marker checker merges them over its built-in table.
@@ -233,6 +236,8 @@ class Backend:
     path: str
     mirrors: tuple[str, ...] = ()
     version: str | None = None
+    #: Other spellings of the name (FlagScale's ``Megatron-LM``), for importers and compat flags.
+    aliases: tuple[str, ...] = ()
 
 
 TASKS = ("train", "inference", "post_train")
@@ -420,13 +425,21 @@ class Workspace:
                 path=str(entry["path"]),
                 mirrors=tuple(str(m) for m in entry.get("mirrors") or ()),
                 version=None if version is None else str(version),
+                aliases=tuple(str(a) for a in entry.get("aliases") or ()),
             )
         return out
+
+    def aliases(self) -> dict[str, str]:
+        """Every alias the lock declares → its backend (``Megatron-LM`` → ``megatron``)."""
+        return {a: b.name for b in self.backends().values() for a in b.aliases}
 
     def backend(self, name: str) -> Backend:
         """One backend by name or alias; an unknown one is a usage error listing the known ones."""
         known = self.backends()
         key = normalize_backend(name)
+        if key not in known:
+            folded = {a.lower(): b for a, b in self.aliases().items()}
+            key = folded.get(name.strip().lower(), key)
         if key not in known:
             names = ", ".join(sorted(known)) or "none"
             raise UsageError(f"unknown backend {name!r} (known: {names})")
@@ -448,6 +461,7 @@ class Workspace:
             "commit": backend.commit,
             "path": backend.path,
             "version": backend.version,
+            "aliases": list(backend.aliases) or None,
         }
         candidate = {k: v for k, v in fields.items() if v is not None}
         data = {"format": 1, "backends": {backend.name: candidate}}
