@@ -110,7 +110,7 @@ def _pending_note(b: Backend, p: PendingSummary, paused: bool) -> Note:
     )
 
 
-def _journal_note(found: JournalData) -> Note:
+def _journal_note(found: JournalData, resuming_pending: bool = False) -> Note:
     if not found.paused:
         return Note(INTERRUPTED, f"interrupted '{found.operation}'", "run 'fspatch recover'")
     plan = found.plan
@@ -125,7 +125,10 @@ def _journal_note(found: JournalData) -> Note:
                 f" in {plan.stopped.layer}/{plan.stopped.patch} ({n} file{'s' if n != 1 else ''} with conflict markers)"
             )
     hand_over = ""
-    if plan is not None and plan.operation == "pull-upstream":
+    if plan is not None and resuming_pending:
+        # The bot's committed state is the hand-over: pull-upstream refuses while patches are pending.
+        hand_over = "; to hand it back: 'fspatch abort' puts back the bot's pending state, already committed"
+    elif plan is not None and plan.operation == "pull-upstream":
         hand_over = (
             f"; to hand it to someone else: 'fspatch abort', then 'fspatch pull-upstream {plan.backend} "
             f"{plan.new_ref} --no-stop' and commit"
@@ -163,7 +166,7 @@ def _backend(ws: Workspace, b: Backend, ws_journal: JournalData | None) -> Backe
     found = journal.pending(s.repo.git_dir) or ws_journal
     waiting = None
     if found is not None:
-        jn = _journal_note(found)
+        jn = _journal_note(found, found.paused and bool(pending))
         notes.append(jn)
         waiting = (
             f"{found.operation} stopped at a conflict: 'fspatch continue', 'skip' or 'abort'"
