@@ -173,3 +173,50 @@ def test_fresh_clone_skip_and_abort_keep_the_upstreamed_patch(tmp_path: Path) ->
     assert (clone / "series/minillm/series").read_text().split() == ["0002-func.patch"]
     assert not (clone / "series/minillm/pending.yaml").exists()
     assert (clone / "series/minillm/0002-func.patch").read_bytes() == before["series/minillm/0002-func.patch"]
+
+
+def test_github_merge_commit_culprit_is_the_branch_commit_with_the_pr_number(tmp_path: Path) -> None:
+    """'Merge pull request #123 from alice/tweak': the culprit is alice's commit, merged in that merge, ref #123."""
+    body = lines(20)
+    up = tmp_path / "up"
+    make_repo(up, {"kernel.cu": text(body), "README": b"r\n"}, [])
+    main = git(up, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    git(up, "checkout", "-q", "-b", "alice/tweak")
+    _commit(up, {"kernel.cu": text(body[:4] + ["upstream 5\n"] + body[5:])}, "Tweak the kernel's fifth line", 1)
+    _commit(up, {"README": b"r2\n"}, "Docs", 2)
+    git(up, "checkout", "-q", main)
+    _commit(up, {"README": b"main\n"}, "Meanwhile on main", 3)
+    git(up, "merge", "-q", "--no-ff", "-X", "theirs", "alice/tweak", "-m",
+        "Merge pull request #123 from alice/tweak\n\nTweak the kernel", date=BASE_DATE + 900)
+    git(up, "tag", "v2")
+    git(up, "checkout", "-q", "v1")
+    ws = make_ws(tmp_path, up, "v1", [("0001-k.patch", "Kernel", "d", {"kernel.cu": text(body[:4] + ["ours 5\n"] + body[5:])})])
+    code, data = _pull(ws.root, tmp_path, "--no-stop")
+    assert code == 1
+    (cu,) = data["patches"][0]["conflicts"][0]["culprits"]
+    assert cu["id"] == git(up, "rev-parse", "alice/tweak~1").strip()
+    assert cu["subject"] == "Tweak the kernel's fifth line"
+    assert cu["merge"] == git(up, "rev-parse", "v2").strip()
+    assert cu["merge_subject"] == "Merge pull request #123 from alice/tweak" and cu["ref"] == "#123"
+
+
+def test_a_patch_after_a_skipped_one_is_blocked_by_it(tmp_path: Path) -> None:
+    """Interactive: skip the patch that conflicts with upstream; the next one, which needs its lines, is blocked by it."""
+    body = lines(40)
+    up = tmp_path / "up"
+    make_repo(up, {"net.py": text(body)}, [("Rework line 5", {"net.py": text(body[:4] + ["upstream 5\n"] + body[5:])},
+                                            "v2")])
+    git(up, "checkout", "-q", "v1")
+    block = [f"added {k}\n" for k in range(8)]
+    one = body[:4] + ["ours 5\n"] + body[5:30] + block + body[30:]
+    two = body[:4] + ["ours 5\n"] + body[5:30] + block[:4] + ["changed added 4\n"] + block[5:] + body[30:]
+    ws = make_ws(tmp_path, up, "v1", [("0001-one.patch", "One", "d", {"net.py": text(one)}),
+                                      ("0002-two.patch", "Two", "d", {"net.py": text(two)})])
+    stop = CliRunner().invoke(main_group, ["-C", str(ws.root), "pull-upstream", "minillm", "v2", "--stop"])
+    assert stop.exit_code == 1 and "stopped at series/minillm/0001-one.patch" in stop.output
+    skip = CliRunner().invoke(main_group, ["-C", str(ws.root), "skip", "--format", "json"])
+    assert skip.exit_code == 1, skip.output
+    data = json.loads(skip.stdout)
+    second = next(p for p in data["report"]["patches"] if p["patch"] == "0002-two.patch")
+    assert second["status"] == "conflict" and second["blocked_by"] == "0001-one.patch"
+    assert second["conflicts"][0]["culprits"] == []
