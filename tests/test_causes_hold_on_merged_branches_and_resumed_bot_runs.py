@@ -220,3 +220,36 @@ def test_a_patch_after_a_skipped_one_is_blocked_by_it(tmp_path: Path) -> None:
     second = next(p for p in data["report"]["patches"] if p["patch"] == "0002-two.patch")
     assert second["status"] == "conflict" and second["blocked_by"] == "0001-one.patch"
     assert second["conflicts"][0]["culprits"] == []
+
+
+def test_a_vendor_patch_on_a_conflicting_common_patch_is_blocked_by_it(tmp_path: Path) -> None:
+    """The vendor layer sits on the common layer: its cascade is 'blocked by common/…' and resolves with it."""
+    body = lines(40)
+    up = tmp_path / "up"
+    make_repo(up, {"net.py": text(body)}, [("Rework line 5", {"net.py": text(body[:4] + ["upstream 5\n"] + body[5:])},
+                                            "v2")])
+    git(up, "checkout", "-q", "v1")
+    block = [f"added {k}\n" for k in range(8)]
+    one = body[:4] + ["ours 5\n"] + body[5:30] + block + body[30:]
+    two = body[:4] + ["ours 5\n"] + body[5:30] + block[:4] + ["changed added 4\n"] + block[5:] + body[30:]
+    ws = make_ws(tmp_path, up, "v1", [("0001-one.patch", "One", "d", {"net.py": text(one)})],
+                 vendors={"acme": [("0001-two.patch", "Two", "d", {"net.py": text(two)})]})
+    code, data = _pull(ws.root, tmp_path, "--no-stop")
+    assert code == 1
+    common, vendor = data["patches"]
+    assert common["status"] == "conflict" and common["blocked_by"] == ""
+    assert vendor["layer"] == "vendor/acme" and vendor["status"] == "conflict"
+    assert vendor["blocked_by"] == "common/0001-one.patch" and vendor["conflicts"][0]["culprits"] == []
+    assert data["counts"]["blocked"] == 1
+    md = CliRunner().invoke(main_group, ["-C", str(ws.root), "status"])
+    assert "pending  vendor/acme/0001-two.patch" in md.output
+    assert CliRunner().invoke(main_group, ["-C", str(ws.root), "apply", "minillm"]).exit_code == 1
+    f = ws.root / "third_party/minillm/net.py"
+    f.write_text(re.sub(r"<<<<<<< .*?>>>>>>> [^\n]*\n", "both 5\n", f.read_text(), flags=re.S))
+    done = CliRunner().invoke(main_group, ["-C", str(ws.root), "continue"])
+    assert done.exit_code == 0, done.output
+    assert "clean      vendor/acme: 0001-two.patch" in done.output
+    assert not (ws.root / "series/minillm/pending.yaml").exists()
+    assert "+changed added 4" in (ws.root / "vendors/acme/minillm/0001-two.patch").read_text()
+    assert CliRunner().invoke(main_group, ["-C", str(ws.root), "apply", "minillm", "--vendor", "acme"]).exit_code == 0
+    assert "both 5\n" in f.read_text() and "changed added 4\n" in f.read_text()
