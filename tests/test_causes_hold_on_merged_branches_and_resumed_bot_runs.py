@@ -253,3 +253,21 @@ def test_a_vendor_patch_on_a_conflicting_common_patch_is_blocked_by_it(tmp_path:
     assert "+changed added 4" in (ws.root / "vendors/acme/minillm/0001-two.patch").read_text()
     assert CliRunner().invoke(main_group, ["-C", str(ws.root), "apply", "minillm", "--vendor", "acme"]).exit_code == 0
     assert "both 5\n" in f.read_text() and "changed added 4\n" in f.read_text()
+
+
+def test_status_at_a_review_stop_says_review_not_conflict_markers(tmp_path: Path) -> None:
+    """Interactive: upstream carries the fix (with other files, then a follow-up): the stop shows a proposal to review."""
+    body = lines(30)
+    fixed = body[:9] + ["fixed 10\n"] + body[10:]
+    up = tmp_path / "up"
+    make_repo(up, {"a.py": text(body), "b.py": text(lines(5, "b"))}, [
+        ("Take the fix, and more", {"a.py": text(fixed), "b.py": text(lines(6, "b"))}, None),
+        ("Follow-up next to it", {"a.py": text(fixed[:10] + ["follow-up 11\n"] + fixed[11:])}, "v2"),
+    ])
+    git(up, "checkout", "-q", "v1")
+    ws = make_ws(tmp_path, up, "v1", [("0001-fix.patch", "Fix", "d", {"a.py": text(fixed)})])
+    stop = CliRunner().invoke(main_group, ["-C", str(ws.root), "pull-upstream", "minillm", "v2", "--stop"])
+    assert stop.exit_code == 1 and "resolved automatically, shown before it is kept" in stop.output, stop.output
+    st = CliRunner().invoke(main_group, ["-C", str(ws.root), "status"]).output
+    assert "stopped at an automatic resolution in common/0001-fix.patch (1 file to review)" in st, st
+    assert "with conflict markers" not in st and "review (or edit) the files, then run 'fspatch continue'" in st
