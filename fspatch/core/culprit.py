@@ -68,6 +68,7 @@ class History:
         self._parent_tree: list[str] = []
         self._changes: dict[str, list[int]] = {}
         self._messages: dict[str, str] = {}
+        self._brought: dict[str, list[CommitNode]] = {}  # merge -> the commits it brought in
 
     # -- the walk ------------------------------------------------------------
     def first_parent(self) -> list[CommitNode]:
@@ -111,6 +112,12 @@ class History:
         if commit not in self._messages:
             self._messages[commit] = self.repo.commit_info(commit).message
         return self._messages[commit]
+
+    def brought_in(self, merge: str) -> list[CommitNode]:
+        """The commits a merge brought in (one walk per merge and replay, shared by culprits and patch-ids)."""
+        if merge not in self._brought:
+            self._brought[merge] = self.repo.branch_commits(merge)
+        return self._brought[merge]
 
     def subject(self, commit: str) -> str:
         return self.message(commit).split("\n", 1)[0].strip()
@@ -184,7 +191,7 @@ class History:
         removed, added = self._region_lines(before, after, spans, whole)
         best: list[CommitNode] = []
         repo = self.repo
-        for c in repo.branch_commits(node.id):
+        for c in self.brought_in(node.id):
             if len(c.parents) != 1:
                 continue
             a = repo.entry(repo.tree_of(c.parents[0]), path)
@@ -260,7 +267,7 @@ class History:
                 if len(repo.changed_among(self._parent_tree[k], node.tree, trie)) == len(want):
                     yield node.id
                 continue
-            for c in repo.branch_commits(node.id):
+            for c in self.brought_in(node.id):
                 if len(c.parents) != 1:
                     continue
                 if len(repo.changed_among(repo.tree_of(c.parents[0]), c.tree, trie)) == len(want):
