@@ -14,6 +14,7 @@ from fspatch.core import journal
 from fspatch.core.drift import UNAPPLIED, SeriesChange, describe, layer_changes, needs_rebuild, ref_names
 from fspatch.core.journal import JournalData
 from fspatch.core.replay_pending import PendingPatch, PendingSummary, pending_rel, summary
+from fspatch.core.replay_report import RESOLVED
 from fspatch.core.session import Session
 from fspatch.core.stack import Builder, StackState
 from fspatch.core.workspace import Backend, LayerRef, Workspace, vendor_of_label
@@ -114,31 +115,41 @@ def _pending_note(b: Backend, p: PendingSummary, paused: bool) -> Note:
     )
 
 
-def _journal_note(found: JournalData) -> Note:
+def _journal_note(found: JournalData, resuming_pending: bool = False) -> Note:
     if not found.paused:
         return Note(INTERRUPTED, f"interrupted '{found.operation}'", "run 'fspatch recover'")
     plan = found.plan
     what = found.operation
     where = ""
+    stop_kind = "a conflict"
+    run = "edit the files, then run 'fspatch continue' (or 'fspatch skip', 'fspatch abort')"
     if plan is not None:
         if plan.operation == "pull-upstream":
             what += f" {plan.old_ref} -> {plan.new_ref}"
         if plan.stopped is not None:
             n = len(plan.stopped.paths)
-            where = (
-                f" in {plan.stopped.layer}/{plan.stopped.patch} ({n} file{'s' if n != 1 else ''} with conflict markers)"
-            )
+            files = f"{n} file{'s' if n != 1 else ''}"
+            if plan.stopped.outcome.status == RESOLVED:
+                # The ladder resolved it; the stop shows the proposal before it is kept (no markers).
+                stop_kind = "an automatic resolution"
+                where = f" in {plan.stopped.layer}/{plan.stopped.patch} ({files} to review)"
+                run = "review (or edit) the files, then run 'fspatch continue' (or 'fspatch skip', 'fspatch abort')"
+            else:
+                where = f" in {plan.stopped.layer}/{plan.stopped.patch} ({files} with conflict markers)"
     hand_over = ""
-    if plan is not None and plan.operation == "pull-upstream":
+    if plan is not None and resuming_pending:
+        # The bot's committed state is the hand-over: pull-upstream refuses while patches are pending.
+        hand_over = "; to hand it back: 'fspatch abort' puts back the bot's pending state, already committed"
+    elif plan is not None and plan.operation == "pull-upstream":
         hand_over = (
             f"; to hand it to someone else: 'fspatch abort', then 'fspatch pull-upstream {plan.backend} "
             f"{plan.new_ref} --no-stop' and commit"
         )
     return Note(
         PAUSED,
-        f"{what} stopped at a conflict{where}; the workspace files are unchanged until it finishes "
+        f"{what} stopped at {stop_kind}{where}; the workspace files are unchanged until it finishes "
         f"(a commit now records none of it{hand_over})",
-        "edit the files, then run 'fspatch continue' (or 'fspatch skip', 'fspatch abort')",
+        run,
     )
 
 
@@ -167,7 +178,7 @@ def _backend(ws: Workspace, b: Backend, ws_journal: JournalData | None) -> Backe
     found = journal.pending(s.repo.git_dir) or ws_journal
     waiting = None
     if found is not None:
-        jn = _journal_note(found)
+        jn = _journal_note(found, found.paused and bool(pending))
         notes.append(jn)
         waiting = (
             f"{found.operation} stopped at a conflict: 'fspatch continue', 'skip' or 'abort'"

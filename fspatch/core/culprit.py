@@ -69,6 +69,7 @@ class History:
         self._changes: dict[str, list[int]] = {}
         self._from: dict[str, int] = {}  # first-parent position each list of _changes starts at
         self._messages: dict[str, str] = {}
+        self._brought: dict[str, list[CommitNode]] = {}  # merge -> the commits it brought in
 
     # -- the walk ------------------------------------------------------------
     def first_parent(self) -> list[CommitNode]:
@@ -126,6 +127,12 @@ class History:
         if commit not in self._messages:
             self._messages[commit] = self.repo.commit_info(commit).message
         return self._messages[commit]
+
+    def brought_in(self, merge: str) -> list[CommitNode]:
+        """The commits a merge brought in (one walk per merge and replay, shared by culprits and patch-ids)."""
+        if merge not in self._brought:
+            self._brought[merge] = self.repo.branch_commits(merge)
+        return self._brought[merge]
 
     def subject(self, commit: str) -> str:
         return self.message(commit).split("\n", 1)[0].strip()
@@ -198,7 +205,7 @@ class History:
         removed, added = self._region_lines(before, after, spans, whole)
         best: list[CommitNode] = []
         repo = self.repo
-        for c in repo.branch_commits(node.id):
+        for c in self.brought_in(node.id):
             if len(c.parents) != 1:
                 continue
             a = repo.entry(repo.tree_of(c.parents[0]), path)
@@ -234,14 +241,21 @@ class History:
 
     # -- upstream carrying a patch ------------------------------------------
     def patch_id_match(self, candidates: Iterable[str], paths: Sequence[str], patch_id: str) -> str | None:
-        """The candidate upstream commit whose patch-id is this patch's, if any.
+        """The upstream commit of the range whose patch-id is this patch's, if any.
 
-        The candidates are the conflict's culprits: a commit that carries the patch's change
-        changed the conflicting lines.  Only a commit changing exactly the patch's files can match.
+        The conflict's culprits are tried first (a commit carrying the patch's change usually
+        changed the conflicting lines), then every other commit of the range that changed all of
+        the patch's files -- on a history of merges the commit carrying the change can be an
+        earlier commit of the same merged branch than the culprit named (a follow-up made there
+        too).  Only a commit changing exactly the patch's files can match.
         """
         want = set(paths)
         repo = self.repo
-        for cid in candidates:
+        seen: set[str] = set()
+        for cid in self._patch_id_candidates(candidates, want):
+            if cid in seen:
+                continue
+            seen.add(cid)
             info = repo.commit_info(cid)
             if len(info.parents) != 1:
                 continue
@@ -251,6 +265,27 @@ class History:
             if repo.patch_id(parent, info.tree) == patch_id:
                 return cid
         return None
+
+    def _patch_id_candidates(self, first: Iterable[str], want: set[str]) -> Iterable[str]:
+        """The culprits, then the range's commits (merged branches' included) that changed every wanted path."""
+        yield from first
+        if not want:
+            return
+        fp = self.first_parent()
+        trie = path_trie(want)
+        repo = self.repo
+        positions = sorted({k for p in want for k in self.changes_of(p)})
+        for k in positions:
+            node = fp[k]
+            if len(node.parents) < 2:
+                if len(repo.changed_among(self._parent_tree[k], node.tree, trie)) == len(want):
+                    yield node.id
+                continue
+            for c in self.brought_in(node.id):
+                if len(c.parents) != 1:
+                    continue
+                if len(repo.changed_among(repo.tree_of(c.parents[0]), c.tree, trie)) == len(want):
+                    yield c.id
 
 
 def _id(e: Entry | None) -> str | None:

@@ -299,24 +299,30 @@ class Replayer:
         return tuple(renamed), tuple(deleted)
 
     def _blocked_by(self, lp: LayerPlan, i: int, conflicts: Sequence[FileConflict]) -> str:
-        """The earlier conflicting/skipped patch of the layer this conflict comes from, or "".
+        """The earlier conflicting/skipped patch this conflict comes from, or "".
 
         Blocked means: upstream changed none of the conflicting lines (no culprit), and an
-        earlier patch of the layer that is not in the new stack touched every conflicted
-        file -- the conflict is with that patch's absence, not with upstream.
+        earlier patch that is not in the new stack touched every conflicted file -- the
+        conflict is with that patch's absence, not with upstream.  Earlier means of the same
+        layer, or, for a vendor layer of a pull-upstream, of the common layer it sits on (named
+        ``common/<patch>``).
         """
         if not conflicts or any(c.culprits for c in conflicts):
             return ""
-        missing = [j for j in range(min(i, len(lp.status))) if lp.status[j] in (CONFLICT, SKIPPED)]
+        missing = [(lp, j) for j in range(min(i, len(lp.status))) if lp.status[j] in (CONFLICT, SKIPPED)]
+        common = self.plan.layers[0]
+        if self.plan.operation == "pull-upstream" and lp.vendor is not None and common.vendor is None:
+            missing = [(common, j) for j, st in enumerate(common.status) if st in (CONFLICT, SKIPPED)] + missing
         if not missing:
             return ""
         blocker = -1
         for c in conflicts:
-            touching = [j for j in missing if c.path in self._paths_of(lp, j)]
+            touching = [k for k, (layer, j) in enumerate(missing) if c.path in self._paths_of(layer, j)]
             if not touching:
                 return ""
             blocker = max(blocker, touching[-1])
-        return lp.names[blocker]
+        layer, j = missing[blocker]
+        return layer.names[j] if layer is lp else f"{layer.label}/{layer.names[j]}"
 
     def _paths_of(self, lp: LayerPlan, j: int) -> set[str]:
         key = (lp.label, j)

@@ -9,13 +9,14 @@ the new stack checked out and the state ref moved.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from fspatch.core import replay_pending
 from fspatch.core.journal import ALL_REFS, Journal, begin, crash_point, paused_replay, reopen
 from fspatch.core.layers import common_fingerprint
-from fspatch.core.patch import Patch
+from fspatch.core.patch import Patch, parse_patch
 from fspatch.core.replay import Progress, Replayer, new_patch_bytes
 from fspatch.core.replay_plan import LayerPlan, Plan
 from fspatch.core.replay_report import CONFLICT, DROPPED, RESOLVED, SKIPPED, ReplayReport, summarize
@@ -49,6 +50,7 @@ class Driver:
         self._read_patch = read_patch
         self._patches: dict[tuple[str, str], Patch] = {}
         self._strip: dict[str, dict[str, int]] = {}
+        self._old: dict[tuple[str, str], tuple[int, bytes]] | None = None
 
     def layer(self, lp: LayerPlan) -> LayerRef:
         return LayerRef(self.plan.backend, lp.vendor)
@@ -60,10 +62,31 @@ class Driver:
             if lp.label not in self._strip:
                 self._strip[lp.label] = {e.name: e.strip for e in self.s.ws.read_layer_series(layer)}
             display = f"{layer.dir.as_posix()}/{name}"
-            self._patches[key] = self._read_patch(
-                self.s.ws.patch_path(layer, name), display, self._strip[lp.label].get(name, 1)
-            )
+            strip = self._strip[lp.label].get(name, 1)
+            old = self._pending_old().get(key)
+            if old is not None:
+                self._patches[key] = parse_patch(old[1], display, old[0])
+            else:
+                self._patches[key] = self._read_patch(self.s.ws.patch_path(layer, name), display, strip)
         return self._patches[key]
+
+    def _pending_old(self) -> dict[tuple[str, str], tuple[int, bytes]]:
+        """(strip, old bytes) of the patches a bot run rewrote, while its pending patches are resumed.
+
+        Why: the replay merges each patch's *old* version (its trees come from these bytes), so
+        its hunk headers and the already-upstream (reverse-apply) test must read the same old
+        patch, not the file the bot rewrote for the new pin (an upstreamed one has no diff left).
+        """
+        if self._old is None:
+            self._old = {}
+            data = replay_pending.load(self.s.ws, self.plan.backend)
+            if data is not None and str(data["old"]["commit"]) == self.plan.old_commit:
+                for layer_data in data["layers"]:
+                    for e in layer_data["series"]:
+                        if "old_bytes" in e:
+                            raw = base64.b64decode(str(e["old_bytes"]))
+                            self._old[(str(layer_data["label"]), str(e["name"]))] = (int(e["strip"]), raw)
+        return self._old
 
     def replayer(self) -> Replayer:
         if self.plan.resolve == "none":
