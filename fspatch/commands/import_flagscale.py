@@ -284,7 +284,8 @@ def run_scanned(
                 else:
                     why = (
                         f"backend {vd.backend!r} (FlagScale's {vd.backend_spelled!r}) is not pinned in upstream.lock; "
-                        f"add it with 'fspatch backend add {vd.backend} --url URL --ref REF --alias {vd.backend_spelled}'"
+                        f"add it with 'fspatch backend add {vd.backend} --url URL --ref REF "
+                        f"--alias {vd.backend_spelled}'"
                     )
                 raise _DirFailed("skipped", UsageError(why, path=vd.display))
             if vd.meta is None and vd.layout != "mbox":
