@@ -92,6 +92,7 @@ HEALTH_RULES: Mapping[str, str] = MappingProxyType(
             "A value kept from FlagScale's diff.yaml (layer.yaml flagscale:) that fspatch's diff schema "
             "would refuse: a warning, an error under check --strict"
         ),
+        RULE_PENDING: "A patch a bot replay left pending (series/<backend>/pending.yaml); resolve it: 'fspatch apply'",
     }
 )
 
