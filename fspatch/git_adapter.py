@@ -339,6 +339,9 @@ class GitRepo:
         changes = self.changed_files(old_tree, new_tree)
         if not changes:
             return b""
+        fast = self._diff_modified_blobs(changes)
+        if fast is not None:
+            return fast
         empty = self.empty_tree()
         old_small = self.update_tree(empty, {p: a for p, a, _b in changes if a is not None})
         new_small = self.update_tree(empty, {p: b for p, _a, b in changes if b is not None})
@@ -359,6 +362,47 @@ class GitRepo:
             full = b"index %s..%s" % (str(d.old_file.id).encode(), str(d.new_file.id).encode())
             data = _INDEX_LINE.sub(lambda m, full=full: bytes(full + m.group(3)), data, count=1)  # type: ignore[misc]
             parts.append(data)
+        return b"".join(parts)
+
+    def _modified_text_blobs(
+        self, changes: Sequence[tuple[str, Entry | None, Entry | None]]
+    ) -> list[tuple[str, pygit2.Blob, pygit2.Blob]] | None:
+        """(path, old blob, new blob) in path order when every change modifies a 100644 text file; else None."""
+        if not changes:
+            return None
+        blobs = []
+        for path, a, b in sorted(changes):
+            if a is None or b is None or a.mode != MODE_FILE or b.mode != MODE_FILE:
+                return None
+            old = cast(pygit2.Blob, self._repo[pygit2.Oid(hex=a.id)])
+            new = cast(pygit2.Blob, self._repo[pygit2.Oid(hex=b.id)])
+            if old.is_binary or new.is_binary:
+                return None
+            blobs.append((path, old, new))
+        return blobs
+
+    def _diff_modified_blobs(self, changes: Sequence[tuple[str, Entry | None, Entry | None]]) -> bytes | None:
+        """:meth:`diff_trees` when every change modifies a regular text file in place: blob to blob.
+
+        Why: the two small trees the general case writes cost 2 x (path depth) loose objects
+        per rewritten patch.  With only in-place modifications of 100644 files there is nothing
+        for rename or copy detection to pair, and the blob diffs, in path order (git's tree
+        order for full paths), are the same bytes.  Anything else returns None.
+        """
+        blobs = self._modified_text_blobs(changes)
+        if blobs is None:
+            return None
+        parts: list[bytes] = []
+        for path, old, new in blobs:
+            patch = pygit2.Patch.create_from(
+                old, new, old_as_path=path, new_as_path=path,
+                flag=DiffOption.SHOW_BINARY | DiffOption.INDENT_HEURISTIC, context_lines=3,
+            )
+            d = patch.delta
+            if d.is_binary:
+                return None
+            full = b"index %s..%s" % (str(d.old_file.id).encode(), str(d.new_file.id).encode())
+            parts.append(_INDEX_LINE.sub(lambda m, full=full: bytes(full + m.group(3)), patch.data, count=1))  # type: ignore[misc]
         return b"".join(parts)
 
     def changed_paths(self, old_tree: str, new_tree: str) -> list[str]:
@@ -1110,6 +1154,9 @@ class GitRepo:
         """
         if not sources or not targets:
             return {}
+        targets = self._size_compatible(sources, targets)
+        if not targets:
+            return {}
         empty = self.empty_tree()
         old = self.update_tree(empty, dict(sources))
         new = self.update_tree(empty, dict(targets))
@@ -1119,6 +1166,33 @@ class GitRepo:
         for d in diff.deltas:
             if d.status == pygit2.enums.DeltaStatus.RENAMED:
                 out[d.old_file.path] = d.new_file.path
+        return out
+
+    def _size_compatible(self, sources: Mapping[str, Entry], targets: Mapping[str, Entry]) -> dict[str, Entry]:
+        """The targets git's rename detection would compare with some source at all.
+
+        diffcore-rename skips a pair whose smaller blob is under half the larger (a 50 % score
+        is out of reach); libgit2 compares such pairs (up to 8x) and reads every target blob.
+        To Megatron-LM's tip, 6 sources x 2,032 added files took libgit2 1.5 s.  Sizes come
+        from the object headers.
+        """
+        odb = self._repo.odb
+
+        def size(e: Entry) -> int | None:
+            try:
+                return int(odb.read_header(pygit2.Oid(hex=e.id))[1])
+            except (KeyError, ValueError, pygit2.GitError):
+                return None  # not in this repository (a gitlink): libgit2 decides as before
+
+        got = {size(e) for e in sources.values()}
+        if None in got:
+            return dict(targets)
+        sizes = sorted(s for s in got if s is not None)
+        out = {}
+        for path, e in targets.items():
+            n = size(e)
+            if n is None or any(2 * min(n, s) >= max(n, s) for s in sizes):
+                out[path] = e
         return out
 
     def range_commits(self, old: str, new: str) -> list[CommitNode]:
@@ -1200,6 +1274,15 @@ class GitRepo:
     def patch_id(self, old_tree: str, new_tree: str) -> str:
         """git's stable patch-id of the change between two trees (whitespace and line numbers ignored)."""
         changes = self.changed_files(old_tree, new_tree)
+        blobs = self._modified_text_blobs(changes)
+        if blobs is not None:
+            # in-place modifications only: the blob diffs, parsed back, are the tree diff's deltas
+            # (same patch-id on 300 of 300 Megatron-LM commits) without writing two small trees
+            text = b"".join(
+                pygit2.Patch.create_from(old, new, old_as_path=path, new_as_path=path, context_lines=3).data
+                for path, old, new in blobs
+            )
+            return str(pygit2.Diff.parse_diff(text).patchid)
         empty = self.empty_tree()
         old_small = self.update_tree(empty, {p: a for p, a, _b in changes if a is not None})
         new_small = self.update_tree(empty, {p: b for p, _a, b in changes if b is not None})

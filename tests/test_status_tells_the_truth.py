@@ -406,7 +406,7 @@ def test_explicit_flags_win_over_ci_and_quiet_hides_the_line(tmp_path: Path) -> 
     res = _cli(ws.root, "pull-upstream", "minillm", "v1.5", "--stop", env={"CI": "1"})
     assert res.exit_code == 0 and res.stderr.startswith("pull-upstream: interactive mode (--stop):"), res.output
     res = _cli(ws.root, "rebase-vendors", "minillm", "--no-stop")
-    assert res.stderr.startswith("rebase-vendors: bot mode (--no-stop): tries every patch; conflicting patches are")
+    assert res.stderr.startswith("rebase-vendors: bot mode (--no-stop): tries every patch; conflicts are recorded as pending")
     res = _cli(ws.root, "-q", "rebase-vendors", "minillm", "--no-stop")
     assert "mode" not in res.stderr
 

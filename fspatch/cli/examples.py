@@ -60,7 +60,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "vendor add": ("fspatch vendor add acme --device-type Acme_NPU --contact npu@acme.example",),
     "vendor layer": ("fspatch vendor layer acme minillm --task inference --model minillm-7b",),
     "vendor list": ("fspatch vendor list --format json",),
-    "export": ("fspatch export --vendor acme", "fspatch export --format quilt --out out/"),
+    "export": (
+        "fspatch export --vendor acme",
+        "fspatch export --format quilt --out out/",
+        "fspatch export --format flagscale --out ../FlagScale --vendor acme",
+    ),
     "import flagscale": (
         "fspatch import flagscale ../FlagScale",
         "fspatch -v import flagscale ../FlagScale --skip-encrypted --format json",

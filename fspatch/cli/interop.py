@@ -11,6 +11,7 @@ import click
 from fspatch.cli.base import group
 from fspatch.cli.options import format_option, opts
 from fspatch.cli.render import say, to_json
+from fspatch.errors import EXIT_FINDINGS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,13 +49,18 @@ def import_flagscale(
 
     Every vendor directory is reported as imported, opaque (encrypted, no --key), skipped or
     failed, with the reason; a file not imported for another reason is listed under it (with -v,
-    every file; --format json always lists every file).
+    every file; --format json always lists every file).  Each vendor layer is split from the
+    common layer of its own time on its own upstream commit (diff.yaml's backends_commit and
+    commit), then brought to the pin; conflicting patches are left pending (exit 1): finish them
+    with 'fspatch apply' and continue/skip/abort (--strict: refused).
     """
     from fspatch.commands import import_flagscale as cmd
 
     r = cmd.run(opts(ctx).workspace(), path, key=key, force=force, skip_encrypted=skip_encrypted, strict=strict)
     if fmt == "json":
         click.echo(to_json(r))
+        if r.pending:
+            ctx.exit(EXIT_FINDINGS)
         return
     for c in r.common:
         say(ctx, f"common/{c.backend}: {c.patches} patches")
@@ -65,6 +71,9 @@ def import_flagscale(
             f"{v.vendor}/{v.backend}: {v.patches} patches{enc}; removed {v.hunks_removed} of "
             f"{v.hunks_total} hunks ({v.lines_removed} lines) identical to the common layer",
         )
+        if v.forward is not None:
+            for line in forward_lines(v.forward):
+                say(ctx, f"  {line}")
     for d in r.dirs:
         head = f"{d.source} [{d.layout}]: {d.status}, {len(d.imported)} of {d.files_found} files"
         say(ctx, head + (f": {d.reason}" if d.reason else ""))
@@ -80,6 +89,22 @@ def import_flagscale(
         say(ctx, f"warning: {w}")
     if r.history:
         say(ctx, "history: vendors/patch_history.yaml (FlagScale's), vendors/history.import.yaml")
+    for p in r.pending:
+        say(ctx, f"pending: {p}; run 'fspatch apply' to resolve, then 'fspatch continue'")
+    if r.pending:
+        ctx.exit(EXIT_FINDINGS)
+
+
+def forward_lines(f: Any) -> list[str]:
+    """``found at <FlagScale base> (upstream <commit>), brought to <pin>: N clean, M conflicts`` and its details."""
+    at = f.found_at[:9] if f.found_at else "an unknown FlagScale commit"
+    up = f.upstream[:12] + ("" if f.upstream == f.backends_commit else f", backends_commit {f.backends_commit[:12]}")
+    lines = [f"found at {at} (upstream {up}), brought to {f.brought_to[:12]}: {f.clean} clean, {f.conflicts} conflicts"]
+    for c in f.regions:
+        culprit = f", culprit {c.culprit}" if c.culprit else ""
+        lines.append(f"  conflict: {c.patch}: {c.file} {c.region}{culprit}")
+    lines.extend(f"  note: {n}" for n in f.notes)
+    return lines
 
 
 def _layer_options(f: F) -> F:

@@ -166,10 +166,8 @@ def replay_mode(ctx: click.Context, verb: str, stop: bool | None) -> bool:
     if not opts(ctx).quiet:
         if stops:
             what = "interactive mode ({}): stops at the first conflict for 'fspatch continue', 'skip' or 'abort'"
-        elif verb == "pull-upstream":
-            what = "bot mode ({}): tries every patch; conflicts are recorded as pending (series/<backend>/pending.yaml)"
         else:
-            what = "bot mode ({}): tries every patch; conflicting patches are reported and left as they were"
+            what = "bot mode ({}): tries every patch; conflicts are recorded as pending (series/<backend>/pending.yaml)"
         click.echo(f"{verb}: {what.format(why)}", err=True)
     return stops
 

@@ -77,7 +77,7 @@ def vendor_list(ctx: click.Context, fmt: str) -> None:
         click.echo(f"{v.vendor:<20} {v.device_type:<20} {', '.join(v.backends) or '-'}")
 
 
-_FORMS = ("diff", "quilt", "mbox")
+_FORMS = ("diff", "quilt", "mbox", "flagscale")
 
 
 @command("export")
@@ -111,8 +111,15 @@ _FORMS = ("diff", "quilt", "mbox")
     help="What to write: diff (default: diff.patch + diff.yaml per vendor layer), quilt "
     "(OUT/<backend>/patches/series + patches, vendor layers in OUT/<backend>/vendors/<vendor>/patches) "
     "or mbox (OUT/<layer dir>.mbox, "
-    "git am-able); and how to report: text (default) or json.  Give one of each, "
-    "e.g. --format mbox --format json.",
+    "git am-able) or flagscale (OUT/hardware/<Device_Type>/<Backend>/ relative to the pristine upstream "
+    "commit, FlagScale's spellings, OUT/hardware/patch_history.yaml: what FlagScale's unpatch applies); "
+    "and how to report: text (default) or json.  Give one of each, e.g. --format mbox --format json.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["diff", "per-file"]),
+    help="--format flagscale: one diff.patch, or one <upstream path>.patch per file "
+    "(default: as the layer was imported, else diff).",
 )
 @click.pass_context
 def export_cmd(
@@ -124,11 +131,14 @@ def export_cmd(
     encrypt_to: Path | None,
     key: Path | None,
     fmts: tuple[str, ...],
+    layout: str | None,
 ) -> None:
     """Write each vendor layer as one diff.patch + diff.yaml and refresh vendors/history.yaml.
 
     With --format quilt or mbox, write every layer (the common layer and each vendor's; with
     --vendor, that vendor's) as a quilt patches/ directory or a mailbox below --out instead.
+    With --format flagscale, write each vendor layer as FlagScale ships it below --out (a
+    FlagScale checkout): relative to the pristine upstream commit, applied by its unpatch.
     """
     from fspatch.commands import export as cmd
     from fspatch.errors import UsageError
@@ -139,6 +149,31 @@ def export_cmd(
         raise UsageError("--format takes at most one of diff|quilt|mbox and one of text|json")
     form = forms[0] if forms else "diff"
     fmt = reports[0] if reports else "text"
+    if layout is not None and form != "flagscale":
+        raise UsageError("--layout goes with --format flagscale")
+    if form == "flagscale":
+        if out is None:
+            raise UsageError("--format flagscale writes below a FlagScale checkout: give --out DIR")
+        if encrypt_to is not None or key is not None:
+            raise UsageError("--format flagscale writes plaintext; --encrypt-to and --key go with --format diff")
+        try:
+            fr = cmd.run_flagscale(
+                opts(ctx).workspace(), one_backend(backend_name, backend), out=out, vendor=vendor, layout=layout
+            )
+        except OSError as exc:
+            raise UsageError(f"cannot write below --out {out}: {exc.strerror or exc} ({exc.filename})") from exc
+        if fmt == "json":
+            click.echo(to_json(fr))
+            return
+        for fl in fr.layers:
+            if fl.skipped:
+                say(ctx, f"{fl.vendor}/{fl.backend}: {fl.folder}: not written ({fl.skipped})")
+                continue
+            state = "written" if fl.written else "unchanged"
+            gone = f", {fl.removed} stale removed" if fl.removed else ""
+            say(ctx, f"{fl.vendor}/{fl.backend}: {fl.folder} ({fl.layout}, {fl.files} files{gone}, {state})")
+        say(ctx, f"history: {fr.history_path}{'' if fr.history_written else ' (unchanged)'}")
+        return
     if form != "diff":
         if out is None:
             raise UsageError(f"--format {form} writes below a directory: give --out DIR")

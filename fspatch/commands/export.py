@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fspatch.core.flagscale_export import FlagScaleExportResult, export_flagscale
 from fspatch.core.publish import (
     ExportedLayer,
     ExportResult,
@@ -28,7 +29,16 @@ from fspatch.core.publish import (
 )
 from fspatch.core.workspace import Workspace
 
-__all__ = ["ExportResult", "ExportedLayer", "SeriesExportResult", "SeriesLayer", "run", "run_series"]
+__all__ = [
+    "ExportResult",
+    "ExportedLayer",
+    "FlagScaleExportResult",
+    "SeriesExportResult",
+    "SeriesLayer",
+    "run",
+    "run_flagscale",
+    "run_series",
+]
 
 
 def run(
@@ -48,3 +58,10 @@ def run_series(
 ) -> SeriesExportResult:
     """Every layer (``--vendor V``: V's layers only) as a quilt dir or an mbox below ``out``."""
     return export_series(ws, backend, form=form, out=out, vendor=vendor)
+
+
+def run_flagscale(
+    ws: Workspace, backend: str | None, *, out: Path, vendor: str | None = None, layout: str | None = None
+) -> FlagScaleExportResult:
+    """Every vendor layer in FlagScale's form below ``out/hardware/`` (:mod:`fspatch.core.flagscale_export`)."""
+    return export_flagscale(ws, backend, out=out, vendor=vendor, layout=layout)

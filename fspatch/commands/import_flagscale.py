@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fspatch.core import crypto
+from fspatch.core import crypto, replay_pending
 from fspatch.core import flagscale_history as fs_history
 from fspatch.core.export import (
     HISTORY,
@@ -41,13 +41,16 @@ from fspatch.core.export import (
     derive_history,
     workspace_repo,
 )
-from fspatch.core.flagscale import FlagScaleRepo, Skipped, VendorDir, map_backend, scan, split_vendor, vendor_name
+from fspatch.core.flagscale import FlagScaleRepo, Skipped, VendorDir, map_backend, scan, vendor_name
+from fspatch.core.flagscale_base import ForwardReport, find_base
 from fspatch.core.patch import FileDiff, Patch, format_patch, parse_diff, parse_patch
 from fspatch.core.rebase import common_fingerprint
+from fspatch.core.replay_report import outcome_to_dict
 from fspatch.core.series import SeriesEntry
 from fspatch.core.session import ensure_commit
 from fspatch.core.stack import Builder, apply_files
 from fspatch.core.transaction import crash_point, transaction
+from fspatch.core.vendor_base import OPERATION, ForwardedLayer, bring_forward, pending_layer, split_at_base
 from fspatch.core.workspace import OPAQUE_DIR, LayerRef, Workspace, valid_name
 from fspatch.errors import ConflictError, FspatchError, HunkFailed, InputError, UsageError
 from fspatch.git_adapter import GitRepo
@@ -74,6 +77,7 @@ class VendorImport:
     hunks_total: int
     hunks_removed: int  # hunks identical to the common layer's, dropped from the vendor layer
     lines_removed: int
+    forward: ForwardReport | None = None  # found at its own base, brought to the pin
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class ImportResult:
     dirs: tuple[DirReport, ...] = ()
     skipped: tuple[Skipped, ...] = ()  # files outside vendor directories, paths from FlagScale's root
     warnings: tuple[str, ...] = ()  # about patch_history.yaml
+    pending: tuple[str, ...] = ()  # pending.yaml files written (layers with conflicts: fspatch apply)
 
 
 def _slug(text: str) -> str:
@@ -179,7 +184,8 @@ def run(
 ) -> ImportResult:
     aliases = ws.aliases()
     src = scan(path, aliases)
-    return run_scanned(ws, src, key=key, force=force, skip_encrypted=skip_encrypted, strict=strict)
+    fs_repo = GitRepo.open(path) if GitRepo.is_repo(path) else None
+    return run_scanned(ws, src, key=key, force=force, skip_encrypted=skip_encrypted, strict=strict, fs_repo=fs_repo)
 
 
 def run_scanned(
@@ -190,8 +196,13 @@ def run_scanned(
     force: bool = False,
     skip_encrypted: bool = False,
     strict: bool = False,
+    fs_repo: GitRepo | None = None,
 ) -> ImportResult:
-    """Import what :func:`fspatch.core.flagscale.scan_source` found (any source: a checkout, a commit)."""
+    """Import what :func:`fspatch.core.flagscale.scan_source` found (any source: a checkout, a commit).
+
+    ``fs_repo`` is the FlagScale repository's git history: each vendor layer is split from the
+    common layer as it was at the layer's own FlagScale commit (:mod:`fspatch.core.vendor_base`).
+    """
     private = crypto.load_private_key(key) if key is not None else None
     repos: dict[str, GitRepo] = {}
     pinned = ws.backends()
@@ -224,6 +235,7 @@ def run_scanned(
     vendor_infos: dict[str, tuple[str, str]] = {}
     common_tops: dict[str, str] = {}
     skipped_top: list[Skipped] = list(src.skipped)
+    pendings: dict[str, list[tuple[ForwardedLayer, dict[str, object]]]] = {}
 
     # ---- common layers
     commons: list[CommonImport] = []
@@ -333,13 +345,26 @@ def run_scanned(
                     "failed",
                     UsageError(f"the common layer of {vd.backend!r} does not import ({common_failed[vd.backend]})"),
                 )
-            written, split_info = _vendor_layer(ws, vd, private, repo_for, common_tops)
+            got = _vendor_layer(ws, vd, private, repo_for, common_tops, src.common.get(vd.backend, ()), fs_repo)
+            written, split_info, fwd, fwd_report = got
+            if fwd.conflicting and (strict or encrypted):
+                first = fwd.conflicts[0]
+                why = "--strict" if strict else "an encrypted layer's pending patches would be stored decrypted"
+                raise ConflictError(
+                    f"{fwd.conflicting} patch(es) conflict when brought from {fwd.upstream[:12]} to the pin "
+                    f"({first.patch}: {first.file} {first.region}); not imported ({why})",
+                    path=vd.display,
+                )
             lmeta = {
                 "tasks": tasks,
                 "models": models,
-                "base": {"upstream_commit": ws.backend(vd.backend).commit, "common_fingerprint": ""},
                 "flagscale": _flagscale_meta(vd, [p.path for p in vd.patches], False),
             }
+            if not fwd.conflicting:
+                lmeta["base"] = {"upstream_commit": ws.backend(vd.backend).commit, "common_fingerprint": ""}
+            else:
+                entry = pending_layer(fwd, fwd_report.common_files, fwd.plan.old_ref)
+                pendings.setdefault(vd.backend, []).append((fwd, entry))
             plans.append((layer, written, lmeta, []))
             taken[layer] = vd.display
             _note_vendor(vendor_infos, vd, contact)
@@ -354,6 +379,7 @@ def run_scanned(
                     split_info[1],
                     split_info[2],
                     split_info[3],
+                    fwd_report.report,
                 )
             )
             reports.append(report("imported", "", all_files))
@@ -366,6 +392,13 @@ def run_scanned(
             if strict:
                 raise
             reports.append(report("failed", str(exc)))
+
+    for backend in pendings:
+        if replay_pending.load(ws, backend) is not None:
+            raise UsageError(
+                f"patches of '{backend}' are already pending ({replay_pending.pending_rel(backend)}); "
+                f"finish them first (fspatch apply {backend})"
+            )
 
     ws_git = ws.root / ".git"
     with transaction(
@@ -399,6 +432,7 @@ def run_scanned(
                 if "base" in layer_meta:
                     layer_meta["base"]["common_fingerprint"] = common_fingerprint(ws, layer.backend)
                 ws.save_layer_meta(layer, layer_meta)
+        pending_files = tuple(_write_pending(ws, b, entries) for b, entries in sorted(pendings.items()))
 
         # ---- history: FlagScale's file verbatim, and the seed of fspatch's derived history
         has_history = False
@@ -420,7 +454,33 @@ def run_scanned(
         tuple(reports),
         tuple(sorted(skipped_top, key=lambda s: s.path)),
         tuple(top_warnings),
+        pending_files,
     )
+
+
+def _write_pending(ws: Workspace, backend: str, layers: list[tuple[ForwardedLayer, dict[str, object]]]) -> str:
+    """``series/<backend>/pending.yaml`` for the layers whose replay to the pin left conflicts."""
+    b = ws.backend(backend)
+    first = layers[0][0]
+    doc = {
+        "format": replay_pending.FORMAT,
+        "operation": OPERATION,
+        "backend": backend,
+        "old": {"ref": first.plan.old_ref, "commit": first.upstream},
+        "new": {"ref": b.ref, "commit": b.commit},
+        "drop_upstreamed": False,
+        "layers": [entry for _, entry in layers],
+        "outcomes": [outcome_to_dict(o) for fwd, _ in layers for o in fwd.outcomes],
+    }
+    rel = replay_pending.pending_rel(backend)
+    ws.write_yaml(rel, doc, "pending")
+    return rel
+
+
+@dataclass(frozen=True)
+class _Forward:
+    report: ForwardReport
+    common_files: tuple[tuple[str, bytes], ...]  # the common layer of the layer's time (for pending.yaml)
 
 
 def _common_layer(
@@ -501,8 +561,11 @@ def _vendor_layer(
     private: Any,
     repo_for: Any,
     common_tops: dict[str, str],
-) -> tuple[list[tuple[str, bytes]], tuple[bool, int, int, int]]:
-    """The layer patches of one readable vendor directory (decrypted in memory), split from the common layer."""
+    current_common: tuple[tuple[str, bytes], ...],
+    fs_repo: GitRepo | None,
+) -> tuple[list[tuple[str, bytes]], tuple[bool, int, int, int], ForwardedLayer, _Forward]:
+    """The layer patches of one readable vendor directory (decrypted in memory): split from the
+    common layer of its own time on its own upstream commit, then brought to the pin."""
     parsed: list[tuple[str, tuple[FileDiff, ...]]] = []
     headers: dict[str, Patch] = {}
     unauthenticated: set[str] = set()
@@ -522,10 +585,34 @@ def _vendor_layer(
     b = ws.backend(vd.backend)
     if vd.backend not in common_tops:
         common_tops[vd.backend] = build_stack(repo, FilesReader(ws), vd.backend, None).common_top
-    split = split_vendor(repo, b.commit, common_tops[vd.backend], parsed, vd.display, frozenset(unauthenticated))
+    m = vd.meta
+    at_base = find_base(
+        ws,
+        repo,
+        fs_repo,
+        vd.backend,
+        dict(m.raw_backends_commit) if m is not None else {},
+        (m.commit if m is not None else vd.base_commit) or "",
+        current_common,
+        vd.display,
+    )
+    try:
+        bsplit = split_at_base(
+            repo,
+            candidates=at_base.candidates,
+            backends_commit=at_base.backends_commit,
+            common=at_base.common,
+            patches=parsed,
+            display=vd.display,
+            unauthenticated=frozenset(unauthenticated),
+        )
+    except ConflictError as exc:
+        if not at_base.notes:
+            raise
+        raise ConflictError(f"{exc.message} ({'; '.join(at_base.notes)})", path=exc.path) from None
+    split = bsplit.split
     device = vd.device_type
-    written: list[tuple[str, bytes]] = []
-    public = private.public_key() if vd.encrypted and private is not None else None
+    layer_patches: list[tuple[str, Patch]] = []
     for i, (name, files) in enumerate(split.groups, 1):
         stem = name.removesuffix(".encrypted").removesuffix(".patch")
         stem = f"{vd.vendor}-{vd.backend}" if stem == "diff" or stem == vd.base_commit else stem
@@ -541,12 +628,42 @@ def _vendor_layer(
             )
         else:
             patch = Patch(author=IMPORT_AUTHOR, subject=f"{device}: {stem}", files=files)
-        text = format_patch(patch)
+        layer_patches.append((file_name, patch))
+    layer = LayerRef(vd.backend, vd.vendor)
+    fwd = bring_forward(
+        repo,
+        backend=vd.backend,
+        label=layer.label,
+        vendor=vd.vendor,
+        found_at=at_base.flagscale_commit,
+        base_upstream=bsplit.upstream,
+        old_common_top=bsplit.old_common_top,
+        patches=layer_patches,
+        pin=b.commit,
+        pin_ref=b.ref,
+        new_common_top=common_tops[vd.backend],
+        display=layer.dir.as_posix(),
+    )
+    report = ForwardReport(
+        at_base.flagscale_commit,
+        bsplit.upstream,
+        at_base.backends_commit,
+        b.commit,
+        fwd.clean,
+        fwd.conflicting,
+        fwd.conflicts,
+        at_base.common.source,
+        at_base.notes + bsplit.notes,
+    )
+    written: list[tuple[str, bytes]] = []
+    public = private.public_key() if vd.encrypted and private is not None else None
+    for (file_name, _), text in zip(layer_patches, fwd.new_bytes, strict=True):
         if public is not None:
             file_name += crypto.ENCRYPTED_SUFFIX
             text = crypto.encrypt(text, public)
         written.append((file_name, text))
-    return written, (split.embeds_common, split.hunks_total, split.hunks_removed, split.lines_removed)
+    info = (split.embeds_common, split.hunks_total, split.hunks_removed, split.lines_removed)
+    return written, info, fwd, _Forward(report, at_base.common.files)
 
 
 _HEX40 = re.compile(r"[0-9a-f]{40}")

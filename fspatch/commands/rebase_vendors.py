@@ -5,7 +5,9 @@ vendor layer's old commits come from the applied stack when that layer is applie
 full (the real old base, so a changed common layer is a true 3-way merge), else from
 its patch files applied on the new base (then the replay only refreshes context).
 Same engine, report, stops and continue/skip/abort as pull-upstream; every vendor
-``layer.yaml`` ``base`` is updated after a clean rebase.
+``layer.yaml`` ``base`` is updated after a clean rebase.  As a bot (``stop=False``) its
+conflicts are recorded as pending (``series/<backend>/pending.yaml``, resumed by ``fspatch
+apply BACKEND``), like pull-upstream's.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Resuming a bot replay's pending patches (``fspatch apply BACKEND`` while ``pending.yaml`` exists).
 
-The bot (``pull-upstream --no-stop``) completed and recorded its conflicts as workspace data
-(:mod:`fspatch.core.replay_pending`); this builds the stack up to the first pending patch and
-checks it out with diff3 conflict markers, exactly like an interactive stop, so
+The bot (``pull-upstream --no-stop`` or ``rebase-vendors --no-stop``) completed and recorded
+its conflicts as workspace data (:mod:`fspatch.core.replay_pending`); this builds the stack up
+to the first pending patch and checks it out with diff3 conflict markers, exactly like an interactive stop, so
 ``continue`` / ``skip`` / ``abort`` finish it.  Works from a fresh clone of the bot's branch.
 """
 

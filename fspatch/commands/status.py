@@ -97,10 +97,14 @@ def _pending(ws: Workspace, b: Backend) -> tuple[PendingSummary | None, Note | N
 
 
 def _pending_note(b: Backend, p: PendingSummary, paused: bool) -> Note:
-    what = (
-        f"{len(p.patches)} patch{'es' if len(p.patches) != 1 else ''} pending from a bot replay "
-        f"{_short(p.old_ref, p.old_commit)} -> {_short(p.new_ref, p.new_commit)}"
-    )
+    count = f"{len(p.patches)} patch{'es' if len(p.patches) != 1 else ''}"
+    if p.operation == "rebase-vendors":
+        what = f"{count} pending from a bot rebase-vendors onto the common layer on {_short(p.new_ref, p.new_commit)}"
+    else:
+        what = (
+            f"{count} pending from a bot replay "
+            f"{_short(p.old_ref, p.old_commit)} -> {_short(p.new_ref, p.new_commit)}"
+        )
     if paused:
         return Note(PENDING, what + " (the paused replay is working through them)")
     return Note(

@@ -67,6 +67,7 @@ class History:
         self._fp: list[CommitNode] | None = None
         self._parent_tree: list[str] = []
         self._changes: dict[str, list[int]] = {}
+        self._from: dict[str, int] = {}  # first-parent position each list of _changes starts at
         self._messages: dict[str, str] = {}
 
     # -- the walk ------------------------------------------------------------
@@ -95,17 +96,31 @@ class History:
         return line
 
     def _index(self, paths: set[str], start: int) -> None:
-        """Fill the per-path commit lists for these paths, from first-parent position start on."""
-        todo = {p for p in paths if p not in self._changes}
-        if not todo:
-            return
-        for p in todo:
-            self._changes[p] = []
-        trie = path_trie(todo)
+        """Make the per-path commit lists of these paths complete from first-parent position start on.
+
+        Why from ``start``: a path first asked for is a rename's destination, followed from the
+        commit that renamed it; walking the whole range again for it cost a full walk per
+        rename (2,400 commits: ~0.4 s each).  ``_from`` keeps where each list begins, so an
+        earlier start later only walks the part not yet seen.
+        """
         fp = self._fp or []
-        for k in range(start, len(fp)):
-            for p in self.repo.changed_among(self._parent_tree[k], fp[k].tree, trie):
-                self._changes[p].append(k)
+        todo: dict[int, set[str]] = {}
+        for p in paths:
+            have = self._from.get(p)
+            if have is None:
+                self._changes[p] = []
+                have = len(fp)
+            if start < have:
+                todo.setdefault(have, set()).add(p)
+                self._from[p] = start
+        for stop, group in todo.items():
+            trie = path_trie(group)
+            found: dict[str, list[int]] = {p: [] for p in group}
+            for k in range(start, stop):
+                for p in self.repo.changed_among(self._parent_tree[k], fp[k].tree, trie):
+                    found[p].append(k)
+            for p in group:
+                self._changes[p] = found[p] + self._changes[p]
 
     def message(self, commit: str) -> str:
         if commit not in self._messages:
@@ -118,8 +133,7 @@ class History:
     def changes_of(self, path: str, start: int = 0) -> list[int]:
         """First-parent positions (from start) of the commits that changed path."""
         self.first_parent()
-        if path not in self._changes:
-            self._index({path}, 0)
+        self._index({path}, start)
         return [k for k in self._changes[path] if k >= start]
 
     # -- culprits ------------------------------------------------------------

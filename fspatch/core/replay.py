@@ -58,12 +58,18 @@ class Replayer:
     """Drives a :class:`Plan` forward: merge, record, stop (or go on) at conflicts."""
 
     def __init__(
-        self, repo: GitRepo, plan: Plan, progress: Progress | None = None, ladder: Ladder | None = None
+        self,
+        repo: GitRepo,
+        plan: Plan,
+        progress: Progress | None = None,
+        ladder: Ladder | Callable[[], Ladder] | None = None,
     ) -> None:
+        """``ladder`` may be a function that builds it: then it is built (and the resolution
+        rules imported, ~0.1 s) only when the first conflict needs it."""
         self.repo = repo
         self.plan = plan
         self.progress = progress
-        self.ladder = ladder if plan.resolve != "none" else None
+        self._ladder = ladder if plan.resolve != "none" else None
         self.builder = Builder(repo, plan.new_commit)
         self._map: UpstreamMap | None = None
         self._hist: History | None = None
@@ -187,6 +193,12 @@ class Replayer:
             return FileMergeStop(lp.top, conflict_tree, files, outcome)
         self._record(lp, i, CONFLICT, None, outcome)
         return None
+
+    @property
+    def ladder(self) -> Ladder | None:
+        if callable(self._ladder):
+            self._ladder = self._ladder()
+        return self._ladder
 
     def labels(self, name: str) -> tuple[str, str, str]:
         p = self.plan

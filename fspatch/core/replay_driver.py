@@ -10,6 +10,7 @@ the new stack checked out and the state ref moved.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from fspatch.core import replay_pending
 from fspatch.core.journal import ALL_REFS, Journal, begin, crash_point, paused_replay, reopen
@@ -22,6 +23,9 @@ from fspatch.core.session import Session, read_patch
 from fspatch.core.stack import Builder, LayerState, StackState, load_state, save_state
 from fspatch.core.workspace import LayerRef, Workspace, vendor_of_label
 from fspatch.errors import ConflictError, DirtyCheckoutError, UsageError
+
+if TYPE_CHECKING:
+    from fspatch.core.ladder import Ladder
 
 
 @dataclass(frozen=True)
@@ -62,11 +66,20 @@ class Driver:
         return self._patches[key]
 
     def replayer(self) -> Replayer:
-        ladder = None
-        if self.plan.resolve != "none":
+        if self.plan.resolve == "none":
+            return Replayer(self.s.repo, self.plan, self.progress)
+        settings = self.s.ws.settings()
+        if isinstance(settings, dict) and settings:
+            from fspatch.core.markers import MarkerConfig
+
+            MarkerConfig.from_settings(settings)  # bad settings are refused before anything moves
+        root, backend, mode = self.s.ws.root, self.plan.backend, self.plan.resolve
+
+        def ladder() -> Ladder:
             from fspatch.core.auto_resolve import ladder_for
 
-            ladder = ladder_for(self.s.ws.root, self.plan.backend, self.plan.resolve, self.s.ws.settings())
+            return ladder_for(root, backend, mode, settings)
+
         return Replayer(self.s.repo, self.plan, self.progress, ladder)
 
     def rewritten_header(self, lp: LayerPlan, name: str) -> Patch:
@@ -111,6 +124,8 @@ class Driver:
             for name in lp.names
             if ws.patch_path(self.layer(lp), name).is_file()
         }
+        conflicts = any(CONFLICT in lp.status or len(lp.status) < len(lp.names) for lp in plan.layers)
+        bases = replay_pending.old_bases(repo, plan) if conflicts else {}  # checked before any write
         for lp in plan.layers:
             layer = self.layer(lp)
             entries = ws.read_layer_series(layer)
@@ -161,8 +176,7 @@ class Driver:
                 ws.save_layer_meta(layer, meta)
                 written.append(f"{layer.dir.as_posix()}/layer.yaml")
         if any_conflict:
-            if plan.operation == "pull-upstream":
-                written.append(replay_pending.record(ws, plan, old_series, old_bytes))
+            written.append(replay_pending.record(ws, plan, old_series, old_bytes, bases))
             return written
         cleared = replay_pending.clear(ws, plan.backend)
         if cleared is not None:
@@ -172,6 +186,12 @@ class Driver:
         layers = [LayerRef(plan.backend, None)]
         if state is not None and len(state.layers) > 1 and vendor_of_label(state.layers[-1].layer) is not None:
             layers.append(LayerRef.from_label(plan.backend, state.layers[-1].layer))
+        elif plan.operation == "rebase-vendors":
+            # No vendor layer applied (a fresh clone resuming a bot's pending patches): the layer a
+            # person resolved or skipped in is the one they were working on.
+            handled = [lp for lp in plan.layers if RESOLVED in lp.status or SKIPPED in lp.status]
+            if handled:
+                layers.append(LayerRef(plan.backend, handled[-1].vendor))
         builder = Builder(repo, plan.new_commit)
         layer_base = plan.new_commit
         states = []
@@ -248,11 +268,12 @@ def check_ready(s: Session) -> None:
             f"a {waiting.operation} of '{s.backend.name}' is already in progress; "
             "run 'fspatch continue', 'fspatch skip' or 'fspatch abort'"
         )
-    pend = replay_pending.pending_patches(s.ws, s.backend.name)
-    if pend:
+    pend = replay_pending.summary(s.ws, s.backend.name)
+    if pend is not None and pend.patches:
         raise UsageError(
-            f"{len(pend)} patch(es) of '{s.backend.name}' are pending from a bot replay "
-            f"(first {pend[0].display}); run 'fspatch apply {s.backend.name}' to resolve them"
+            f"{len(pend.patches)} patch(es) of '{s.backend.name}' are pending from a bot {pend.operation} "
+            f"(first {pend.patches[0].display}); finish them first: 'fspatch apply {s.backend.name}', "
+            "resolve, 'fspatch continue' (or 'skip', 'abort')"
         )
     if s.state is not None:
         s.require_head_at_stack()

@@ -10,11 +10,16 @@ or dropped (the pending ones keep their old bytes in place, checked by SHA-256),
 bot's outcomes.  :func:`resume_plan` turns that back into the exact saved plan an
 interactive run would hold at its first conflict (``fspatch apply BACKEND``), so
 continue/skip/abort work unchanged; when the replay finishes the file is removed.
+
+``rebase-vendors --no-stop`` writes the same file (the pin does not move): a vendor layer's
+old base is an old common-layer top that only the bot's checkout holds, so it is kept as one
+diff from the pin (:func:`old_bases`), with the fingerprint of the common layer rebased onto.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,21 +27,25 @@ from pathlib import Path
 from typing import Any
 
 from fspatch.core.fetch import fetch_ref, fetch_url
-from fspatch.core.patch import parse_patch
+from fspatch.core.layers import common_fingerprint
+from fspatch.core.patch import Patch, format_patch, parse_diff, parse_patch
 from fspatch.core.replay_plan import LayerPlan, Plan, build_old_layer
 from fspatch.core.replay_report import (
     CLEAN,
     CONFLICT,
     DROPPED,
+    RESOLVED,
     UPSTREAMED,
     ReplayStatus,
     outcome_from_dict,
     outcome_to_dict,
 )
 from fspatch.core.series import SeriesEntry
+from fspatch.core.session import read_patch
 from fspatch.core.stack import Builder, PatchSource
+from fspatch.core.vendor_base import build_common
 from fspatch.core.workspace import PENDING_NAME, LayerRef, Workspace
-from fspatch.errors import InputError
+from fspatch.errors import ConflictError, InputError
 from fspatch.git_adapter import GitRepo
 
 FORMAT = 1
@@ -89,6 +98,7 @@ class PendingSummary:
     new_ref: str
     new_commit: str
     patches: tuple[PendingPatch, ...]
+    operation: str = "pull-upstream"  # or rebase-vendors (the pin did not move)
 
 
 def summary(ws: Workspace, backend: str) -> PendingSummary | None:
@@ -98,8 +108,44 @@ def summary(ws: Workspace, backend: str) -> PendingSummary | None:
         return None
     old, new = data["old"], data["new"]
     return PendingSummary(
-        str(old["ref"]), str(old["commit"]), str(new["ref"]), str(new["commit"]), pending_patches(ws, backend)
+        str(old["ref"]),
+        str(old["commit"]),
+        str(new["ref"]),
+        str(new["commit"]),
+        pending_patches(ws, backend),
+        str(data["operation"]),
     )
+
+
+BASE_SUBJECT = "The common layer as the vendor layer's old commits were built on"
+
+
+def old_bases(repo: GitRepo, plan: Plan) -> dict[str, bytes]:
+    """rebase-vendors: each vendor layer's old base (an old common-layer top) as one diff from the pin.
+
+    Why: that commit lives only in the bot's checkout (built from common patches since
+    edited); a fresh clone rebuilds it from this diff.  Layers whose old commits were built
+    on the current common layer need none.  Checked here, before anything is written: the
+    diff applied on the pin must give the old base's tree exactly.
+    """
+    out: dict[str, bytes] = {}
+    if plan.operation != "rebase-vendors":
+        return out
+    for lp in plan.layers:
+        if lp.old_base == lp.new_base:
+            continue
+        tree = repo.tree_of(lp.old_base)
+        display = f"{pending_rel(plan.backend)} ({lp.label} old base)"
+        files = parse_diff(repo.diff_trees(repo.tree_of(plan.new_commit), tree), display)
+        data = format_patch(Patch(subject=BASE_SUBJECT, files=files))
+        if repo.tree_of(_build_base(repo, plan.new_commit, data, display)) != tree:
+            raise ConflictError(f"{lp.label}: its old base does not rebuild from a diff; nothing is recorded")
+        out[lp.label] = data
+    return out
+
+
+def _build_base(repo: GitRepo, pin: str, data: bytes, display: str) -> str:
+    return Builder(repo, pin).build(pin, [PatchSource("old-base", display, parse_patch(data, display))])[0].commit
 
 
 def record(
@@ -107,8 +153,13 @@ def record(
     plan: Plan,
     old_series: Mapping[str, Sequence[SeriesEntry]],
     old_bytes: Mapping[tuple[str, str], bytes],
+    bases: Mapping[str, bytes] | None = None,
 ) -> str:
-    """Write the pending file after a bot replay that left conflicts (returns its path)."""
+    """Write the pending file after a bot replay that left conflicts (returns its path).
+
+    ``bases`` (rebase-vendors, :func:`old_bases`): the old base of a vendor layer built on
+    an older common layer; rebase-vendors also records the common layer's fingerprint.
+    """
     layers = []
     for lp in plan.layers:
         layer = LayerRef(plan.backend, lp.vendor)
@@ -127,8 +178,11 @@ def record(
             if not path.is_file() or path.read_bytes() != data:
                 entry["old_bytes"] = base64.b64encode(data).decode("ascii")
             entries.append(entry)
-        layers.append({"label": lp.label, "series": entries})
-    doc = {
+        layer_doc: dict[str, object] = {"label": lp.label, "series": entries}
+        if bases and lp.label in bases:
+            layer_doc["old_base"] = base64.b64encode(bases[lp.label]).decode("ascii")
+        layers.append(layer_doc)
+    doc: dict[str, object] = {
         "format": FORMAT,
         "operation": plan.operation,
         "backend": plan.backend,
@@ -138,6 +192,8 @@ def record(
         "layers": layers,
         "outcomes": [outcome_to_dict(o) for o in plan.outcomes],
     }
+    if plan.operation == "rebase-vendors":
+        doc["common_fingerprint"] = common_fingerprint(ws, plan.backend)
     rel = pending_rel(plan.backend)
     ws.write_yaml(rel, doc, "pending")
     return rel
@@ -181,20 +237,46 @@ def _old_commit(ws: Workspace, repo: GitRepo, data: Any) -> str:
     )
 
 
+def _current_common_top(ws: Workspace, repo: GitRepo, backend: str, pin: str, data: Any) -> str:
+    """rebase-vendors: the common layer built from its files on the pin, as the bot built it."""
+    rel = pending_rel(backend)
+    if common_fingerprint(ws, backend) != str(data.get("common_fingerprint", "")):
+        raise InputError(
+            "the common layer changed since the bot's rebase-vendors recorded these pending patches; "
+            "restore it (git checkout series/), finish them, then change it again",
+            path=rel,
+        )
+    layer = LayerRef(backend, None)
+    sources = []
+    for e in ws.read_layer_series(layer):
+        display = f"{layer.dir.as_posix()}/{e.name}"
+        patch = read_patch(ws.patch_path(layer, e.name), display, e.strip, ws.root)
+        sources.append(PatchSource(e.name, display, patch))
+    applied = Builder(repo, pin).build(pin, sources)
+    return applied[-1].commit if applied else pin
+
+
 def resume_plan(ws: Workspace, repo: GitRepo, backend: str) -> Plan:
     """The saved plan of an interactive replay standing just before the first pending patch.
 
     Patches before it are taken as the bot wrote them (built from their files, not merged
     again); from the first pending patch on the replay goes on exactly as an interactive one.
+    A pull-upstream's layers are rebuilt on the old pin; a rebase-vendors' vendor layers on
+    their recorded old base (else the current common layer) and replayed onto the current
+    common layer, the pin unchanged.
     """
     data = load(ws, backend)
     if data is None:
         raise InputError(f"no patches are pending for '{backend}'", path=pending_rel(backend))
     rel = pending_rel(backend)
+    operation = str(data["operation"])
     old_commit = _old_commit(ws, repo, data)
     new_commit = str(data["new"]["commit"])
+    rebase = operation == "rebase-vendors"
+    common_now = _current_common_top(ws, repo, backend, new_commit, data) if rebase else new_commit
     statuses: list[list[ReplayStatus]] = []
     layers: list[LayerPlan] = []
+    own_base: set[str] = set()
     old_top = old_commit
     for layer_data in data["layers"]:
         layer = LayerRef.from_label(backend, str(layer_data["label"]))
@@ -211,15 +293,30 @@ def resume_plan(ws: Workspace, repo: GitRepo, backend: str) -> Plan:
             if _sha(raw) != str(e["sha256"]):
                 raise InputError(
                     f"{display} changed since the bot run recorded it; restore it (git checkout) "
-                    "or drop the pending file and run pull-upstream again",
+                    f"or drop the pending file and run {operation} again",
                     path=rel,
                 )
             sources.append(PatchSource(name, display, parse_patch(raw, display, int(e["strip"]))))
             sts.append(ReplayStatus(str(e["status"])))
-        base = old_commit if layer.vendor is None else old_top
-        lp = build_old_layer(repo, old_commit, base, layer.label, layer.vendor, sources)
+        own = layer_data.get("base")
+        if own is not None:  # import-flagscale: the layer's own base, not the plan's old pin
+            own_commit = _base_commit(ws, repo, backend, str(own["commit"]), rel)
+            base = _own_common_top(repo, own_commit, own, rel)
+            lp = build_old_layer(repo, own_commit, base, layer.label, layer.vendor, sources)
+            own_base.add(layer.label)
+        else:
+            if rebase:
+                base = common_now
+                if "old_base" in layer_data:
+                    diff = base64.b64decode(str(layer_data["old_base"]))
+                    base = _build_base(repo, old_commit, diff, f"{rel} ({layer.label} old base)")
+            else:
+                base = old_commit if layer.vendor is None else old_top
+            lp = build_old_layer(repo, old_commit, base, layer.label, layer.vendor, sources)
         if layer.vendor is None:
             old_top = lp.old[-1] if lp.old else old_commit
+        if rebase:
+            lp.new_base = lp.top = common_now
         layers.append(lp)
         statuses.append(sts)
     first = next(((li, pi) for li, sts in enumerate(statuses) for pi, st in enumerate(sts) if st == CONFLICT), None)
@@ -228,7 +325,14 @@ def resume_plan(ws: Workspace, repo: GitRepo, backend: str) -> Plan:
     li, pi = first
     builder = Builder(repo, new_commit)
     prefix: set[tuple[str, str]] = set()
-    common_top = new_commit
+    common_top = common_now
+    if own_base:  # the current common layer (not part of this replay) is the new base
+        common_sources = _current_sources(ws, LayerRef(backend, None))
+        built = builder.build(new_commit, common_sources)
+        common_top = built[-1].commit if built else new_commit
+        for lp in layers:
+            if lp.label in own_base:
+                lp.new_base = lp.top = common_top
     for i, lp in enumerate(layers[: li + 1]):
         layer = LayerRef(backend, lp.vendor)
         current = {e.name: e for e in ws.read_layer_series(layer)}
@@ -246,13 +350,13 @@ def resume_plan(ws: Workspace, repo: GitRepo, backend: str) -> Plan:
             src = PatchSource(name, display, parse_patch(path.read_bytes(), display, current[name].strip))
             top = builder.build(lp.top, [src])[0].commit
             lp.new.append(top)
-            lp.status.append(UPSTREAMED if st == UPSTREAMED else CLEAN)
+            lp.status.append(st if st in (UPSTREAMED, RESOLVED) else CLEAN)
             lp.top = top
         if lp.vendor is None:
             common_top = lp.top
     outcomes = [o for o in (outcome_from_dict(d) for d in data["outcomes"]) if (o.layer, o.patch) in prefix]
     return Plan(
-        "pull-upstream",
+        operation,
         backend,
         str(data["old"]["ref"]),
         old_commit,
@@ -269,3 +373,41 @@ def resume_plan(ws: Workspace, repo: GitRepo, backend: str) -> Plan:
 
 def pending_path(ws: Workspace, backend: str) -> Path:
     return ws.root / pending_rel(backend)
+
+
+def _current_sources(ws: Workspace, layer: LayerRef) -> list[PatchSource]:
+    out = []
+    for e in ws.read_layer_series(layer):
+        display = f"{layer.dir.as_posix()}/{e.name}"
+        out.append(
+            PatchSource(e.name, display, parse_patch(ws.patch_path(layer, e.name).read_bytes(), display, e.strip))
+        )
+    return out
+
+
+def _base_commit(ws: Workspace, repo: GitRepo, backend: str, want: str, rel: str) -> str:
+    """A layer's own upstream base, fetched by id from the lock's URL when the checkout lacks it."""
+    if repo.has_commit(want):
+        return want
+    b = ws.backend(backend)
+    with contextlib.suppress(InputError):
+        fetch_ref(ws.root, repo, b.url, b.mirrors, want, None)
+    if not repo.has_commit(want):
+        raise InputError(
+            f"the upstream commit {want[:12]} a pending layer was made on is not fetchable from {b.url}", path=rel
+        )
+    return want
+
+
+def _own_common_top(repo: GitRepo, commit: str, own: Any, rel: str) -> str:
+    """The layer's own upstream commit + the common layer of its time (kept inline in the pending file)."""
+    files = []
+    for c in own["common"]:
+        raw = base64.b64decode(str(c["bytes"]))
+        if _sha(raw) != str(c["sha256"]):
+            raise InputError(f"common patch {c['name']} of a pending layer's base is damaged", path=rel)
+        files.append((str(c["name"]), raw))
+    top = build_common(repo, commit, files, "flagscale/backends")
+    if top is None:
+        raise InputError(f"the common layer kept for a pending layer's base does not apply on {commit[:12]}", path=rel)
+    return top

@@ -76,8 +76,14 @@ class UpstreamMap(Mapping[str, tuple[str, str]]):
     def __len__(self) -> int:
         return len(self._load())
 
-    def _search(self, sources: Mapping[str, Entry]) -> dict[str, str]:
-        """Inexact renames of these sources: same-basename targets first (cheap), then all targets."""
+    def _search(
+        self, sources: Mapping[str, Entry], enough: Callable[[dict[str, str]], bool] | None = None
+    ) -> dict[str, str]:
+        """Inexact renames of these sources: same-basename targets first (cheap), then all targets.
+
+        ``enough`` ends the search after the cheap pass when what it found already answers the
+        question (a directory rename needs one file moved out, not all of them).
+        """
         if not sources:
             return {}
         by_name: dict[str, list[str]] = {}
@@ -85,6 +91,8 @@ class UpstreamMap(Mapping[str, tuple[str, str]]):
             by_name.setdefault(p.rsplit("/", 1)[-1], []).append(p)
         near = {p for s in sources for p in by_name.get(s.rsplit("/", 1)[-1], [])}
         found = self.repo.find_renames(sources, {p: self._targets[p] for p in near}) if near else {}
+        if enough is not None and enough(found):
+            return found
         rest = {p: e for p, e in sources.items() if p not in found}
         if rest:
             free = {p: e for p, e in self._targets.items() if p not in set(found.values())}
@@ -107,7 +115,7 @@ class UpstreamMap(Mapping[str, tuple[str, str]]):
             )
             if not moved:
                 sources = {p: e for p, e in self._left.items() if p.startswith(prefix) and p not in moves}
-                found = self._search(sources)
+                found = self._search(sources, lambda got: any(not d.startswith(prefix) for d in got.values()))
                 moved = any(not dest.startswith(prefix) for dest in found.values())
             self._dirs[directory] = moved
         return self._dirs[directory]

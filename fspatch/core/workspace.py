@@ -42,11 +42,11 @@ from fspatch.core.series import (
 from fspatch.core.yamlio import (
     atomic_write,
     display_path,
+    dump_yaml,
     load_yaml,
     parse_yaml,
     read_regular,
     real_inside,
-    save_yaml,
 )
 from fspatch.errors import InputError, PathEscapeError, UsageError
 
@@ -502,8 +502,10 @@ class Workspace:
 
     def save_lock(self) -> None:
         """Validate and write ``upstream.lock`` atomically, comments kept; no change, no write."""
-        validate(self._lock, "lock", LOCK_NAME)
-        save_yaml(self.root / LOCK_NAME, self._lock, self.root)
+        text = dump_yaml(self._lock)
+        if errors_cached(self._lock, "lock", text):  # the bytes every later read checks (cached alike)
+            validate(self._lock, "lock", LOCK_NAME)
+        atomic_write(self.root / LOCK_NAME, text, self.root)
 
     def settings(self) -> dict[str, Any]:
         """The lock's ``settings`` as plain data, with :data:`DEFAULT_SETTINGS` filled in."""
@@ -721,17 +723,17 @@ class Workspace:
     def write_yaml(self, rel: Path | str, data: Any, schema: str | None) -> None:
         """Validate ``data`` against ``schema`` (errors name the target file), then write it."""
         path = self._inside(rel)
+        text = dump_yaml(data)
         if schema is not None:
             display = self._display(path)
-            if not hasattr(data, "lc"):
-                # Plain data has no line info; a round trip through text gives lines to errors.
-                from fspatch.core.yamlio import dump_yaml
-
-                data_for_check = parse_yaml(dump_yaml(data), display)
-            else:
-                data_for_check = data
-            validate(data_for_check, schema, display)
-        save_yaml(path, data, self.root)
+            # Keyed by the bytes written, as reads are: text that passed once (this write's
+            # warm-up, or the same lock written again) is not checked again, and the next
+            # read of this file finds it checked too.
+            if errors_cached(data, schema, text):
+                # Plain data has no line info: only when it fails does a round trip through the
+                # text give lines to the errors (and decide, as tuples are no JSON arrays).
+                validate(data if hasattr(data, "lc") else parse_yaml(text, display), schema, display)
+        atomic_write(path, text, self.root)
 
     def _inside(self, rel: Path | str) -> Path:
         """``root / rel`` after checking that ``rel`` is relative and has no ``..``."""

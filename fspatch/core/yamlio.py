@@ -401,11 +401,184 @@ def dump_yaml(data: Any) -> bytes:
     """
     style = getattr(data, _STYLE_ATTR, None)
     if not isinstance(style, _Style):
+        fast = _fast_dump(data)
+        if fast is not None:
+            return fast
+    return _ruamel_dump(data)
+
+
+def _ruamel_dump(data: Any) -> bytes:
+    """``dump_yaml`` by ruamel itself (loaded data keeps its style and comments)."""
+    style = getattr(data, _STYLE_ATTR, None)
+    if not isinstance(style, _Style):
         style = _Style()
     out = io.BytesIO()
     out.write(style.preamble.encode("utf-8"))
     _make_yaml(style).dump(_plain_to_commented(data), out)
     return out.getvalue()
+
+
+#: Strings that ruamel always writes plain when they resolve to a string (no indicator, no space).
+_SIMPLE = re.compile(r"[A-Za-z0-9_./+=][A-Za-z0-9_./+=-]*")
+
+
+class _FastScalars:
+    """How ruamel writes each string of plain data (its own analysis and resolver), cached per value."""
+
+    def __init__(self) -> None:
+        from ruamel.yaml.emitter import Emitter
+        from ruamel.yaml.nodes import ScalarNode
+
+        class _Analyser(Emitter):  # type: ignore[misc]
+            serializer = type("_NoVersion", (), {"use_version": None})()
+
+        self._resolve = _make_yaml().resolver.resolve
+        self._node = ScalarNode
+        self._analyse = _Analyser(io.StringIO(), allow_unicode=True).analyze_scalar
+        self._seen: dict[str, str | None] = {}
+
+    def text(self, value: str, key: bool) -> str | None:
+        """The string as ruamel writes it (ruamel's ``choose_scalar_style``, one line, no
+        folding); None where only ruamel itself can say (line breaks, tabs, control characters)."""
+        if not key and value in self._seen:
+            return self._seen[value]
+        out: str | None = None
+        if key and len(value) >= 128:
+            return None  # ruamel writes a long key as an explicit "? key"
+        plain_type = self._resolve(self._node, value, (True, False)) == "tag:yaml.org,2002:str"
+        if plain_type and _SIMPLE.fullmatch(value):
+            out = value
+        elif not key and len(value) < _WIDTH:
+            a = self._analyse(value)
+            if plain_type and a.allow_block_plain:
+                out = value
+            elif "'" in value or "\n" in value:
+                out = _double_quoted(value)
+            elif a.multiline:
+                out = None  # single-quoted across line breaks: ruamel's own writer
+            elif a.allow_single_quoted:
+                out = "'" + value.replace("'", "''") + "'"
+            else:
+                out = _double_quoted(value)
+            if out is not None and len(out) > _WIDTH - 512:
+                out = None  # ruamel would fold this line at a space
+        if not key:
+            self._seen[value] = out
+        return out
+
+
+#: Printable ASCII but ``"`` and ``\``, and newlines: a double-quoted string of these needs only ``\n``.
+_DQ_PLAIN = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e\n]*")
+_DQ_ESCAPES = {
+    "\0": "0", "\x07": "a", "\x08": "b", "\x09": "t", "\x0a": "n", "\x0b": "v", "\x0c": "f", "\x0d": "r",
+    "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P",
+}
+
+
+def _double_quoted(text: str) -> str:
+    """ruamel's ``write_double_quoted`` on one line (allow_unicode, never folded at this width)."""
+    if _DQ_PLAIN.fullmatch(text):
+        return '"' + text.replace("\n", "\\n") + '"'
+    out = ['"']
+    for ch in text:
+        if ch in '"\\\x85\u2028\u2029\ufeff' or not (
+            "\x20" <= ch <= "\x7e" or "\xa0" <= ch <= "\ud7ff" or "\ue000" <= ch <= "\ufffd"
+            or "\U00010000" <= ch <= "\U0010ffff"
+        ):
+            if ch in _DQ_ESCAPES:
+                out.append("\\" + _DQ_ESCAPES[ch])
+            elif ch <= "\xff":
+                out.append(f"\\x{ord(ch):02X}")
+            elif ch <= "\uffff":
+                out.append(f"\\u{ord(ch):04X}")
+            else:
+                out.append(f"\\U{ord(ch):08X}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _fast_dump(data: Any) -> bytes | None:
+    """``dump_yaml`` of plain data in the default style, without ruamel's per-node machinery.
+
+    Why: a bot replay's ``pending.yaml`` (hundreds of KB of base64 and outcomes) took ruamel
+    0.2-0.4 s to write.  The layout is the one ruamel gives plain data (2-space mappings,
+    sequences at their key's column); each string is written the way ruamel's own analysis and
+    resolver choose (plain or single-quoted).  Anything else -- floats, multi-line or very long
+    strings, non-string keys, empty top level -- returns None and ruamel writes the file, so the
+    bytes are ruamel's either way (a test compares both on varied data).
+    """
+    if not isinstance(data, dict) or not data or type(data) is not dict:
+        return None
+    scalars = _FastScalars()
+    lines: list[str] = []
+
+    def scalar(value: Any) -> str | None:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, str):
+            return scalars.text(value, False)
+        return None
+
+    def mapping(value: dict[Any, Any], indent: int, first: str | None) -> bool:
+        pad = " " * indent
+        for n, (k, v) in enumerate(value.items()):
+            key = scalars.text(k, True) if isinstance(k, str) else None
+            if key is None:
+                return False
+            head = (first if n == 0 and first is not None else pad) + key + ":"
+            if not item(v, head, indent, True):
+                return False
+        return True
+
+    def sequence(value: list[Any] | tuple[Any, ...], indent: int, first: str | None) -> bool:
+        pad = " " * indent
+        for n, v in enumerate(value):
+            head = (first if n == 0 and first is not None else pad) + "-"
+            if not item(v, head, indent, False):
+                return False
+        return True
+
+    def item(v: Any, head: str, indent: int, in_map: bool) -> bool:
+        if type(v) is dict:
+            if not v:
+                lines.append(head + " {}")
+                return True
+            if in_map:
+                lines.append(head)
+                return mapping(v, indent + 2, None)
+            return mapping(v, indent + 2, head + " ")
+        if type(v) in (list, tuple):
+            if not v:
+                lines.append(head + " []")
+                return True
+            if in_map:
+                lines.append(head)
+                return sequence(v, indent, None)
+            return sequence(v, indent + 2, head + " ")
+        if v is None:
+            if not in_map:
+                return False
+            lines.append(head)
+            return True
+        text = scalar(v)
+        if text is None:
+            return False
+        if len(text) > _WIDTH:
+            if not in_map or text != v:
+                return False
+            lines.append(head + " ")  # ruamel: a word longer than a line gets a line of its own
+            lines.append(" " * (indent + 2) + text)
+            return True
+        lines.append(head + " " + text)
+        return True
+
+    if not mapping(data, 0, None):
+        return None
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _plain_to_commented(value: Any) -> Any:
