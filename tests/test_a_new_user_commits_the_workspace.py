@@ -15,8 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scripts.example import common_patches, make_series
 from tests.gitutil import git
-from tests.wsutil import WS, common_patches, make_series, make_workspace
+from tests.wsutil import WS, make_workspace
 
 FSPATCH = str(Path(sys.executable).with_name("fspatch"))
 
