@@ -32,3 +32,17 @@ def test_new_with_the_name_of_an_unapplied_or_applied_patch_is_refused(tmp_path:
     assert w.cli("top").output == "device-selection-npu.patch\n"
     assert w.cli("files", "device-selection").exit_code == 0  # still the old patch
     assert "minillm/flagscale_device.py" in w.cli("files", "device-selection").output
+
+
+def test_rename_to_a_name_another_patch_answers_to_is_refused(tmp_path: Path) -> None:
+    """rename 0002 device-selection would make 'device-selection' name two patches: refused, nothing changes."""
+    w: WS = make_workspace(tmp_path)
+    assert w.cli("apply").exit_code == 0
+    before = snapshot(w.root)
+    r = w.cli("rename", "0002", "device-selection")
+    assert r.exit_code == 2
+    assert r.output.startswith("error: cannot rename to ")
+    assert "device-selection.patch: series/minillm/0003-device-selection.patch is already named 'device-selection'" in r.output
+    assert snapshot(w.root) == before
+    r = w.cli("rename", "0002", "0002-rmsnorm-wide-blocks")
+    assert r.exit_code == 0 and r.output == "Renamed 0002-rmsnorm-block-size.patch to 0002-rmsnorm-wide-blocks.patch\n"
