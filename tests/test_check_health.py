@@ -307,7 +307,7 @@ def test_unknown_backend_is_a_usage_error(w: WS) -> None:
 
 
 def test_junit_parses_and_sarif_validates_on_a_broken_workspace(w: WS, tmp_path: Path) -> None:
-    """Every kind of finding goes into JUnit (one case per backend x layer) and into schema-valid SARIF."""
+    """Every kind of finding goes into JUnit (one failed case per finding) and into schema-valid SARIF."""
     (w.root / "vendors/acme/minillm/layer.yaml").write_text("tasks: [cooking]\nmodels: []\n")
     shutil.copy(w.series_dir / "0001-enable-flag-gems.patch", w.series_dir / "0009-stray.patch")
     _break_bolt(w)

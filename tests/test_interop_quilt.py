@@ -71,7 +71,7 @@ def test_debian_series_imports_and_applies_as_quilt_push_does(tmp_path: Path, pa
     names = (package / "debian" / "patches" / "series").read_text().split()
     layer = (w.series_dir / "series").read_text().split()
     assert layer == [numbered_name(n.removesuffix(".patch"), i) for i, n in enumerate(names, 1)]
-    assert "applied on the layer's top" in r.output
+    assert "imported at the end of the layer, checked to apply there, not pushed" in r.output
     r = w.cli("apply", w.backend)
     assert r.exit_code == 0, r.output
     assert _tree(w.checkout) == quilt_push(package, tmp_path / "quilt")

@@ -47,9 +47,13 @@ from fspatch.cli.render import say, write_output
 @click.option(
     "--junit",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write JUnit XML here (one test case per backend and layer).",
+    help="Also write JUnit XML here (one failed test case per finding, one passing case per clean backend and layer).",
 )
-@click.option("--sarif", type=click.Path(dir_okay=False, path_type=Path), help="Also write SARIF 2.1.0 here.")
+@click.option(
+    "--sarif",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write SARIF 2.1.0 here (locations in the workspace's patch and lock files).",
+)
 @click.pass_context
 def check(
     ctx: click.Context,

@@ -36,7 +36,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "goto": ("fspatch goto 0002", "fspatch goto common/0003   # a common patch while a vendor layer is on top"),
     "new": ('fspatch new batch-log -m "Log the batch size"', "fspatch new npu-device --vendor acme"),
     "refresh": ("fspatch refresh", "fspatch refresh 0002      # into a lower patch", "fspatch refresh --mark"),
-    "delete": ("fspatch delete batch-log", "fspatch delete 0004 --keep"),
+    "delete": (
+        "fspatch delete batch-log",
+        "fspatch delete 0004 --keep",
+        "fspatch delete              # the top patch, as quilt delete",
+    ),
     "rename": ("fspatch rename 0004 batch-size-log",),
     "status": ("fspatch status", "fspatch status --format json"),
     "series": ("fspatch series -v", "fspatch series --layer common", "fspatch series --format json"),

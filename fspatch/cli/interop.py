@@ -129,8 +129,10 @@ def _say_import(ctx: click.Context, r: Any, fmt: str) -> None:
         say(ctx, f"{r.layer_dir}/{p.name}  <- {p.source}")
     for s in r.skipped:
         say(ctx, f"skipped {s}")
-    checked = "applied on the layer's top" if r.checked else "not checked (no checkout, or --no-check)"
-    say(ctx, f"{r.layer}/{r.backend}: {len(r.patches)} patch{'es' if len(r.patches) != 1 else ''} imported, {checked}")
+    # quilt import does not push either; say so, so "imported" is not read as "applied".
+    checked = "checked to apply there, not pushed" if r.checked else "not checked (no checkout, or --no-check)"
+    many = "es" if len(r.patches) != 1 else ""
+    say(ctx, f"{r.layer}/{r.backend}: {len(r.patches)} patch{many} imported at the end of the layer, {checked}")
 
 
 @import_group.command("quilt")

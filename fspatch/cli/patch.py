@@ -53,13 +53,13 @@ def refresh(ctx: click.Context, patch: str | None, mark_: bool, backend: str | N
 
 
 @command()
-@click.argument("patch")
+@click.argument("patch", required=False)
 @click.option("--keep", "keep_file", is_flag=True, help="Keep the patch file; only drop it from the series.")
 @backend_option
 @vendor_option
 @click.pass_context
-def delete(ctx: click.Context, patch: str, keep_file: bool, backend: str | None, vendor: str | None) -> None:
-    """Remove PATCH from its series (popping it first if it is the top)."""
+def delete(ctx: click.Context, patch: str | None, keep_file: bool, backend: str | None, vendor: str | None) -> None:
+    """Remove PATCH (default: the top patch) from its series, popping it first if it is the top."""
     from fspatch.commands import delete as cmd
 
     ws = opts(ctx).workspace()

@@ -21,18 +21,27 @@ class DeleteResult:
     file_removed: bool
 
 
-def run(ws: Workspace, backend: str, patch: str, *, vendor: str | None = None, keep_file: bool = False) -> DeleteResult:
+def run(
+    ws: Workspace, backend: str, patch: str | None, *, vendor: str | None = None, keep_file: bool = False
+) -> DeleteResult:
+    """Delete ``patch``, or the top patch of the working layer when None (as ``quilt delete``)."""
     b = ws.backend(backend)
     layer = layer_of(ws, b.name, vendor) or LayerRef(b.name, None)
     popped = False
     if not GitRepo.is_repo(ws.checkout_path(b)):
+        if patch is None:
+            raise UsageError(f"no checkout of {b.name}, so no top patch: name the patch, 'fspatch delete PATCH'")
         name, removed = _drop(ws, layer, patch, keep_file)
         return DeleteResult(b.name, layer.label, name, popped, removed)
     s = Session.open(ws, backend, fetch=False)
     layer = s.current_layer(vendor, patch)
     entries = s.entries(layer)
-    name = resolve_patch([e.name for e in entries], patch, layer)
     ls = s.layer_state(layer)
+    if patch is None:
+        if ls is None or not ls.names():
+            raise UsageError(f"no patches of {layer.dir.as_posix()} are applied; name one: 'fspatch delete PATCH'")
+        patch = ls.names()[-1]
+    name = resolve_patch([e.name for e in entries], patch, layer)
     with s.transaction("delete", files=[f"{layer.dir}/series", f"{layer.dir}/{name}"]):
         if ls is not None and name in ls.names():
             if ls.names()[-1] != name:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fspatch.core.journal import crash_point
-from fspatch.core.names import new_file_name
+from fspatch.core.names import bare, new_file_name
 from fspatch.core.patch import Patch, format_patch
 from fspatch.core.series import NUMBERED, SeriesEntry
 from fspatch.core.session import Session
@@ -47,6 +47,13 @@ def run(ws: Workspace, backend: str, name: str, *, message: str | None = None, v
     path = ws.patch_path(layer, file_name)
     if file_name in [e.name for e in entries] or path.exists():
         raise UsageError(f"patch {layer.dir}/{file_name} already exists")
+    # The name given to new is how the patch is named back (push NAME, delete NAME): a second
+    # patch with the same name would make that name mean the other one, or be ambiguous.
+    same = [e.name for e in entries if bare(e.name) == bare(file_name)]
+    if same:
+        raise UsageError(
+            f"patch {layer.dir}/{same[0]} is already named '{bare(file_name)}'; choose another name for the new patch"
+        )
     author_name, email = s.repo.identity()
     subject = message or NUMBERED.sub("", file_name).removesuffix(".patch")
     patch = Patch(author=f"{author_name} <{email}>", subject=subject)

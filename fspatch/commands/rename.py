@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from fspatch.core.journal import crash_point
 from fspatch.core.lookup import layer_of
+from fspatch.core.names import bare
 from fspatch.core.series import SeriesEntry, patch_file_name
 from fspatch.core.session import Session, resolve_patch
 from fspatch.core.stack import AppliedPatch
@@ -36,6 +37,9 @@ def run(ws: Workspace, backend: str, old: str, new: str, *, vendor: str | None =
     new_name = patch_file_name(new_name, [n for n in names if n != old_name])
     if "/" in new_name or new_name in names or ws.patch_path(layer, new_name).exists():
         raise UsageError(f"cannot rename to {new_name}: it exists or is not a plain file name")
+    same = [n for n in names if n != old_name and bare(n) == bare(new_name)]
+    if same:  # as for new: the name must name this patch back, not another one
+        raise UsageError(f"cannot rename to {new_name}: {layer.dir}/{same[0]} is already named '{bare(new_name)}'")
     files = [f"{layer.dir}/series", f"{layer.dir}/{old_name}", f"{layer.dir}/{new_name}"]
     with s.transaction("rename", files=files) if s is not None else nullcontext():
         ws.rename_patch(layer, old_name, new_name)
