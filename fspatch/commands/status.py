@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fspatch.core import journal
+from fspatch.core.journal_check import JournalRefused
 from fspatch.core.session import Session
 from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import FspatchError
@@ -44,7 +46,7 @@ def run(ws: Workspace, backend: str | None = None) -> StatusResult:
     out = []
     ws_git = ws.root / ".git"
     # export and import journal in the workspace's own git dir: shown with every backend.
-    ws_pending = journal.pending(ws_git) if ws_git.is_dir() else None
+    ws_waiting = _waiting(ws, ws_git) if ws_git.is_dir() else None
     for name in names:
         b = ws.backend(name)
         if not GitRepo.is_repo(ws.checkout_path(b)):
@@ -52,14 +54,7 @@ def run(ws: Workspace, backend: str | None = None) -> StatusResult:
             continue
         s = Session.open(ws, name, fetch=False, read_only=True)
         head = s.repo.head()
-        found = journal.pending(s.repo.git_dir) or ws_pending
-        waiting = (
-            None
-            if found is None
-            else f"{found.operation} stopped at a conflict: 'fspatch continue', 'skip' or 'abort'"
-            if found.paused
-            else f"interrupted '{found.operation}': run 'fspatch recover'"
-        )
+        waiting = _waiting(ws, s.repo.git_dir) or ws_waiting
         layers = []
         if s.state is not None:
             for ls in s.state.layers:
@@ -86,6 +81,24 @@ def run(ws: Workspace, backend: str | None = None) -> StatusResult:
             )
         )
     return StatusResult(str(ws.root), tuple(out))
+
+
+def _waiting(ws: Workspace, git_dir: Path) -> str | None:
+    """What a journal in this git dir waits for, and what to run; a refused journal says so (never 'recover')."""
+    try:
+        found = journal.pending(git_dir, ws.root, outside=_outside(git_dir))
+    except JournalRefused as exc:
+        return f"a journal fspatch refuses to act on: {exc}"
+    if found is None:
+        return None
+    if found.paused:
+        return f"{found.operation} stopped at a conflict: 'fspatch continue', 'skip' or 'abort'"
+    return f"interrupted '{found.operation}': run '{journal.recover_command(found)}'"
+
+
+def _outside(git_dir: Path) -> Path | None:
+    found = journal.outside_dir(git_dir)
+    return Path(found) if found is not None else None
 
 
 def _total(ws: Workspace, layer: LayerRef, fallback: int) -> int:

@@ -129,7 +129,7 @@ def _apply_read(
         if to.exists() and (not to.is_dir() or any(to.iterdir())) and not force:
             raise UsageError(f"{to}: directory is not empty; use --force to write over it")
     repo = GitRepo.open(path)
-    refuse_if_pending(repo.git_dir, b.path)
+    refuse_if_pending(repo.git_dir, b.path, ws.root)
     ensure_commit(repo, b, ws.root)
     if vendor is not None:
         reader.vendor_info(vendor)
