@@ -1,0 +1,150 @@
+"""Every verb that changes anything holds the workspace's lock (issue 15: "taken by every verb").
+
+The test walks the click command tree, so a new verb fails here until it is classified: either
+it is in the read-only allow-list (``READ_ONLY_VERBS``: it runs while another process holds the
+lock) or it is refused, while a live process holds the lock, with the one clear line naming the
+holder, and nothing in the workspace or the checkout changes.  Both layouts of the lock are
+covered: a workspace that is a git repository (``.git/fspatch/lock``) and one that is not
+(``.fspatch.lock`` at its root).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pygit2
+import pytest
+
+from fspatch.cli import main_group
+from fspatch.cli.options import READ_ONLY_VERBS
+from fspatch.commands import apply as apply_cmd
+from fspatch.core.lock import workspace_lock_path
+from tests.hardutil import cli, one_error_line, tree_snapshot
+from tests.wsutil import WS, make_workspace
+
+
+def _verbs(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[str]:
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            yield from _verbs(cmd, (*prefix, name))
+        else:
+            yield " ".join((*prefix, name))
+
+
+ALL_VERBS = sorted(_verbs(main_group))
+
+# Arguments that get each changing verb past click's parsing to the point where it opens the
+# workspace (a real patch name, backend, tag or file, so the refusal is the lock's, not a typo's).
+ARGS: dict[str, tuple[str, ...]] = {
+    "init": ("{root}",),
+    "backend add": ("other", "--url", "{upstream}", "--ref", "v1.0"),
+    "sync": (),
+    "apply": ("minillm", "--force"),
+    "push": (),
+    "pop": (),
+    "goto": ("0002",),
+    "new": ("extra", "-m", "Extra"),
+    "refresh": (),
+    "delete": ("0003",),
+    "rename": ("0003", "renamed"),
+    "recover": (),
+    "mark": (),
+    "fmt": (),
+    "pull-upstream": ("minillm", "v1.1"),
+    "rebase-vendors": ("minillm",),
+    "continue": (),
+    "skip": (),
+    "abort": (),
+    "resolutions forget": ("0123456789ab",),
+    "vendor add": ("acme", "--device-type", "Acme_NPU", "--contact", "a@x"),
+    "vendor layer": ("acme", "minillm", "--task", "inference"),
+    "export": (),
+    "import flagscale": ("{tmp}",),
+    "import quilt": ("{tmp}",),
+    "import mbox": ("{patch}",),
+    "import commits": ("v1.0..v1.1",),
+    "unpatch": ("-b", "minillm"),
+    "patch": ("-b", "minillm"),
+    "header": ("-m", "New subject"),
+    "fold": ("{patch}",),
+    "float": ("0001",),
+    "sink": ("0002",),
+    "squash": ("0002", "0003"),
+}
+
+READ_ONLY_ARGS: dict[str, tuple[str, ...]] = {"help": ("push",), "resolutions show": ("0123456789ab",),
+                                              "patches": ("README.md",), "blame": ("README.md",)}
+
+
+def test_every_verb_is_classified() -> None:
+    """Each verb of the tree is either read-only (allow-list) or has a lock case below: none forgotten."""
+    assert set(ALL_VERBS) == set(ARGS) | READ_ONLY_VERBS, sorted(set(ALL_VERBS) ^ (set(ARGS) | READ_ONLY_VERBS))
+    assert not set(ARGS) & READ_ONLY_VERBS
+
+
+@pytest.fixture(params=["plain", "git"])
+def held(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[WS, Path, int]]:
+    """A workspace (a git repository or not) whose lock a live process holds: (ws, lock path, pid)."""
+    w = make_workspace(tmp_path)
+    apply_cmd.run(w.ws(), "minillm", upto="0001")
+    if request.param == "git":
+        pygit2.init_repository(str(w.root))
+    sleeper = subprocess.Popen(["sleep", "60"])
+    path = workspace_lock_path(w.root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": 1, "pid": sleeper.pid, "host": socket.gethostname(),
+                                "operation": "push", "started": 0}))
+    try:
+        yield w, path, sleeper.pid
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def _args(verb: str, raw: tuple[str, ...], w: WS) -> list[str]:
+    tmp = w.root.parent / "import-src"
+    tmp.mkdir(exist_ok=True)
+    patch = w.root.parent / "one.patch"
+    patch.write_bytes((w.series_dir / "0002-rmsnorm-block-size.patch").read_bytes() if
+                      (w.series_dir / "0002-rmsnorm-block-size.patch").is_file() else b"")
+    subs = {"{root}": str(w.root), "{upstream}": str(w.upstream), "{tmp}": str(tmp), "{patch}": str(patch)}
+    return [*verb.split(), *(subs.get(a, a) for a in raw)]
+
+
+@pytest.mark.parametrize("verb", sorted(ARGS))
+def test_changing_verb_is_refused_while_another_process_holds_the_lock(held: tuple[WS, Path, int], verb: str) -> None:
+    """One line naming the holder (verb, pid, host) and the lock file; exit 2; nothing changed."""
+    w, path, pid = held
+    before = tree_snapshot(w.root)
+    r = cli(w.root, *_args(verb, ARGS[verb], w))
+    line = one_error_line(r)
+    assert r.exit_code == 2, (verb, r.output)
+    assert f"'push' (pid {pid} on {socket.gethostname()})" in line and str(path) in line, (verb, line)
+    assert "another fspatch is changing this workspace" in line
+    assert tree_snapshot(w.root) == before, verb
+
+
+@pytest.mark.parametrize("verb", sorted(READ_ONLY_VERBS))
+def test_read_only_verb_runs_while_the_lock_is_held(held: tuple[WS, Path, int], verb: str) -> None:
+    """The allow-list is real: a read-only verb never waits for the lock (and changes nothing)."""
+    w, _, _ = held
+    before = tree_snapshot(w.root)
+    r = cli(w.root, *verb.split(), *READ_ONLY_ARGS.get(verb, ()))
+    assert "another fspatch" not in r.output, (verb, r.output)
+    assert "internal error" not in r.output and "Traceback" not in r.output, (verb, r.output)
+    assert tree_snapshot(w.root) == before, verb
+
+
+def test_lock_is_released_when_a_verb_ends_either_way(tmp_path: Path) -> None:
+    """After a verb succeeds, and after one is refused, no lock file stays behind."""
+    w = make_workspace(tmp_path)
+    apply_cmd.run(w.ws(), "minillm", upto="0001")
+    assert cli(w.root, "push").exit_code == 0
+    assert not workspace_lock_path(w.root).exists()
+    assert cli(w.root, "goto", "nosuch").exit_code == 2
+    assert not workspace_lock_path(w.root).exists()
