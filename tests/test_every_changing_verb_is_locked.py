@@ -148,3 +148,67 @@ def test_lock_is_released_when_a_verb_ends_either_way(tmp_path: Path) -> None:
     assert not workspace_lock_path(w.root).exists()
     assert cli(w.root, "goto", "nosuch").exit_code == 2
     assert not workspace_lock_path(w.root).exists()
+
+
+# -- every pending journal, of every verb, is refused by every changing verb -------------------
+
+JOURNAL_VERBS = {"recover", "abort", "continue", "skip"}
+
+
+def _killed(w: WS, *args: str, crash: str) -> None:
+    import os
+    import signal
+    import sys
+
+    env = {**os.environ, "FSPATCH_CRASH_AT": crash}
+    r = subprocess.run([sys.executable, "-m", "fspatch", "-C", str(w.root), *args], capture_output=True, text=True,
+                       env=env)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+
+
+@pytest.fixture(scope="module", params=["export", "import", "push", "pull-upstream"])
+def interrupted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[WS, str]:
+    """A workspace (a git repository) where a real verb was killed after writing its journal."""
+    from scripts.example import git
+
+    w = make_workspace(tmp_path_factory.mktemp(request.param))
+    apply_cmd.run(w.ws(), "minillm", upto="0001")
+    assert cli(w.root, "vendor", "add", "acme", "--device-type", "Acme_NPU", "--contact", "a@x").exit_code == 0
+    assert cli(w.root, "vendor", "layer", "acme", "minillm", "--task", "inference").exit_code == 0
+    git(w.root, "init", "-q")
+    git(w.root, "add", "upstream.lock", "series", "vendors")
+    git(w.root, "commit", "-q", "-m", "workspace", date=1_700_000_000)
+    if request.param == "export":
+        _killed(w, "export", "minillm", "--vendor", "acme", crash="export:layer")
+    elif request.param == "import":
+        src = w.root.parent / "quilt"
+        src.mkdir()
+        (src / "0001-x.patch").write_bytes((w.series_dir / "0002-rmsnorm-block-size.patch").read_bytes())
+        (src / "series").write_text("0001-x.patch\n")
+        _killed(w, "import", "quilt", str(src), "-b", "minillm", "--vendor", "acme", "--no-check",
+                crash="import:patch")
+    elif request.param == "push":
+        _killed(w, "push", "-a", crash="push:checkout")
+    else:
+        _killed(w, "pull-upstream", "minillm", "v1.1", "--no-stop", crash="pull-upstream:patches")
+    return w, request.param
+
+
+@pytest.mark.parametrize("verb", sorted(set(ARGS) - JOURNAL_VERBS))
+def test_every_changing_verb_refuses_over_any_pending_journal(interrupted: tuple[WS, str], verb: str) -> None:
+    """An interrupted export, import, push or replay: status names it and recover; every changing verb refuses."""
+    w, killed = interrupted
+    status = cli(w.root, "status")
+    assert f"interrupted '{killed}': run 'fspatch recover'" in status.output, status.output
+    before = _without_stale_locks(tree_snapshot(w.root))
+    r = cli(w.root, *_args(verb, ARGS[verb], w))
+    line = one_error_line(r)
+    assert r.exit_code == 2, (verb, r.output)
+    if verb != "init":  # init refuses an existing workspace before any journal matters
+        assert f"an interrupted '{killed}' left a journal" in line and "fspatch recover" in line, (verb, line)
+    assert _without_stale_locks(tree_snapshot(w.root)) == before, verb
+
+
+def _without_stale_locks(snap: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
+    """The killed verb's lock (a dead pid) is stale: the next verb takes it over and removes it."""
+    return {k: v for k, v in snap.items() if not k.endswith("fspatch/lock")}

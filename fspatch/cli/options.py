@@ -31,6 +31,9 @@ READ_ONLY_VERBS = frozenset(
     }
 )
 
+# Verbs that finish or undo a journal themselves; every other changing verb is refused while one waits.
+JOURNAL_VERBS = frozenset({"recover", "abort", "continue", "skip"})
+
 
 def verb_of(ctx: click.Context) -> str:
     """The verb a context runs, as typed: ``push``, ``backend add``."""
@@ -55,9 +58,15 @@ class Options:
 
         root = find_root(Path.cwd(), self.directory)
         ctx = click.get_current_context(silent=True)
-        if ctx is not None and verb_of(ctx) not in READ_ONLY_VERBS:
+        verb = verb_of(ctx) if ctx is not None else ""
+        if ctx is not None and verb not in READ_ONLY_VERBS:
             lock_workspace(ctx, root)
-        return Workspace.load(root)
+        ws = Workspace.load(root)
+        if ctx is not None and verb not in READ_ONLY_VERBS | JOURNAL_VERBS:
+            from fspatch.commands.recover import refuse_pending
+
+            refuse_pending(ws)  # a journal of any verb, anywhere in this workspace
+        return ws
 
 
 def lock_workspace(ctx: click.Context, root: Path) -> None:

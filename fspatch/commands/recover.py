@@ -76,6 +76,13 @@ def run_discard(ws: Workspace, backend: str | None = None) -> RecoverResult:
     return RecoverResult((), tuple(out))
 
 
+def refuse_pending(ws: Workspace) -> None:
+    """Refuse a changing verb while any journal of this workspace waits (every backend's, and the
+    workspace's own): the journal's undo would remove or overwrite what the verb writes."""
+    for where, repo in _places(ws, None):
+        journal.refuse_if_pending(repo.git_dir, where if where == "workspace" else ws.backend(where).path, ws.root)
+
+
 def require_any(result: RecoverResult) -> RecoverResult:
     if not result.recovered:
         raise UsageError("nothing to recover: no interrupted fspatch command left a journal")
