@@ -24,7 +24,7 @@ from fspatch.cli import main_group
 from fspatch.cli.options import READ_ONLY_VERBS
 from fspatch.commands import apply as apply_cmd
 from fspatch.core.lock import workspace_lock_path
-from tests.hardutil import cli, one_error_line, tree_snapshot
+from tests.hardutil import cli, one_error_line, tree_snapshot, without_locks
 from tests.wsutil import WS, make_workspace
 
 
@@ -200,15 +200,12 @@ def test_every_changing_verb_refuses_over_any_pending_journal(interrupted: tuple
     w, killed = interrupted
     status = cli(w.root, "status")
     assert f"interrupted '{killed}': run 'fspatch recover'" in status.output, status.output
-    before = _without_stale_locks(tree_snapshot(w.root))
+    before = without_locks(tree_snapshot(w.root))
     r = cli(w.root, *_args(verb, ARGS[verb], w))
     line = one_error_line(r)
     assert r.exit_code == 2, (verb, r.output)
     if verb != "init":  # init refuses an existing workspace before any journal matters
         assert f"an interrupted '{killed}' left a journal" in line and "fspatch recover" in line, (verb, line)
-    assert _without_stale_locks(tree_snapshot(w.root)) == before, verb
+    assert without_locks(tree_snapshot(w.root)) == before, verb
 
 
-def _without_stale_locks(snap: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
-    """The killed verb's lock (a dead pid) is stale: the next verb takes it over and removes it."""
-    return {k: v for k, v in snap.items() if not k.endswith("fspatch/lock")}

@@ -23,10 +23,15 @@ import pygit2
 import pytest
 
 from fspatch.commands import apply as apply_cmd
-from tests.hardutil import cli, one_error_line, tree_snapshot
+from tests.hardutil import cli, one_error_line, without_locks
+from tests.hardutil import tree_snapshot as _raw_snapshot
 from tests.wsutil import WS, make_workspace
 
 Edit = Callable[[dict[str, Any], WS, Path], Any]
+
+
+def tree_snapshot(root: Path) -> dict[str, tuple[int, str]]:
+    return without_locks(_raw_snapshot(root))
 
 
 def _fspatch(w: WS, *args: str, crash: str | None = None) -> subprocess.CompletedProcess[str]:

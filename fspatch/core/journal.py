@@ -18,6 +18,7 @@ Tests kill a verb at named steps: ``FSPATCH_CRASH_AT=<step>`` makes
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ from typing import Any
 from fspatch.core.journal_check import ALL_REFS, DISCARD, FSPATCH_REFS, JournalRefused, absolute_dir, check
 from fspatch.core.replay_plan import Plan
 from fspatch.core.yamlio import atomic_write
-from fspatch.errors import UsageError
+from fspatch.errors import EnvironmentFailure, GitError, UsageError, describe_os_error
 from fspatch.git_adapter import GitRepo
 
 JOURNAL_FORMAT = 2
@@ -416,13 +417,35 @@ def begin(
     if where is None:
         return _NullJournal(root)
     refuse_if_pending(where, str(where), root)
+    try:
+        return _begin(operation, root, where, repo, backend, files, dirs, ref_scope, reset, refs)
+    except BaseException:
+        clear(where)  # nothing was changed yet: no half-written journal or saved copy stays behind
+        raise
+
+
+def _begin(
+    operation: str,
+    root: Path,
+    where: Path,
+    repo: GitRepo | None,
+    backend: str | None,
+    files: Sequence[str],
+    dirs: Sequence[str],
+    ref_scope: str,
+    reset: bool,
+    refs: Mapping[str, str] | None,
+) -> Journal:
+    """The body of :func:`begin`: the saved copies first, then the journal naming them."""
     home = _home(where)
     shutil.rmtree(home / _SAVED, ignore_errors=True)
     (home / _SAVED).mkdir(parents=True)
+    index = repo.git_dir / "index" if repo is not None else None
+    _reserve(home / _SAVED, index.stat().st_size if index is not None and index.is_file() else 0)
     data = JournalData(operation, backend, str(root))
     journal = Journal(where, data, repo)
     if repo is not None:
-        index = repo.git_dir / "index"
+        assert index is not None
         data.checkout = SavedCheckout(
             head=repo.head(),
             head_ref=repo.head_ref(),
@@ -435,6 +458,33 @@ def begin(
     journal.note_dirs(dirs)
     journal.write()
     return journal
+
+
+_RESERVE = "reserve"
+_RESERVE_MIN = 64 * 1024
+_RESERVE_MAX = 64 * 1024 * 1024
+
+
+def _reserve(saved: Path, index_bytes: int) -> None:
+    """Set disk space aside for the undo: a verb that fills the disk can still be put back.
+
+    Why: putting a checkout back writes files, HEAD, refs and the index; on a full disk that
+    fails and the verb's half-done changes would stay.  The reserve (64 KiB and twice the index,
+    allocated, not sparse) is removed first thing when undoing, so the undo has room.
+    """
+    size = min(_RESERVE_MAX, _RESERVE_MIN + 2 * index_bytes)
+    fd = os.open(saved / _RESERVE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(fd, 0, size)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                    raise OSError(exc.errno, exc.strerror, str(saved / _RESERVE)) from None
+        os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)
 
 
 def reopen(git_dir: Path, root: Path, repo: GitRepo | None) -> Journal:
@@ -489,9 +539,21 @@ def _journaled(
     crash_point(f"{operation}:journal")
     try:
         yield journal
-    except BaseException:
-        restore(journal.git_dir, journal.data)
+    except BaseException as exc:
+        try:
+            restore(journal.git_dir, journal.data)
+        except Exception as undo:
+            first = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            second = describe_os_error(undo) if isinstance(undo, OSError) else str(undo)
+            raise EnvironmentFailure(
+                f"{first}; putting things back failed too ({second}): the journal is kept, "
+                "run 'fspatch recover' once that is fixed"
+            ) from exc
         clear(journal.git_dir)
+        if isinstance(exc, OSError):
+            raise EnvironmentFailure(f"{describe_os_error(exc)}; nothing was changed") from exc
+        if type(exc) is GitError:  # git refused a write (disk full, read-only): all put back
+            raise GitError(f"{exc}; nothing was changed") from exc
         raise
     journal.done()
 
@@ -514,6 +576,7 @@ def _files_below(root: Path, dirs: Sequence[str]) -> list[str]:
 def restore(git_dir: Path, data: JournalData) -> list[str]:
     """Put back every byte the journal saved (checkout, refs, HEAD, index, files); the paths restored."""
     saved = _home(git_dir) / _SAVED
+    (saved / _RESERVE).unlink(missing_ok=True)  # the room set aside for this undo
     root = Path(data.root)
     touched: list[str] = []
     ck = data.checkout

@@ -111,36 +111,57 @@ def workspace_locked(root: Path, operation: str) -> Iterator[None]:
 
 @contextmanager
 def _locked(path: Path, operation: str, what: str) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    made = _make_parents(path.parent)
     me = {"format": LOCK_FORMAT, "pid": os.getpid(), "host": socket.gethostname(), "operation": operation}
     me["started"] = int(time.time())
-    for _attempt in range(2):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            data = _holder(path)
-            if data is None:
-                continue  # released between our open and our read: try again
-            if data and _stale(data):
-                path.unlink(missing_ok=True)
-                continue
-            if data.get("pid") == os.getpid() and data.get("host") == me["host"]:
-                yield  # this process holds it already (a nested journal): the outer one releases it
-                return
-            raise LockedError(_message(path, data, what)) from None
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(json.dumps(me, sort_keys=True) + "\n")
-        except BaseException:
-            path.unlink(missing_ok=True)  # a full disk: no half-written lock is left behind
-            raise
-        break
-    else:
-        raise LockedError(_message(path, _holder(path) or {}, what))
     try:
-        yield
+        for _attempt in range(3):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileNotFoundError:
+                made = _make_parents(path.parent) or made  # another process removed the empty folder
+                continue
+            except FileExistsError:
+                data = _holder(path)
+                if data is None:
+                    continue  # released between our open and our read: try again
+                if data and _stale(data):
+                    path.unlink(missing_ok=True)
+                    continue
+                if data.get("pid") == os.getpid() and data.get("host") == me["host"]:
+                    yield  # this process holds it already (a nested journal): the outer one releases it
+                    return
+                raise LockedError(_message(path, data, what)) from None
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(json.dumps(me, sort_keys=True) + "\n")
+            except OSError as exc:
+                path.unlink(missing_ok=True)  # a full disk: no half-written lock is left behind
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+            break
+        else:
+            raise LockedError(_message(path, _holder(path) or {}, what))
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
     finally:
-        path.unlink(missing_ok=True)
+        for folder in made:  # the folders the lock needed go again once empty (nothing else is there)
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the ones created, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for f in reversed(missing):
+        f.mkdir(exist_ok=True)
+    return missing
 
 
 def _message(path: Path, data: dict[str, Any], what: str) -> str:
