@@ -239,10 +239,11 @@ def _guess_style(text: str) -> _Style:
     return _Style(mapping, sequence, offset, explicit_start, preamble)
 
 
-# A plain scalar YAML reads as an integer; more digits than any count fspatch keeps is an attack
-# (Python refuses to convert over 4300 digits, and slowly below that).
+# A plain scalar YAML reads as an integer; thousands of digits are an attack (Python refuses to
+# convert over 4300 and is slow below).  1000 leaves room for the all-digit commit ids FlagScale's
+# unquoted patch_history.yaml can hold (40 or 64 digits).
 _LONG_INT = re.compile(r"[-+]?(?:0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9][0-9_]*)")
-_MAX_INT_DIGITS = 18
+_MAX_INT_DIGITS = 1000
 
 
 def _make_yaml(style: _Style | None = None) -> Any:
