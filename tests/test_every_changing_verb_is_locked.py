@@ -140,6 +140,14 @@ def test_read_only_verb_runs_while_the_lock_is_held(held: tuple[WS, Path, int], 
     assert tree_snapshot(w.root) == before, verb
 
 
+def test_check_sync_changes_checkouts_so_it_takes_the_lock(held: tuple[WS, Path, int]) -> None:
+    """check is read-only, but check --sync sets checkouts up: it is refused like a changing verb."""
+    w, path, pid = held
+    r = cli(w.root, "check", "--sync")
+    line = one_error_line(r)
+    assert r.exit_code == 2 and f"pid {pid}" in line and str(path) in line, line
+
+
 def test_lock_is_released_when_a_verb_ends_either_way(tmp_path: Path) -> None:
     """After a verb succeeds, and after one is refused, no lock file stays behind."""
     w = make_workspace(tmp_path)

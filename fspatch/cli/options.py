@@ -59,10 +59,11 @@ class Options:
         root = find_root(Path.cwd(), self.directory)
         ctx = click.get_current_context(silent=True)
         verb = verb_of(ctx) if ctx is not None else ""
-        if ctx is not None and verb not in READ_ONLY_VERBS:
+        changing = ctx is not None and verb not in READ_ONLY_VERBS  # check --sync locks in cli/check.py
+        if ctx is not None and changing:
             lock_workspace(ctx, root)
         ws = Workspace.load(root)
-        if ctx is not None and verb not in READ_ONLY_VERBS | JOURNAL_VERBS:
+        if ctx is not None and changing and verb not in JOURNAL_VERBS:
             from fspatch.commands.recover import refuse_pending
 
             refuse_pending(ws)  # a journal of any verb, anywhere in this workspace
