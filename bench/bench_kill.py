@@ -1,8 +1,10 @@
 """Random kills across every changing verb: the state is always exactly before or after (issue 15).
 
 Each run copies a prepared workspace, starts one changing verb as a real process, sends it
-SIGKILL after a random delay (45-100 % of the verb's own run time: the interpreter start-up is
-the first half), runs ``fspatch recover`` when a journal was left (in the checkout's git dir or
+SIGKILL -- every other run after a random delay (45-100 % of the verb's own run time: the
+interpreter start-up is the first half), the others at a random moment (0-25 % of the run
+time) after the verb's journal appears, so the kills land in the steps that change things --
+then runs ``fspatch recover`` when a journal was left (in the checkout's git dir or
 the workspace's), and compares everything a user cares about --
 workspace files, checkout files, index entries, HEAD, ``refs/fspatch/*`` -- with the state
 before the verb and with the state a run without a kill ends in.  Figures: kills tried, states
@@ -206,7 +208,7 @@ def _argv(verb: tuple[str, ...], base: Path) -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=420)
+    ap.add_argument("--runs", type=int, default=280)
     ap.add_argument("--seed", type=int, default=15)
     a = ap.parse_args()
     rng = random.Random(a.seed)
@@ -232,7 +234,7 @@ def main() -> int:
             print(f"reference run of {' '.join(verb)} changed nothing: the harness would prove nothing")
             return 1
     counts = {"before": 0, "after": 0, "neither": 0}
-    lost = recovered = killed = 0
+    lost = recovered = killed = after_journal = 0
     per_verb: dict[str, list[int]] = {}
     for i in range(a.runs):
         verb, kind = VERBS[i % len(VERBS)]
@@ -240,18 +242,26 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(templates[kind].parent, work, symlinks=True)
         root = work / "ws"
-        delay = rng.uniform(0.45, 1.0) * duration[verb]  # start-up is most of a run: aim at the work
         p = subprocess.Popen(
             [sys.executable, "-m", "fspatch", "-C", str(root), *_argv(verb, work)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        time.sleep(delay)
+        if (i // len(VERBS)) % 2 == 0:  # anywhere in the run (start-up is most of it: aim at the work)
+            time.sleep(rng.uniform(0.45, 1.0) * duration[verb])
+        else:  # after the journal is written: the steps that change things
+            t0 = time.perf_counter()
+            while p.poll() is None and not _journal_left(root) and time.perf_counter() - t0 < duration[verb] * 3:
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0.0, 0.25) * duration[verb])
+            after_journal += 1
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             killed += 1
         p.wait()
+        if (i + 1) % 20 == 0:
+            print(f"  … {i + 1}/{a.runs} runs", file=sys.stderr, flush=True)
         if _journal_left(root):
             rec = _fspatch(root, env, "recover")
             recovered += rec.returncode == 0
@@ -263,7 +273,10 @@ def main() -> int:
             ("before", "after", "neither").index(kind_now)
         ] += 1
     shutil.rmtree(tmp, ignore_errors=True)
-    print(f"runs: {a.runs}, killed before finishing: {killed}, recovered from a journal: {recovered}")
+    print(
+        f"runs: {a.runs} (half killed at a random time, half just after the journal was written: {after_journal}), "
+        f"killed before finishing: {killed}, recovered from a journal: {recovered}"
+    )
     for verb_name, (b, af, ne) in per_verb.items():
         print(f"  {verb_name:52s} before {b:3d}  after {af:3d}  neither {ne:3d}")
     print(f"exactly before: {counts['before']}, exactly after: {counts['after']}, neither: {counts['neither']}")
