@@ -223,7 +223,14 @@ def _check_plan(plan: Mapping[str, Any], backend: Any) -> None:
 
 
 def _vendor_label(label: str) -> bool:
-    return label.startswith("vendor/") and bool(_NAME.fullmatch(label.removeprefix("vendor/")))
+    """A well-formed ``vendor/<name>`` label (parsed by the one label parser)."""
+    from fspatch.core.workspace import valid_vendor, vendor_of_label
+
+    try:
+        vendor = vendor_of_label(label)
+    except UsageError:
+        return False
+    return vendor is not None and valid_vendor(vendor)
 
 
 def _ref_name(name: Any, scope: str) -> bool:
