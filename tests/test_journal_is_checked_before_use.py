@@ -244,3 +244,13 @@ def test_missing_object_in_the_state_ref_is_refused_with_a_way_out(tmp_path: Pat
         line = one_error_line(r)
         assert r.exit_code == 2 and "refs/fspatch/state is damaged" in line and "update-ref -d" in line, line
     assert tree_snapshot(w.root) == before
+
+
+def test_apply_to_a_folder_holding_the_workspace_is_refused(tmp_path: Path) -> None:
+    """apply --to DIR --force with DIR above the workspace: refused before anything is written."""
+    w = make_workspace(tmp_path)
+    before = tree_snapshot(tmp_path)
+    r = cli(w.root, "apply", "minillm", "--to", str(tmp_path), "--force")
+    line = one_error_line(r)
+    assert r.exit_code == 2 and "must not hold the workspace" in line, line
+    assert tree_snapshot(tmp_path) == before
