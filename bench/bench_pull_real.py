@@ -231,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"run {run + 1}: fspatch {dt:.3f} s, git {gdt:.3f} s")
         if run == 0:
             rep = json.loads(report.read_text())
-            statuses = {p["patch"]: p["status"] for p in rep["patches"]}
+            # A patch git conflicts on that fspatch proves already upstream (upstream_how: patch-id,
+            # reverse-applies, carried) is a conflict in git's split: compare it as one.
+            statuses = {p["patch"]: "conflict" if p.get("upstream_how") else p["status"] for p in rep["patches"]}
             counts = {k: v for k, v in rep["counts"].items() if v}
             git_split = ["conflict" if t is None else "clean" for t in picks]
             fs_split = ["conflict" if statuses[n] not in ("clean", "upstreamed") else "clean" for n in names]

@@ -16,9 +16,17 @@ evaluation on real merges:
     (``new series up to and including the patch``), located by the region's unchanged
     neighbours (``conflict_regions.resolved_regions``); a region whose neighbours the
     maintainers changed has no known truth;
-  * fspatch's ladder (``--resolve safe``: recorded, structured, relocated) is run on each region:
+  * fspatch's ladder (``--resolve safe``: recorded, carried, structured, relocated) is run on each region:
     *equal* = resolved and identical to the truth, *differ* = resolved otherwise,
     *unverified* = resolved where the truth is unknown.
+Patches the maintainers *dropped* (in the old series, not in the new one) are replayed too,
+and counted apart and together with the kept ones: for a Debian bump they are most of git's
+conflicts (upstream took the fix).  ours = new upstream + the new series up to where the
+patch stood; the truth of a region is upstream's side itself -- but only in a file no later
+patch of the new series touches (a renamed or folded patch would carry the change later;
+there the truth is unknown and a resolution counts *unverified*, never *equal*).  A dropped
+patch whose whole change reverse-applies (the replay's ``already upstream``) would count as
+resolved; none does on this data.
 Then the recorded-resolution pass: every region with a known truth is recorded (as ``continue``
 would after a person resolved it) and the same bump is replayed with ``--resolve recorded``;
 the rate is the share of those regions resolved again, identically.
@@ -53,6 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fspatch.core.conflict_regions import parse_diff3, resolved_regions  # noqa: E402
+from fspatch.core.culprit import reverse_applies  # noqa: E402
 from fspatch.core.ladder import RECORDED, SAFE, Ladder  # noqa: E402
 from fspatch.core.patch import parse_patch  # noqa: E402
 from fspatch.core.resolutions import ResolutionStore, record_for  # noqa: E402
@@ -85,6 +94,35 @@ PACKAGES = [
 ]
 SOURCES = Path("/etc/apt/sources.list.d/fspatch-truth-src.sources")
 LABELS = ("old upstream", "new upstream", "patch")
+
+
+DROPPED_ROWS: list[tuple[str, Counts]] = []  # per bump: the patches the maintainers dropped
+DUMP: list[Path] = []  # --dump DIR: every region written there as JSON lines (for classifying by hand)
+
+
+def dump_region(label: str, path: str, reg: Any, want: Any) -> None:
+    """One region's sides, the maintainers' result and fspatch's answer, as a JSON line (latin-1 text)."""
+    if not DUMP:
+        return
+
+    def text(lines: Any) -> str | None:
+        return None if lines is None else b"".join(lines).decode("latin-1")
+
+    row = {
+        "bump": label,
+        "path": path,
+        "index": reg.index,
+        "start": reg.start,
+        "base": text(reg.base),
+        "ours": text(reg.ours),
+        "theirs": text(reg.theirs),
+        "truth": text(want),
+        "rule": reg.rule,
+        "reason": reg.reason,
+        "after": text(reg.after),
+    }
+    with open(DUMP[0] / "regions.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")
 
 
 def log(msg: str) -> None:
@@ -263,7 +301,13 @@ class Counts:
 
 
 def measure_bump(
-    repo: GitRepo, old: Version, new: Version, trees: dict[str, str], store_dir: Path, verbose: bool
+    repo: GitRepo,
+    old: Version,
+    new: Version,
+    trees: dict[str, str],
+    store_dir: Path,
+    verbose: bool,
+    dropped: Counts | None = None,
 ) -> Counts:
     c = Counts()
     t0 = time.perf_counter()
@@ -275,11 +319,16 @@ def measure_bump(
     store = ResolutionStore(store_dir, "resolutions")
     ladder = Ladder(SAFE, store)
     pending: Pending = []
+    last = 0  # position in the new series after the last kept patch seen
     for i, name in enumerate(old_names):
         j = new_at.get(name)
-        if j is None:
-            continue
         anc, theirs = old_trees[i], old_trees[i + 1]
+        if j is None:
+            if dropped is not None:
+                label = f"{old.pkg} DROPPED {name}"
+                measure_dropped(repo, ladder, dropped, label, anc, theirs, new_trees[last], new_trees[-1])
+            continue
+        last = j + 1
         ours, truth = new_trees[j], new_trees[j + 1]
         c.patches += 1
         res = repo.merge_trees(anc, ours, theirs)
@@ -287,6 +336,7 @@ def measure_bump(
             c.clean += 1
             continue
         c.conflict_patches += 1
+        upstreamed = already_upstream(repo, anc, ours, theirs, name)
         for path in res.conflicts:
             a = repo.read_file(anc, path)
             o = repo.read_file(ours, path)
@@ -294,10 +344,80 @@ def measure_bump(
             if a is None or o is None or t is None:
                 continue  # add/delete conflicts: not regions of text
             tr = repo.read_file(truth, path)
+            if upstreamed:  # the replay would drop it as already upstream: every region is upstream's side
+                got = repo.merge_texts(path, a[0], o[0], t[0], LABELS)
+                merged = parse_diff3(got[1], LABELS) if got is not None and not got[0] else None
+                if merged is not None:
+                    c.conflict_files += 1
+                    count_upstreamed(c, merged, resolved_regions(merged, tr[0]) if tr else [None] * len(merged.regions))
+                continue
             compare_file(repo, ladder, c, pending, f"{old.pkg} {name}", path, a[0], o[0], t[0], tr, verbose)
     recorded_pass(store_dir, store, pending, c)
     c.seconds = time.perf_counter() - t0
     return c
+
+
+def measure_dropped(
+    repo: GitRepo, ladder: Ladder, c: Counts, label: str, anc: str, theirs: str, ours: str, final: str
+) -> None:
+    """A patch the maintainers dropped: replayed like the others; the truth of its regions is upstream's side.
+
+    ours = new upstream + the maintainers' new series up to where the patch stood (after the
+    last patch before it that they kept).  They carry nothing of the patch there, so a region's
+    truth is ours -- but only in a file no later patch of the new series touches (the final
+    tree reads the same as ours): a patch renamed or folded into another would carry the
+    change later, and then the truth is unknown.  The replay's own ``already upstream`` test
+    (quilt's reverse-apply, on the whole patch) is counted first: when it holds, every region
+    of the patch is resolved as upstream's side, as ``pull-upstream`` reports it.
+    """
+    c.patches += 1
+    res = repo.merge_trees(anc, ours, theirs)
+    if res.tree is not None:
+        c.clean += 1
+        return
+    c.conflict_patches += 1
+    upstreamed = already_upstream(repo, anc, ours, theirs, label)
+    for path in res.conflicts:
+        a = repo.read_file(anc, path)
+        o = repo.read_file(ours, path)
+        t = repo.read_file(theirs, path)
+        if a is None or o is None or t is None:
+            continue
+        fin = repo.read_file(final, path)
+        known = fin is not None and fin[0] == o[0]
+        got = repo.merge_texts(path, a[0], o[0], t[0], LABELS)
+        merged = parse_diff3(got[1], LABELS) if got is not None and not got[0] else None
+        if merged is None:
+            continue
+        # The truth of each region is upstream's side itself (no alignment needed), where known.
+        truths: list[Any] = [r.ours if known else None for r in merged.regions]
+        if upstreamed:
+            c.conflict_files += 1
+            count_upstreamed(c, merged, truths)
+            continue
+        compare_file(repo, ladder, c, [], label, path, a[0], o[0], t[0], o if known else None, False, truths)
+
+
+def already_upstream(repo: GitRepo, anc: str, ours: str, theirs: str, label: str) -> bool:
+    """The replay's whole-patch test (quilt's reverse-apply onto ours): ``pull-upstream`` says upstreamed."""
+    try:
+        return reverse_applies(repo, ours, parse_patch(repo.diff_trees(anc, theirs), label).files, {})
+    except FspatchError:
+        return False
+
+
+def count_upstreamed(c: Counts, merged: Any, truths: list[Any]) -> None:
+    """Every region of a patch the replay finds already upstream: resolved as upstream's side."""
+    for reg, want in zip(merged.regions, truths, strict=True):
+        c.regions += 1
+        c.resolved += 1
+        c.by_rule["already upstream"] = c.by_rule.get("already upstream", 0) + 1
+        if want is None:
+            c.unverified += 1
+            continue
+        c.truth_known += 1
+        c.equal += want == reg.ours
+        c.differ += want != reg.ours
 
 
 Pending = list[tuple[str, Any, list[Any], tuple[bytes, bytes, bytes, bytes]]]
@@ -315,6 +435,7 @@ def compare_file(
     t: bytes,
     tr: tuple[bytes, int] | None,
     verbose: bool,
+    known: list[Any] | None = None,
 ) -> None:
     """One conflicting file: git's regions, the ladder's answers, compared with the truth file."""
     got = repo.merge_texts(path, a, o, t, LABELS)
@@ -324,10 +445,14 @@ def compare_file(
     if merged is None:
         return
     c.conflict_files += 1
-    truths = resolved_regions(merged, tr[0]) if tr is not None else [None] * len(merged.regions)
+    if known is not None:
+        truths = known
+    else:
+        truths = resolved_regions(merged, tr[0]) if tr is not None else [None] * len(merged.regions)
     fr = ladder.resolve_file(path, a, o, t, got[1], LABELS)
     assert fr is not None
     for reg, want in zip(fr.regions, truths, strict=True):
+        dump_region(label, path, reg, want)
         c.regions += 1
         if want is not None:
             c.truth_known += 1
@@ -455,6 +580,17 @@ def run_flagscale(verbose: bool) -> list[tuple[str, Counts]]:
                 c.clean += 1
                 continue
             c.conflict_patches += 1
+            tree = repo.update_tree(repo.empty_tree(), {path: Entry(repo.write_blob(ours), MODE_FILE)})
+            try:
+                upstreamed = reverse_applies(repo, tree, parse_patch(old_patch, path).files, {})
+            except FspatchError:
+                upstreamed = False
+            if upstreamed:  # the replay would say already upstream: every region is upstream's side
+                merged = parse_diff3(got[1], LABELS)
+                if merged is not None:
+                    c.conflict_files += 1
+                    count_upstreamed(c, merged, resolved_regions(merged, truth))
+                continue
             compare_file(repo, ladder, c, pending, "flagscale", path, base, ours, theirs, (truth, MODE_FILE), verbose)
         recorded_pass(store_dir, store, pending, c)
         c.seconds = time.perf_counter() - t0
@@ -497,9 +633,11 @@ def run_package(pkg: str, verbose: bool) -> list[tuple[str, Counts]]:
     ids_file.write_text(json.dumps(ids, indent=1))
     out = []
     for old, new in zip(chain, chain[1:], strict=False):
+        dropped = Counts()
         with tempfile.TemporaryDirectory() as tmp:
-            c = measure_bump(repo, old, new, ids, Path(tmp), verbose)
+            c = measure_bump(repo, old, new, ids, Path(tmp), verbose, dropped)
         out.append((f"{pkg} {old.upstream} -> {new.upstream}", c))
+        DROPPED_ROWS.append((f"{pkg} {old.upstream} -> {new.upstream}", dropped))
         log(
             f"{pkg} {old.upstream} -> {new.upstream}: {c.patches} patches, {c.conflict_patches} conflicting, "
             f"{c.regions} regions, resolved {c.resolved} (equal {c.equal}, differ {c.differ}, "
@@ -513,7 +651,12 @@ def main() -> int:
     ap.add_argument("--packages", nargs="*", default=PACKAGES)
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--no-flagscale", action="store_true", help="Skip FlagScale's own Megatron-LM bumps.")
+    ap.add_argument("--dump", type=Path, help="Write every region (sides, truth, answer) to DIR/regions.jsonl.")
     args = ap.parse_args()
+    if args.dump is not None:
+        args.dump.mkdir(parents=True, exist_ok=True)
+        (args.dump / "regions.jsonl").write_text("")
+        DUMP.append(args.dump)
     ensure_sources()
     rows: list[tuple[str, Counts]] = []
     for pkg in args.packages:
@@ -557,6 +700,39 @@ def main() -> int:
         f"TARGET: issue 17 | Debian truth set: recorded resolutions replayed on a repeat of the same bump = 100 % | "
         f"{rate:.1f} % ({total.replayed_equal}/{total.recorded}) | "
         f"{'ok' if rate == 100.0 and total.recorded else 'MISSED'}"
+    )
+    dr = Counts()
+    print()
+    print("Patches the maintainers dropped (truth = upstream's side where no later patch touches the file):")
+    print()
+    print(
+        "| bump | dropped patches | conflicting | files | git's regions | truth known "
+        "| resolved | equal | differ | unverified | rules |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for label, c in DROPPED_ROWS:
+        dr.add(c)
+        if c.conflict_patches == 0:
+            continue
+        rules = ", ".join(f"{k} {v}" for k, v in sorted(c.by_rule.items()))
+        print(
+            f"| {label} | {c.patches} | {c.conflict_patches} | {c.conflict_files} | {c.regions} | {c.truth_known} | "
+            f"{c.resolved} | {c.equal} | {c.differ} | {c.unverified} | {rules} |"
+        )
+    both = dr.regions + total.regions
+    wrong = dr.differ + total.differ
+    bshare = 100.0 * (dr.equal + total.equal) / both if both else 0.0
+    print()
+    print(
+        f"dropped patches: {dr.patches} replayed, {dr.conflict_patches} conflicting, {dr.regions} regions "
+        f"({dr.truth_known} with a known truth); fspatch resolved {dr.resolved}: {dr.equal} as the maintainers did, "
+        f"{dr.differ} differently, {dr.unverified} unverified; rules {dr.by_rule}"
+    )
+    print(
+        f"TARGET: issue 17 | Debian truth set, kept and dropped patches together: regions resolved as the maintainers "
+        f"did >= 25 %, 0 differently | {bshare:.1f} % ({dr.equal + total.equal}/{both}), "
+        f"{wrong} differently, {dr.unverified + total.unverified} unverified | "
+        f"{'ok' if bshare >= 25.0 and not wrong else 'MISSED'}"
     )
     if fs_rows:
         fs = Counts()

@@ -47,6 +47,7 @@ EXPECTED = [
     ("issue 15", "push -a of a 20000-patch series in linear time"),
     ("issue 13", "pull-upstream of FlagScale's 72 Megatron-LM patches"),
     ("issue 13", "pull-upstream of 160 patches on 80k files"),
+    ("issue 14", "fspatch patch on FlagScale's 72 per-file Megatron-LM patches"),
 ]
 TARGET_RE = re.compile(r"^TARGET: ([^|]+?) \| (.+?) \| (.+?) \| (\S.*?)\s*$")
 

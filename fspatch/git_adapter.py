@@ -422,6 +422,22 @@ class GitRepo:
             out.append(path)
         return sorted(out)
 
+    def index_problems(self) -> tuple[list[str], list[str]]:
+        """Index states a verb that records the working tree must refuse: (unmerged, partly staged).
+
+        Unmerged: a merge or apply left conflict stages.  Partly staged: the index holds a
+        version of the file that is neither HEAD's nor the working tree's, so which one the
+        user means is not known.
+        """
+        index = self._repo.index
+        unmerged = sorted({(e[0] or e[1] or e[2]).path for e in index.conflicts or ()})
+        staged = FileStatus.INDEX_NEW | FileStatus.INDEX_MODIFIED | FileStatus.INDEX_DELETED
+        staged |= FileStatus.INDEX_RENAMED | FileStatus.INDEX_TYPECHANGE
+        unstaged = FileStatus.WT_MODIFIED | FileStatus.WT_DELETED | FileStatus.WT_TYPECHANGE | FileStatus.WT_RENAMED
+        status = self._repo.status(untracked_files="no")
+        partly = sorted(p for p, f in status.items() if f & staged and f & unstaged and p not in unmerged)
+        return unmerged, partly
+
     def _worktree_entry(self, wd: Path, path: str) -> Entry | None:
         full = wd / path
         try:

@@ -41,11 +41,11 @@ def test_unknown_device_type_and_task_without_device_are_refused(ws: Workspace) 
     with pytest.raises(UsageError, match="no vendor has device type"):
         legacy.run_unpatch(ws, "minillm", device_type="Ascend_910")
     with pytest.raises(UsageError, match="--task needs --device-type"):
-        legacy.run_unpatch(ws, "minillm", task="train")
+        legacy.run_unpatch(ws, "minillm", tasks=["train"])
 
 
-def test_patch_commit_must_be_head(ws: Workspace) -> None:
-    """patch --commit refuses a commit that is not the workspace HEAD."""
+def test_patch_commit_must_be_in_the_workspace_history(ws: Workspace) -> None:
+    """patch --commit (FlagScale: the commit the vendor patch is based on) must be HEAD or an ancestor."""
     legacy.run_unpatch(ws, "minillm")
-    with pytest.raises(UsageError, match="not the workspace HEAD"):
+    with pytest.raises(UsageError, match="no such commit in the workspace repository"):
         legacy.run_patch(ws, "minillm", commit="0000000")

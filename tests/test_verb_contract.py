@@ -68,7 +68,7 @@ def test_only_cli_modules_print() -> None:
 # Layers, top to bottom.  An import may point down or stay in its layer, never up; the graph of
 # the whole package, the CLI included, has no cycle.  Every import counts: module level, inside a
 # function (the lazy imports that keep start-up fast) and under TYPE_CHECKING.
-LAYER = {"__main__": 5, "cli": 4, "commands": 3, "core": 2, "git_adapter": 1, "errors": 0, "": 0}
+LAYER = {"__main__": 5, "compat": 5, "cli": 4, "api": 4, "commands": 3, "core": 2, "git_adapter": 1, "errors": 0, "": 0}
 
 # The CLI reaches core behaviour only through a command.  It may import from core exactly these
 # names: opening the workspace every command takes and resolving a BACKEND argument (argument
@@ -82,6 +82,8 @@ CLI_MAY_IMPORT_FROM_CORE = {
     ("fspatch.core.report", "render_json"),
     ("fspatch.core.report", "render_junit"),
     ("fspatch.core.report", "render_sarif"),
+    ("fspatch.core.report_markdown", "render_markdown"),  # check → Markdown (a pull-request body)
+    ("fspatch.core.report_markdown", "render_replay_markdown"),  # a replay's report → Markdown
     ("fspatch.core.health", "all_rules"),  # the rule table SARIF describes
     ("fspatch.core.matrix", "matrix_dict"),  # matrix → json, markdown, text
     ("fspatch.core.matrix", "render_matrix_markdown"),

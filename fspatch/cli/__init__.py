@@ -16,6 +16,7 @@ import click
 
 from fspatch import __version__
 from fspatch.cli import (
+    absorb,
     check,
     interop,
     journal,
@@ -68,6 +69,7 @@ for _cmd in (
     stack.goto,
     patch.new,
     patch.refresh,
+    absorb.absorb,
     patch.delete,
     patch.rename,
     stack.status,
@@ -91,6 +93,8 @@ for _cmd in (
     interop.import_group,
     legacy.unpatch_cmd,
     legacy.patch_cmd,
+    legacy.merge_cmd,
+    legacy.compat,
     *queue.COMMANDS,
     help_cmd,
 ):

@@ -57,6 +57,7 @@ class FspatchGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
+            _clear_progress(ctx)
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
         except BrokenPipeError:
@@ -69,14 +70,23 @@ class FspatchGroup(click.Group):
         except Exception as exc:  # a bug: one line, exit 3
             if os.environ.get("FSPATCH_DEBUG"):
                 raise
+            _clear_progress(ctx)
             click.echo(f"internal error: {type(exc).__name__}: {exc} (set FSPATCH_DEBUG=1 for a traceback)", err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+def _clear_progress(ctx: click.Context) -> None:
+    """A progress bar still on the terminal is erased, so the error line starts a line of its own."""
+    from fspatch.cli.render import clear_progress
+
+    clear_progress(ctx)
 
 
 def _error(ctx: click.Context, message: str) -> None:
     """One ``error: …`` line on stderr, the label red on a terminal (``--color``, ``NO_COLOR``)."""
     import sys
 
+    _clear_progress(ctx)
     from fspatch.cli.globals import color_on
     from fspatch.cli.term import paint
 

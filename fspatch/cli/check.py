@@ -41,7 +41,9 @@ from fspatch.cli.render import say, write_output
     help="First set up missing backend checkouts from upstream.lock (as 'fspatch sync').",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+)
 @click.option(
     "--junit",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -105,6 +107,10 @@ def check(
         write_output(sarif, render_sarif(r.findings, __version__, all_rules()), "--sarif")
     if fmt == "json":
         click.echo(render_json(r.findings, summary), nl=False)
+    elif fmt == "markdown":
+        from fspatch.core.report_markdown import render_markdown
+
+        click.echo(render_markdown(r.findings, summary), nl=False)
     else:
         text = render_text(r.findings)
         if text:
@@ -154,6 +160,14 @@ def mark(ctx: click.Context, patch: str | None, backend: str | None, vendor: str
     is_flag=True,
     help='Print {"include": [{"backend", "vendor", "layer"}, ...]} on one line for a CI fan-out (builds nothing).',
 )
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["layer", "backend"]),
+    default="layer",
+    show_default=True,
+    help='With --github-matrix: one job per backend × layer, or per backend ({"backend", "layers"}: a bump\'s unit).',
+)
 @click.pass_context
 def matrix(
     ctx: click.Context,
@@ -163,6 +177,7 @@ def matrix(
     onto: tuple[str, ...],
     fmt: str,
     github: bool,
+    by: str,
 ) -> None:
     """Show backend × layer: applies on the pinned upstream, on the current common layer, onto REF.
 
@@ -175,14 +190,17 @@ def matrix(
     if github:
         if onto:
             raise click.UsageError("--github-matrix builds nothing; it cannot be combined with --onto")
-        jobs = cmd.fan_out(ws, [*backends, *backend_opts] or None, vendors=list(vendors) or None)
-        click.echo(
-            json.dumps(
-                {"include": [{"backend": j.backend, "vendor": j.vendor, "layer": j.layer} for j in jobs]},
-                separators=(",", ":"),
-            )
-        )
+        wanted = [*backends, *backend_opts] or None
+        if by == "backend":
+            per = cmd.fan_out_backends(ws, wanted, vendors=list(vendors) or None)
+            include = [{"backend": j.backend, "layers": " ".join(j.layers)} for j in per]
+        else:
+            jobs = cmd.fan_out(ws, wanted, vendors=list(vendors) or None)
+            include = [{"backend": j.backend, "vendor": j.vendor, "layer": j.layer} for j in jobs]
+        click.echo(json.dumps({"include": include}, separators=(",", ":")))
         return
+    if by != "layer":
+        raise click.UsageError("--by goes with --github-matrix")
     from fspatch.core.matrix import matrix_dict, render_matrix_markdown, render_matrix_text
 
     m = cmd.run(ws, [*backends, *backend_opts] or None, vendors=list(vendors) or None, onto=onto)

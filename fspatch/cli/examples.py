@@ -68,8 +68,22 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "import quilt": ("fspatch import quilt ../less-590/debian", "fspatch import quilt patches/ --vendor acme"),
     "import mbox": ("fspatch import mbox 0001-fix.patch series.mbox",),
     "import commits": ("fspatch import commits v1.0..my-branch",),
-    "unpatch": ("fspatch unpatch --backend vllm --device-type Acme_NPU --task inference",),
-    "patch": ("fspatch patch --backend vllm --device-type Acme_NPU --task inference",),
+    "unpatch": (
+        "fspatch unpatch --backend vllm --device-type Acme_NPU --task inference",
+        "fspatch unpatch --backend Megatron-LM vllm --no-force --backend-commit 0d1e2f3 -",
+    ),
+    "patch": (
+        "fspatch patch --backend Megatron-LM      # edits into their common per-file patches",
+        "fspatch patch --backend vllm --device-type Acme_NPU --task inference --commit HEAD",
+    ),
+    # FlagScale compatibility (issue 14, items 7 and 9)
+    "absorb": (
+        "fspatch absorb --dry-run          # where each hunk would go",
+        "fspatch absorb                    # each hunk into the patch that last changed its lines",
+        "fspatch absorb --layer acme --into 0003",
+    ),
+    "merge": ("fspatch merge --backend vllm --device-type Acme_NPU --task inference --commit 1a2b3c4",),
+    "compat install": ("fspatch compat install ../FlagScale   # tools/patch/{patch,unpatch,merge}.py shims",),
     "help": ("fspatch help push", "fspatch help backend add"),
     "header": (
         "fspatch header                 # the top patch's header",

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from fspatch.cli.base import command
-from fspatch.cli.options import backend_option, format_option, one_backend, opts, progress, report_options
-from fspatch.cli.render import render_replay, say, to_json
+from fspatch.cli.options import backend_option, format_option, one_backend, opts, report_options
+from fspatch.cli.render import clear_progress, progress, render_replay, say, to_json
 
 
 @command("continue")
@@ -40,6 +40,7 @@ def skip(ctx: click.Context, backend: str | None, report_file: Path | None, fmt:
     from fspatch.commands import resolve as cmd
 
     r = cmd.run_skip(opts(ctx).workspace(), backend, progress=progress(ctx))
+    clear_progress(ctx)
     if fmt != "json" and not opts(ctx).quiet:
         for o in r.report.patches:
             if o.status == "skipped":

@@ -7,7 +7,7 @@ here; what a verb then does lives in its ``fspatch.commands`` module.
 from __future__ import annotations
 
 import dataclasses
-import sys
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,6 +30,10 @@ READ_ONLY_VERBS = frozenset(
         "vendor list",
     }
 )
+
+# Verbs that work on no workspace: ``compat install`` writes FlagScale's tools/patch shims into
+# the FlagScale checkout it is given (a folder of someone else's tool), so it takes no lock.
+NO_WORKSPACE_VERBS = frozenset({"compat install"})
 
 # Verbs that finish or undo a journal themselves; every other changing verb is refused while one waits.
 JOURNAL_VERBS = frozenset({"recover", "abort", "continue", "skip"})
@@ -155,7 +159,8 @@ def stop_option(f: F) -> F:
         "--stop/--no-stop",
         "stop",
         default=None,
-        help="Stop at the first conflict (default on a terminal) or, as a bot, try every patch and report once.",
+        help="Stop at the first conflict (the default, piped or not) or, as a bot, try every patch and "
+        "report once (--no-stop; also when the environment variable CI is set).",
     )(f)
 
 
@@ -167,7 +172,8 @@ def resolve_option(f: F) -> F:
         default="safe",
         show_default=True,
         help="Conflicts git leaves: none (leave all), recorded (replay recorded resolutions), "
-        "safe (recorded, then structured merge and marker-guided relocation; docs/resolution.md).",
+        "safe (recorded, then upstream's side where it already has the change, structured merge "
+        "and marker-guided relocation; docs/resolution.md).",
     )(f)
 
 
@@ -181,32 +187,34 @@ def report_options(f: F) -> F:
     return format_option(f)
 
 
-def interactive(stop: bool | None) -> bool:
-    """Interactive replay by default only when a person is at a terminal (DESIGN: bots get --no-stop)."""
+def ci_set() -> bool:
+    """``CI`` set to anything but empty, ``0`` or ``false``: the convention of GitHub, GitLab and most CI."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def interactive(stop: bool | None) -> tuple[bool, str]:
+    """Interactive unless asked for a bot (``--no-stop``, or ``CI`` set), and why.
+
+    Never decided by whether output is a terminal: a piped run must do what the same run on a
+    terminal does (issue 13); a bot says so explicitly.
+    """
     if stop is not None:
-        return stop
-    return sys.stdin.isatty() and sys.stdout.isatty()
+        return stop, "--stop" if stop else "--no-stop"
+    if ci_set():
+        return False, f"CI={os.environ['CI']}"
+    return True, "default; --no-stop or CI=1 for a bot"
 
 
-def progress(ctx: click.Context) -> Callable[[int, int, str], None] | None:
-    """A progress line per patch on a terminal (rewritten in place), every 10 % otherwise; none with -q."""
-    if opts(ctx).quiet:
-        return None
-    tty = sys.stderr.isatty()
-    last = [-1]
+def replay_mode(ctx: click.Context, verb: str, stop: bool | None) -> bool:
+    """The replay mode of ``verb`` (True: interactive), announced in one line on stderr (not with -q)."""
+    stops, why = interactive(stop)
+    if not opts(ctx).quiet:
+        if stops:
+            what = "interactive mode ({}): stops at the first conflict for 'fspatch continue', 'skip' or 'abort'"
+        elif verb == "pull-upstream":
+            what = "bot mode ({}): tries every patch; conflicts are recorded as pending (series/<backend>/pending.yaml)"
+        else:
+            what = "bot mode ({}): tries every patch; conflicting patches are reported and left as they were"
+        click.echo(f"{verb}: {what.format(why)}", err=True)
+    return stops
 
-    def report(done: int, total: int, name: str) -> None:
-        if total == 0:
-            return
-        if tty:
-            end = "\n" if done == total else ""
-            click.echo(f"\r\x1b[Kreplaying [{done}/{total}] {name}", err=True, nl=False)
-            if end:
-                click.echo("", err=True)
-            return
-        step = done * 10 // total
-        if step != last[0] and total >= 10:
-            last[0] = step
-            click.echo(f"replaying {done}/{total}", err=True)
-
-    return report

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,30 @@ def say(ctx: click.Context, text: str) -> None:
         click.echo(text)
 
 
+_PROGRESS = "fspatch.progress"
+
+
+def progress(ctx: click.Context) -> Callable[[int, int, str], None] | None:
+    """The replay's progress on stderr (``term.ProgressLine``), none with ``-q``; erased before any report."""
+    import sys
+
+    from fspatch.cli.term import ProgressLine
+
+    if opts(ctx).quiet:
+        return None
+    line = ProgressLine(sys.stderr)
+    ctx.meta[_PROGRESS] = line
+    ctx.call_on_close(line.clear)
+    return line
+
+
+def clear_progress(ctx: click.Context | None) -> None:
+    """Erase a progress bar still on the terminal (a stop, an error) before the next line is printed."""
+    line = ctx.meta.get(_PROGRESS) if ctx is not None else None
+    if line is not None:
+        line.clear()
+
+
 def clean(text: str) -> str:
     """Untrusted text for a terminal: control characters (escape sequences) shown as '?'."""
     return _CONTROL.sub("?", text)
@@ -75,12 +100,25 @@ def plural(count: int, noun: str) -> str:
 
 def render_replay(ctx: click.Context, r: Any, fmt: str, report_file: Path | None) -> None:
     """A replay result (pull-upstream, rebase-vendors, continue, skip): report, optional file, exit 1 on conflicts."""
+    clear_progress(ctx)
     rep = r.report
     if report_file is not None:
-        data = to_json(rep) if fmt == "json" or report_file.suffix == ".json" else replay_text(rep, r)
-        write_output(report_file, data + "\n", "--report")
+        kind = {".json": "json", ".md": "markdown"}.get(report_file.suffix, fmt)
+        if kind == "json":
+            data = to_json(rep) + "\n"
+        elif kind == "markdown":
+            from fspatch.core.report_markdown import render_replay_markdown
+
+            data = render_replay_markdown(rep, stopped=r.stopped, checkout=str(r.checkout))
+        else:
+            data = replay_text(rep, r) + "\n"
+        write_output(report_file, data, "--report")
     if fmt == "json":
         click.echo(to_json(r))
+    elif fmt == "markdown":
+        from fspatch.core.report_markdown import render_replay_markdown
+
+        click.echo(render_replay_markdown(rep, stopped=r.stopped, checkout=str(r.checkout)), nl=False)
     else:
         for line in replay_text(rep, r).splitlines():
             say(ctx, line)

@@ -65,8 +65,7 @@ def apply(
     ws = opts(ctx).workspace()
     name = pick_backend(ws, one_backend(backend_name, backend))
     if resume.is_pending(ws, name) and to is None and at is None and upto is None:
-        from fspatch.cli.options import progress
-        from fspatch.cli.render import render_replay
+        from fspatch.cli.render import progress, render_replay
 
         say(ctx, f"{name}: patches pending from a bot replay; entering the first one")
         render_replay(ctx, resume.run(ws, name, progress=progress(ctx)), "text", None)
@@ -171,7 +170,7 @@ def goto(ctx: click.Context, patch: str, backend: str | None, vendor: str | None
 @format_option
 @click.pass_context
 def status(ctx: click.Context, backend_name: str | None, backend: str | None, fmt: str) -> None:
-    """Show each backend's pin, applied layers and local edits."""
+    """Show each backend's pin and applied layers, and where the checkout disagrees with the lock and the series."""
     from fspatch.commands import status as cmd
 
     r = cmd.run(opts(ctx).workspace(), one_backend(backend_name, backend))
@@ -181,21 +180,30 @@ def status(ctx: click.Context, backend_name: str | None, backend: str | None, fm
     on = color_on(ctx)
     for b in r.backends:
         click.echo(paint(f"{b.backend}: {b.ref} ({b.upstream[:12]}) in {b.path}", "bold", on), color=on)
-        if not b.checkout:
-            click.echo("  no checkout; run 'fspatch backend add' or clone it there")
-            continue
+        changed = {(c.layer, c.patch): c.change for c in b.series_changes if c.change != "unapplied"}
         for layer in b.layers:
             top = f", top {layer.top}" if layer.top else ""
-            click.echo(f"  {layer.layer}: {layer.applied}/{layer.total} applied{top}")
-        if b.waiting:
-            click.echo(f"  {b.waiting}")
-        if not b.head_at_stack:
-            click.echo(f"  HEAD {str(b.head)[:12]} is not the stack top")
+            nxt = f", next {layer.next[0]}" if layer.next else ""
+            if any(lay == layer.layer for lay, _ in changed):
+                click.echo(f"  {layer.layer}: {layer.applied} applied, the series lists {layer.total}{top}")
+            else:
+                click.echo(f"  {layer.layer}: {layer.applied}/{layer.total} applied{top}{nxt}")
+        for note in b.notes:
+            run = f": {note.run}" if note.run else ""
+            style = "yellow" if note.kind in ("pending", "paused", "stale", "series-changed") else ""
+            line = f"  {note.message}{run}"
+            click.echo(paint(line, style, on) if style else line, color=on)
+            if note.kind == "pending":
+                for pp in b.pending:
+                    click.echo(f"    pending  {pp.layer}/{pp.patch}")
         if b.dirty:
-            click.echo(f"  {len(b.dirty)} changed file{'s' if len(b.dirty) != 1 else ''} not refreshed:")
+            if not any(n.kind == "dirty" for n in b.notes):
+                click.echo(f"  {len(b.dirty)} changed file{'s' if len(b.dirty) != 1 else ''} in the checkout:")
             for p in b.dirty[:20]:
                 click.echo(f"    {paint(p, 'red', on)}", color=on)
-        else:
+            if len(b.dirty) > 20:
+                click.echo(f"    ... and {len(b.dirty) - 20} more")
+        elif b.checkout:
             click.echo(f"  {paint('checkout clean', 'green', on)}", color=on)
 
 

@@ -11,6 +11,11 @@ terminal and the text has more lines than the terminal has rows: ``FSPATCH_PAGER
 ``--no-pager``).  As git does, ``LESS=FRX`` is set for the pager when ``LESS`` is unset, so a
 bare ``PAGER=less`` keeps colour and quits on a short screen.  A pager that is not installed
 is skipped, never an error.
+
+Progress of a long replay (:class:`ProgressLine`) is one line on a terminal, redrawn in place
+(``\r`` and erase-line) and erased before anything else is printed, so a report never starts
+on the progress line; off a terminal (CI logs, pipes) it is plain lines, never a carriage
+return (docs/ci.md).
 """
 
 from __future__ import annotations
@@ -186,7 +191,70 @@ def emit(data: bytes, *, paging: bool) -> None:
     sys.stdout.buffer.flush()
 
 
+CLEAR_LINE = "\r\x1b[K"
+PLAIN_MIN_TOTAL = 10  # off a terminal, replays shorter than this print no progress lines
+_BAR = 20
+
+
+class ProgressLine:
+    """The replay progress callback ``(done, total, name)``: a bar on a terminal, plain lines elsewhere.
+
+    On a terminal the line is ``replaying 5/20 [#####...............] 0006-x.patch``, cut to the
+    terminal's width (a wrapped line could not be erased), and :meth:`clear` erases it; it is
+    also erased when the replay reports its end (``done == total``).  Off a terminal one line is
+    printed each tenth of the way (``replaying 6/60``), and nothing for fewer than
+    ``PLAIN_MIN_TOTAL`` patches.
+    """
+
+    def __init__(self, stream: IO[str], *, tty: bool | None = None, width: int | None = None) -> None:
+        self.stream = stream
+        if tty is None:
+            try:
+                tty = stream.isatty()
+            except (AttributeError, ValueError):
+                tty = False
+        self.tty = tty
+        self.width = width
+        self.shown = False  # a bar is on the screen (terminal only)
+        self._step = -1
+
+    def __call__(self, done: int, total: int, name: str) -> None:
+        if total <= 0:
+            return
+        if self.tty:
+            if done >= total:
+                self.clear()
+                return
+            filled = done * _BAR // total
+            line = f"replaying {done}/{total} [{'#' * filled}{'.' * (_BAR - filled)}] {name}"
+            width = self.width or shutil.get_terminal_size((80, 24)).columns
+            self._write(CLEAR_LINE + line[: max(width - 1, 1)])
+            self.shown = True
+            return
+        if total < PLAIN_MIN_TOTAL:
+            return
+        step = done * 10 // total
+        if step != self._step:
+            self._step = step
+            self._write(f"replaying {done}/{total}\n")
+
+    def clear(self) -> None:
+        """Erase the bar (nothing to do off a terminal, or when none is shown)."""
+        if self.shown:
+            self.shown = False
+            self._write(CLEAR_LINE)
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream: progress is never worth an error
+            pass
+
+
 __all__ = [
+    "CLEAR_LINE",
+    "ProgressLine",
     "COLOR_CHOICES",
     "DEFAULT_PAGER",
     "color_diff",

@@ -6,23 +6,43 @@ replay is finished by the journal verbs (``fspatch.cli.journal``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from fspatch.cli.base import command
 from fspatch.cli.options import (
     backend_option,
-    interactive,
     one_backend,
     opts,
     pick_backend,
-    progress,
-    report_options,
+    replay_mode,
     resolve_option,
     stop_option,
 )
-from fspatch.cli.render import render_replay
+from fspatch.cli.render import progress, render_replay
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def report_options(f: F) -> F:
+    """``--format text|json|markdown`` and ``--report FILE`` (its kind from ``.json``/``.md``, else --format)."""
+    f = click.option(
+        "--report",
+        "report_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write the report to FILE: JSON for a .json name, Markdown for .md, else as --format.",
+    )(f)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json", "markdown"]),
+        default="text",
+        show_default=True,
+        help="Output format (markdown: a summary for a pull-request body, docs/ci.md).",
+    )(f)
 
 
 @command("pull-upstream")
@@ -47,8 +67,9 @@ def pull_upstream(
 ) -> None:
     """Move BACKEND's pin to REF and replay every layer onto it as 3-way merges.
 
-    On a terminal it stops at the first conflict for 'fspatch continue/skip/abort';
-    elsewhere (CI) it runs as a bot (--no-stop). --stop/--no-stop choose explicitly.
+    It stops at the first conflict for 'fspatch continue/skip/abort' (piped or not); it runs as
+    a bot only with --no-stop or when CI is set: every patch tried, conflicts recorded as pending
+    in the workspace for 'fspatch apply BACKEND' from any clone. The mode is named on stderr.
     """
     from fspatch.commands import pull_upstream as cmd
 
@@ -62,7 +83,7 @@ def pull_upstream(
         name,
         ref,
         url=url,
-        stop=interactive(stop),
+        stop=replay_mode(ctx, "pull-upstream", stop),
         drop_upstreamed=drop_upstreamed,
         resolve=resolve,
         progress=progress(ctx),
@@ -91,5 +112,5 @@ def rebase_vendors(
 
     ws = opts(ctx).workspace()
     name = pick_backend(ws, one_backend(backend_name, backend))
-    r = cmd.run(ws, name, stop=interactive(stop), resolve=resolve, progress=progress(ctx))
+    r = cmd.run(ws, name, stop=replay_mode(ctx, "rebase-vendors", stop), resolve=resolve, progress=progress(ctx))
     render_replay(ctx, r, fmt, report_file)

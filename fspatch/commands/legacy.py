@@ -1,36 +1,108 @@
-"""FlagScale's familiar entry points, mapped onto fspatch verbs (non-interactive).
+"""FlagScale's ``tools/patch/{unpatch,patch,merge}.py``, with their flags and meanings, on fspatch verbs.
 
-``unpatch --backend B [--device-type X --task T] [--commit SHA]``
-    = ``apply B [--vendor V --task T] [--at SHA]``: check out upstream + common (+ the layer of
-    the vendor whose vendor.yaml has device_type X), the way FlagScale's unpatch produced the
-    patched backend source.
-``patch --backend B [--device-type X --task T] [--commit SHA]``
-    = ``refresh -b B [--vendor V]`` (capture the checkout's edits into the layer's top patch),
-    then, for a vendor, ``export B --vendor V`` (diff.patch + diff.yaml, as FlagScale's patch
-    wrote them).  ``--commit`` must be the workspace HEAD: diff.yaml records the commit the layer
-    is exported from, and fspatch does not write another.
+Every flag of FlagScale's tools (at FlagScale ``da4935ec6``) is accepted.  Each is honoured, or
+the result carries a note saying what fspatch does instead (``docs/flagscale-compat.md`` has
+the table).  Backend names go through FlagScale's own normalisation (``megatron`` →
+``Megatron-LM``, ``llama_cpp`` → ``llama.cpp`` …), then the lock's aliases (``Megatron-LM`` →
+backend ``megatron``); a workspace backend FlagScale does not know is accepted as it is.
+
+``unpatch --backend B… [--device-type X --task T…] [--commit C]``
+    = ``apply B [--vendor V --task T] [--at C]`` for each backend: upstream + common (+ the layer
+    of the vendor whose device type is X) checked out in the backend's checkout.  Without
+    ``--commit`` and with a device, the commit is FlagScale's: the newest one
+    ``vendors/patch_history.yaml`` lists for the device, tasks and backends (when the workspace
+    repository has it), else the current layers.
+``patch --backend B… [--device-type X --task T… --commit C --key-path DIR]``
+    = ``absorb`` into the common layer (no device type) or the vendor's layer: each edit goes
+    into the patch that owns it (one patch per file: the file's patch; a new file: a new
+    patch named after it); then, for a vendor, ``export`` (diff.yaml ``commit`` = C).
+``merge --backend B… --device-type X --task T… --commit C``
+    = append C to ``vendors/patch_history.yaml`` as ``merge.py`` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from fspatch.core.absorb import execute_absorb, plan_absorb
 from fspatch.core.apply import apply_layers
+from fspatch.core.checkouts import sync_backend
 from fspatch.core.export import workspace_repo
+from fspatch.core.flagscale_merge import HISTORY_FILE, append, latest
 from fspatch.core.publish import export_layers
-from fspatch.core.refresh import execute_refresh, plan_refresh
 from fspatch.core.session import Session
-from fspatch.core.workspace import Workspace
+from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError
+from fspatch.git_adapter import GitRepo
+
+#: FlagScale's ``normalize_backend`` (tools/patch/patch.py): lower-cased spelling → its name.
+FLAGSCALE_BACKENDS = {
+    "megatron": "Megatron-LM",
+    "megatron-lm": "Megatron-LM",
+    "energon": "Megatron-Energon",
+    "megatron-energon": "Megatron-Energon",
+    "fs": "FlagScale",
+    "flagscale": "FlagScale",
+    "vllm": "vllm",
+    "sglang": "sglang",
+    "llama.cpp": "llama.cpp",
+    "llama_cpp": "llama.cpp",
+    "omniinfer": "omniinfer",
+    "omni_infer": "omniinfer",
+    "verl": "verl",
+}
+TASKS = ("train", "inference", "post_train")
+
+
+@dataclass(frozen=True)
+class LegacyStep:
+    """What one backend went through: the fspatch command line it ran as, and the outcome."""
+
+    backend: str  # workspace backend
+    flagscale: str  # FlagScale's name for it
+    vendor: str | None
+    mapped_to: str
+    detail: str
 
 
 @dataclass(frozen=True)
 class LegacyResult:
     verb: str
-    backend: str
-    vendor: str | None
-    mapped_to: str  # the fspatch command line this ran as
-    detail: str
+    steps: tuple[LegacyStep, ...]
+    notes: tuple[str, ...]  # what fspatch does instead of a FlagScale flag, one line each
+
+
+def flagscale_name(name: str) -> str:
+    """FlagScale's normalisation of a ``--backend`` value; an unknown spelling is returned as given."""
+    return FLAGSCALE_BACKENDS.get(name.strip().lower(), name.strip())
+
+
+def resolve_backends(ws: Workspace, names: Sequence[str]) -> list[tuple[str, str]]:
+    """(workspace backend, FlagScale name) per ``--backend`` value, in order, without repeats."""
+    if isinstance(names, str):
+        names = [names]
+    if not names:
+        names = ["Megatron-LM"]  # FlagScale's default
+    out: list[tuple[str, str]] = []
+    for raw in names:
+        fs = flagscale_name(raw)
+        known = ws.backends()
+        try:
+            b = ws.backend(fs)
+        except UsageError:
+            try:
+                b = ws.backend(raw)
+            except UsageError:
+                what = "the host repository itself" if fs == "FlagScale" else "this workspace"
+                raise UsageError(
+                    f"--backend {raw}: unsupported backend (FlagScale name {fs!r}); "
+                    f"{what} has no such backend (known: {', '.join(sorted(known)) or 'none'})"
+                ) from None
+        if b.name not in [x for x, _ in out]:
+            out.append((b.name, fs))
+    return out
 
 
 def vendor_for_device(ws: Workspace, device_type: str) -> str:
@@ -44,44 +116,201 @@ def vendor_for_device(ws: Workspace, device_type: str) -> str:
     return hits[0]
 
 
-def run_unpatch(
-    ws: Workspace, backend: str, *, device_type: str | None = None, task: str | None = None, commit: str | None = None
-) -> LegacyResult:
-    if task is not None and device_type is None:
-        raise UsageError("--task needs --device-type (tasks belong to vendor layers)")
-    vendor = vendor_for_device(ws, device_type) if device_type is not None else None
-    r = apply_layers(ws, backend, vendor=vendor, task=task, at=commit)
-    line = (
-        f"fspatch apply {r.backend}" + (f" --vendor {vendor}" if vendor else "") + (f" --task {task}" if task else "")
+def _check_tasks(tasks: Sequence[str]) -> None:
+    for t in tasks:
+        if t not in TASKS:
+            raise UsageError(f"--task {t}: invalid choice (choose from {', '.join(TASKS)})")
+
+
+def _layer_task(ws: Workspace, backend: str, vendor: str, tasks: Sequence[str]) -> str | None:
+    """The first of ``tasks`` the vendor's layer declares (FlagScale tries them in order)."""
+    if not tasks:
+        return None
+    meta = ws.layer_meta(LayerRef(backend, vendor)) or {}
+    declared = [str(t) for t in meta.get("tasks", [])]
+    for t in tasks:
+        if t in declared:
+            return t
+    raise UsageError(
+        f"vendor '{vendor}' declares no task {' or '.join(repr(t) for t in tasks)} for {backend} "
+        f"(declared: {', '.join(declared) or 'none'})"
     )
-    line += f" --at {commit}" if commit else ""
-    return LegacyResult("unpatch", r.backend, vendor, line, f"checked out {r.head[:12]}")
+
+
+def key_file(key_path: Path | None, name: str) -> Path | None:
+    """FlagScale's ``--key-path DIR``: DIR/private_key.pem (unpatch) or DIR/public_key.pem (patch)."""
+    if key_path is None:
+        return None
+    path = key_path / name if key_path.is_dir() else key_path
+    if not path.is_file():
+        raise UsageError(f"--key-path {key_path}: no {name} there")
+    return path
+
+
+def _workspace_commit(ws: Workspace, commit: str, flag: str) -> str:
+    repo = workspace_repo(ws)
+    full = repo.resolve(commit)
+    if full is None:
+        raise UsageError(f"{flag} {commit}: no such commit in the workspace repository ({ws.root})")
+    return full
+
+
+def run_unpatch(
+    ws: Workspace,
+    backends: Sequence[str],
+    *,
+    device_type: str | None = None,
+    tasks: Sequence[str] = (),
+    commit: str | None = None,
+    force: bool = True,
+    init_submodule: bool = True,
+    key_path: Path | None = None,
+    fs_extension: bool = True,
+    backend_commits: Sequence[str] = (),
+) -> LegacyResult:
+    """Check each backend out with its layers (FlagScale's unpatch.py); validated before anything moves."""
+    _check_tasks(tasks)
+    if tasks and device_type is None:
+        raise UsageError("--task needs --device-type (tasks belong to vendor layers)")
+    pairs = resolve_backends(ws, backends)
+    if len(backend_commits) > len(pairs):
+        raise UsageError(f"--backend-commit: {len(backend_commits)} commits for {len(pairs)} backends")
+    vendor = vendor_for_device(ws, device_type) if device_type is not None else None
+    task_of = {b: _layer_task(ws, b, vendor, tasks) if vendor else None for b, _ in pairs}
+    key = key_file(key_path, "private_key.pem")
+    notes: list[str] = []
+    at = _workspace_commit(ws, commit, "--commit") if commit is not None else None
+    if at is None and vendor is not None and tasks:
+        found = latest(ws, str(ws.vendor_info(vendor)["device_type"]), tasks, [fs for _, fs in pairs])
+        if found is not None and workspace_repo(ws).resolve(found) is not None:
+            at = found
+            notes.append(f"--commit not given: {HISTORY_FILE} names {found[:12]} (FlagScale's newest): used")
+        elif found is not None:
+            notes.append(f"--commit not given: {HISTORY_FILE} names {found[:12]}, not in this repository: current")
+    if not fs_extension and vendor is not None:
+        notes.append("--no-fs-extension: ignored with --device-type, as in FlagScale")
+    if vendor is not None:
+        notes.append("fspatch checks the stack out in the backend's checkout (FlagScale: build/<device>/FlagScale)")
+    if force:
+        notes.append("force (FlagScale's default): rebuilt even if HEAD moved; local edits are still never overwritten")
+    want: dict[str, str | None] = {}
+    for i, (b, _) in enumerate(pairs):
+        sha = backend_commits[i] if i < len(backend_commits) else None
+        want[b] = None if sha in (None, "-", "None") else sha
+    steps: list[LegacyStep] = []
+    for b, fs in pairs:
+        backend = ws.backend(b)
+        path = ws.checkout_path(backend)
+        if not GitRepo.is_repo(path):
+            if not init_submodule:
+                raise UsageError(f"--no-init-submodule: backend '{b}' has no checkout at {backend.path}")
+            item = sync_backend(ws, backend)
+            notes.append(f"{backend.path}: {item.action} at the pin {item.commit[:12]} (FlagScale: submodule init)")
+        elif not init_submodule:
+            notes.append(f"--no-init-submodule: {backend.path} used as it is (fspatch never re-clones)")
+        sha = want[b]
+        if sha is not None:
+            resolved = GitRepo.open(path).resolve(sha)
+            if resolved != backend.commit:
+                raise UsageError(
+                    f"--backend-commit {sha}: {b} is pinned at {backend.commit[:12]} in upstream.lock and its "
+                    f"layers are kept for that commit; move the pin with 'fspatch pull-upstream -b {b} {sha}'"
+                )
+        if not fs_extension and vendor is None:
+            s = Session.open(ws, b)
+            if s.state is not None and not force:
+                s.require_head_at_stack()
+            with s.transaction("apply"):
+                s.commit(None, reason=f"unpatch {b} --no-fs-extension")
+            steps.append(LegacyStep(b, fs, None, f"fspatch pop -a -b {b}", f"pristine upstream {backend.commit[:12]}"))
+            continue
+        task = task_of[b]
+        r = apply_layers(ws, b, vendor=vendor, task=task, at=at, force=force, key=key)
+        line = f"fspatch apply {r.backend}" + (f" --vendor {vendor}" if vendor else "")
+        line += (f" --task {task}" if task else "") + (f" --at {at[:12]}" if at else "") + (" --force" if force else "")
+        steps.append(LegacyStep(b, fs, vendor, line, f"checked out {r.head[:12]}"))
+    return LegacyResult("unpatch", tuple(steps), tuple(notes))
 
 
 def run_patch(
-    ws: Workspace, backend: str, *, device_type: str | None = None, task: str | None = None, commit: str | None = None
+    ws: Workspace,
+    backends: Sequence[str],
+    *,
+    device_type: str | None = None,
+    tasks: Sequence[str] = (),
+    commit: str | None = None,
+    key_path: Path | None = None,
 ) -> LegacyResult:
+    """Record each backend's edits where they belong (FlagScale's patch.py), then export a vendor layer."""
+    _check_tasks(tasks)
+    pairs = resolve_backends(ws, backends)
     vendor = vendor_for_device(ws, device_type) if device_type is not None else None
+    if tasks and vendor is None:
+        raise UsageError("--task needs --device-type (tasks belong to vendor layers)")
+    notes: list[str] = []
+    base: str | None = None
     if commit is not None:
+        base = _workspace_commit(ws, commit, "--commit")
         head = workspace_repo(ws).head() or ""
-        if not head.startswith(commit.lower()) or len(commit) < 7:
-            raise UsageError(f"--commit {commit} is not the workspace HEAD ({head[:12]}); check it out first")
-    if task is not None:
+        if base != head and not workspace_repo(ws).descends_from(head, base):
+            raise UsageError(
+                f"--commit {commit}: {base[:12]} is not the workspace HEAD or one of its ancestors; "
+                "the layers are recorded in the workspace as checked out: check that commit out first"
+            )
         if vendor is None:
-            raise UsageError("--task needs --device-type (tasks belong to vendor layers)")
-        from fspatch.core.export import FilesReader, check_task
-        from fspatch.core.workspace import LayerRef
-
-        check_task(FilesReader(ws), LayerRef(ws.backend(backend).name, vendor), task)
-    name = ws.backend(backend).name
-    s = Session.open(ws, name)
-    plan = plan_refresh(s, vendor=vendor)
-    with s.transaction("refresh", files=plan.files):
-        file_changed = execute_refresh(s, plan)
-    line = f"fspatch refresh -b {name}" + (f" --vendor {vendor}" if vendor else "")
-    detail = f"{plan.display} {'refreshed' if file_changed else 'unchanged'}"
+            notes.append("--commit without --device-type: nothing to record it in (common layers carry no base)")
+    public = key_file(key_path, "public_key.pem") if key_path is not None else None
+    has_private = key_path is not None and (key_path / "private_key.pem").is_file()
+    private = key_file(key_path, "private_key.pem") if has_private else None
+    for b, _ in pairs:
+        if vendor is not None:
+            _layer_task(ws, b, vendor, tasks)
+    steps: list[LegacyStep] = []
+    for b, fs in pairs:
+        s = Session.open(ws, b)
+        layer = s.layer_ref(vendor)
+        empty = not s.entries(layer)
+        try:
+            plan = plan_absorb(s, layer=layer.label, per_file=True if empty else None)
+        except UsageError as exc:
+            state = s.state
+            if vendor is None and state is not None and f"above layer {layer.label}" in exc.message:
+                above = state.layers[-1].layer.removeprefix("vendor/")
+                device = ws.vendor_info(above)["device_type"]
+                raise UsageError(f"{exc.message}; FlagScale's way: patch --device-type {device}") from None
+            if not exc.message.startswith("nothing to absorb"):
+                raise
+            plan = None
+        line = f"fspatch absorb -b {b} --layer {layer.label}"
+        if plan is None:
+            detail = "No file changes detected. Nothing to patch."
+        else:
+            with s.transaction("absorb", files=plan.files):
+                changed = execute_absorb(s, plan)
+            where = sorted({f"{r.layer}/{r.patch}" for r in plan.routes})
+            n = len(plan.routes)
+            detail = f"{n} hunk{'s' if n != 1 else ''} into {', '.join(where)}" + ("" if changed else " (unchanged)")
+        if vendor is not None:
+            er = export_layers(ws, b, vendor=vendor, encrypt_to=public, key=private, base_commit=base)
+            line += f" && fspatch export -b {b} --vendor {vendor}"
+            detail += "; " + ", ".join(x.patch_path for x in er.layers)
+        steps.append(LegacyStep(b, fs, vendor, line, detail))
     if vendor is not None:
-        er = export_layers(ws, name, vendor=vendor)
-        line += f" && fspatch export {name} --vendor {vendor}"
-        detail += "; " + ", ".join(x.patch_path for x in er.layers)
-    return LegacyResult("patch", name, vendor, line, detail)
+        notes.append("diff.yaml and the patches are written in the workspace: commit them (FlagScale's patch.py does)")
+    return LegacyResult("patch", tuple(steps), tuple(notes))
+
+
+def run_merge(
+    ws: Workspace, backends: Sequence[str], *, device_type: str, tasks: Sequence[str], commit: str
+) -> LegacyResult:
+    """Append a FlagScale commit to the workspace's FlagScale history, as merge.py does."""
+    _check_tasks(tasks)
+    if not tasks:
+        raise UsageError("--task is required")
+    pairs = resolve_backends(ws, backends)
+    full = _workspace_commit(ws, commit, "--commit")
+    changed = append(ws, device_type, tasks, [fs for _, fs in pairs], full)
+    detail = f"{'updated' if changed else 'unchanged'} ({'+'.join(sorted(fs for _, fs in pairs))} {full[:12]})"
+    key = "+".join(sorted(fs for _, fs in pairs))
+    step = LegacyStep(",".join(b for b, _ in pairs), key, None, f"(write {HISTORY_FILE})", detail)
+    return LegacyResult("merge", (step,), (f"Patch history updated in {HISTORY_FILE}.",) if changed else ())

@@ -23,6 +23,14 @@ class FanOut:
     layer: str
 
 
+@dataclass(frozen=True)
+class BackendJob:
+    """One CI job of ``--github-matrix --by backend``: a backend and its layers (the bump's unit)."""
+
+    backend: str
+    layers: tuple[str, ...]
+
+
 def run(
     ws: Workspace,
     backends: Sequence[str] | None = None,
@@ -40,3 +48,13 @@ def fan_out(
 ) -> list[FanOut]:
     """The rows as CI jobs, without building anything (fast, needs no checkout)."""
     return [FanOut(layer.backend, layer.vendor or "", layer.label) for layer in layer_rows(ws, backends, vendors)]
+
+
+def fan_out_backends(
+    ws: Workspace, backends: Sequence[str] | None = None, *, vendors: Sequence[str] | None = None
+) -> list[BackendJob]:
+    """The rows grouped by backend: a bump moves one backend's pin and replays all its layers at once."""
+    jobs: dict[str, list[str]] = {}
+    for job in fan_out(ws, backends, vendors=vendors):
+        jobs.setdefault(job.backend, []).append(job.layer)
+    return [BackendJob(name, tuple(layers)) for name, layers in jobs.items()]

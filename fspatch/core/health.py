@@ -87,6 +87,7 @@ HEALTH_RULES: Mapping[str, str] = MappingProxyType(
         RULE_DOES_NOT_APPLY: "A common-layer patch does not apply on the pinned upstream",
         RULE_VENDOR_DOES_NOT_APPLY: "A vendor-layer patch does not apply on the current common layer",
         RULE_NOT_CANONICAL: "A patch file is not in fspatch's canonical form (a refresh would rewrite it)",
+        RULE_PENDING: "A patch a bot replay left pending (series/<backend>/pending.yaml); resolve it: 'fspatch apply'",
     }
 )
 

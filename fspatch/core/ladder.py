@@ -1,4 +1,4 @@
-"""The resolution ladder for one conflicting file: recorded, then structured, then relocated.
+"""The resolution ladder for one conflicting file: recorded, carried, structured, relocated.
 
 Input: what git's 3-way merge left for one file (its diff3-marked text with the replay's
 labels) and the file's three full versions.  Each conflict region is tried rule by rule,
@@ -6,7 +6,8 @@ in the order of ``--resolve``:
 
 * ``none``      -- nothing: the region stays a conflict, exactly as git leaves it;
 * ``recorded``  -- a resolution recorded for exactly this region (:mod:`resolutions`);
-* ``safe``      -- recorded, then structured merge of insertions into unordered contexts
+* ``safe``      -- recorded, then upstream's side where it already carries the patch's change
+  (:mod:`carried`), then structured merge of insertions into unordered contexts
   (:mod:`structured_merge`), then marker-guided relocation (:mod:`relocate`).
 
 Every rule refuses rather than guesses; the first that answers wins, and each region says
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from fspatch.core import relocate, structured_merge
+from fspatch.core import argparse_options, carried, relocate, structured_merge
 from fspatch.core.conflict_regions import ConflictRegion, Lines, MergedFile, marked, parse_diff3
 from fspatch.core.markers import MarkerConfig
 from fspatch.core.resolutions import Recorded, ResolutionStore
@@ -126,10 +127,17 @@ class Ladder:
             why.append("recorded: none for this exact conflict" + (f" (similar: {', '.join(near)})" if near else ""))
         if self.mode == RECORDED:
             return result(None, "; ".join(why) or "no recorded resolutions", None, near=near), []
+        took = carried.carried_region(region)
+        if took.lines is not None:
+            return result(carried.RULE, took.reason, took.lines, near=near), []
+        why.append(f"carried: {took.reason}")
         got = structured_merge.merge_region(path, merged, region, base, ours)
         if got.lines is not None:
             return result(structured_merge.RULE, got.reason, got.lines, near=near), []
-        why.append(f"structured: {got.reason}")
+        opts = argparse_options.merge_region(path, region, ours, theirs)
+        if opts.lines is not None:
+            return result(structured_merge.RULE, opts.reason, opts.lines, near=near), []
+        why.append(f"structured: {got.reason} (argparse options: {opts.reason})")
         moved = relocate.relocate_region(path, base, theirs, ours, merged, region, self.markers)
         if moved.lines is not None:
             clash = [e for e in moved.clean_edits for t in taken if e[0] == t[0] and e[1] < t[2] and t[1] < e[2]]

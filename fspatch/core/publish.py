@@ -66,7 +66,10 @@ def export_layers(
     out: Path | None = None,
     encrypt_to: Path | None = None,
     key: Path | None = None,
+    base_commit: str | None = None,
 ) -> ExportResult:
+    """``base_commit``: the FlagScale commit diff.yaml names (FlagScale's ``patch.py --commit``),
+    else the workspace HEAD."""
     wrepo = workspace_repo(ws)
     head = wrepo.head()
     if head is None:
@@ -103,7 +106,7 @@ def export_layers(
                 repos[b] = repo
                 stack = build_stack(repo, reader, b, v)
                 diff = squash(repo, stack.common_top, stack.top)
-                meta = diff_meta(ws, head, v, [b])
+                meta = diff_meta(ws, base_commit or head, v, [b])
                 yaml_bytes = dump_yaml(meta)
                 validate(
                     parse_yaml(yaml_bytes, f"{layer.dir.as_posix()}/diff.yaml"),

@@ -88,7 +88,7 @@ def plan_refresh(s: Session, *, patch: str | None = None, vendor: str | None = N
         new_patch = old_patch  # nothing to record: the file keeps every byte, whoever wrote it
     else:
         fresh = parse_diff(repo.diff_trees(repo.tree_of(parent), new_tree), display)
-        new_patch = replace(old_patch, files=_keep_unchanged(repo, old_patch.files, fresh, target_tree, new_tree))
+        new_patch = replace(old_patch, files=keep_unchanged(repo, old_patch.files, fresh, target_tree, new_tree))
     builder = s.builder()
     new_commit = builder.commit(new_tree, parent, new_patch)
 
@@ -149,7 +149,7 @@ def record_base(s: Session, layer: LayerRef) -> None:
         s.ws.save_layer_meta(layer, meta)
 
 
-def _keep_unchanged(
+def keep_unchanged(
     repo: GitRepo, old: Sequence[FileDiff], fresh: Sequence[FileDiff], old_tree: str, new_tree: str
 ) -> tuple[FileDiff, ...]:
     """Fresh file diffs, except that a file whose result did not change keeps its old text."""

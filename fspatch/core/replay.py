@@ -154,6 +154,18 @@ class Replayer:
 
             got = apply_ladder(repo, conflict_tree, files, labels, self.ladder)
             resolutions, notes = got.resolutions, got.notes
+            if got.tree is not None and not self.plan.stop and _all_carried(resolutions) and got.tree == ours:
+                # Upstream carries every conflicting region of the patch: already upstream, like quilt's test.
+                status = DROPPED if self.plan.drop_upstreamed else UPSTREAMED
+                new = None
+                if status != DROPPED:
+                    new = self.builder.commit(ours, lp.top, patch_of(lp, name))
+                    lp.top = new
+                done = PatchOutcome(
+                    lp.label, name, status, (), moved, deleted, resolutions, notes, upstream_how="carried"
+                )
+                self._record(lp, i, status, new, done)
+                return None
             if got.tree is not None:
                 how = category(resolutions)
                 outcome = PatchOutcome(
@@ -494,3 +506,8 @@ def replay_commit(
     author = Person(info.author_name, info.author_email, info.author_time, info.author_offset)
     commit = repo.create_commit(merged.tree, [prev_new], info.message, author, builder.committer())
     return AppliedPatch(p.name, commit), p.commit, commit
+
+
+def _all_carried(resolutions: Sequence[AutoResolution]) -> bool:
+    """Every region of the patch resolved by the ``carried`` rule (upstream has the whole change)."""
+    return bool(resolutions) and all(r.rule == "carried" for r in resolutions)

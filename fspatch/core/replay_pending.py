@@ -80,6 +80,28 @@ def pending_patches(ws: Workspace, backend: str) -> tuple[PendingPatch, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class PendingSummary:
+    """What ``status`` tells about a bot replay left pending: from which pin to which, and the patches."""
+
+    old_ref: str
+    old_commit: str
+    new_ref: str
+    new_commit: str
+    patches: tuple[PendingPatch, ...]
+
+
+def summary(ws: Workspace, backend: str) -> PendingSummary | None:
+    """The pending replay of a backend in brief, or None (raises InputError on a damaged file)."""
+    data = load(ws, backend)
+    if data is None:
+        return None
+    old, new = data["old"], data["new"]
+    return PendingSummary(
+        str(old["ref"]), str(old["commit"]), str(new["ref"]), str(new["commit"]), pending_patches(ws, backend)
+    )
+
+
 def record(
     ws: Workspace,
     plan: Plan,

@@ -73,7 +73,7 @@ class FileConflict:
 class AutoResolution:
     """One conflict region a rule of the resolution ladder resolved (docs/resolution.md)."""
 
-    rule: str  # recorded | structured | relocated
+    rule: str  # recorded | carried | structured | relocated
     path: str
     region: int  # 0-based index among the file's conflict regions
     line: int  # first line of the region in upstream's side (1-based)
@@ -96,7 +96,7 @@ class PatchOutcome:
     resolved_by: str = ""  # for status resolved: the least certain rule it needed, or "by hand"
     blocked_by: str = ""  # a conflict caused only by this earlier conflicting/skipped patch of the layer
     upstream_commit: str = ""  # upstreamed: the upstream commit that carries the change, where known
-    upstream_how: str = ""  # upstreamed although the merge conflicted: "patch-id" | "reverse-applies"
+    upstream_how: str = ""  # upstreamed although the merge conflicted: "patch-id" | "reverse-applies" | "carried"
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def outcome_from_dict(d: Mapping[str, Any]) -> PatchOutcome:
     )
 
 
-RULE_ORDER = ("recorded", "structured", "relocated")  # most to least certain
+RULE_ORDER = ("recorded", "carried", "structured", "relocated")  # most to least certain
 
 
 def resolved_by(o: PatchOutcome) -> str:

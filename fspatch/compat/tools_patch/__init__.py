@@ -1,0 +1,1 @@
+"""The shim scripts ``fspatch compat install`` copies to a FlagScale checkout's ``tools/patch/``."""

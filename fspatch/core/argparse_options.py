@@ -1,0 +1,231 @@
+"""Both sides add argparse options at one spot: keep both (issue 17, a structured-merge context).
+
+Why this context is unordered: an ``argparse`` parser looks its options up by their option
+strings; the order of ``add_argument`` calls for *optional* arguments only changes the order
+of ``--help`` output.  FlagScale's Megatron-LM patches add options to ``arguments.py`` at
+every bump, and upstream adds its own at the same spots; the maintainers kept both,
+upstream's first, in every such region of the truth set.
+
+Proof (Python's own parser, on each side's whole file): both sides only insert; every inserted
+statement is ``<name>.add_argument('--opt', ...)`` on the same ``<name>`` as a call right
+next to the insertion; every option string starts with ``-`` (positional arguments are
+ordered, refused); every ``add_argument`` of both files is written with literal strings, and
+no option string or destination one side adds is used anywhere in the other side's file
+(argparse raises on a repeated option, and a shared ``dest`` would make the order decide a
+default).  Result: upstream's lines, then the patch's.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from fspatch.core.conflict_regions import ConflictRegion
+from fspatch.core.structured_merge import Outcome, insertions
+
+
+def _calls(tree: ast.AST) -> Iterator[tuple[ast.stmt, str, ast.Call]]:
+    """Every statement ``<name>.add_argument(...)`` in the module, with its receiver's name."""
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr == "add_argument"
+            and isinstance(node.value.func.value, ast.Name)
+        ):
+            yield node, node.value.func.value.id, node.value
+
+
+def _options(call: ast.Call) -> tuple[list[str], str] | None:
+    """Option strings and destination of an add_argument call; None when not all literal."""
+    flags: list[str] = []
+    for arg in call.args:
+        if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            return None
+        flags.append(arg.value)
+    dest = None
+    for kw in call.keywords:
+        if kw.arg is None:
+            return None  # **kwargs: cannot tell
+        if kw.arg == "dest":
+            if not (isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)):
+                return None
+            dest = kw.value.value
+    if not flags:
+        return None
+    if dest is None:
+        longs = [f for f in flags if f.startswith("--")]
+        dest = (longs[0] if longs else flags[0]).lstrip("-").replace("-", "_")
+    return flags, dest
+
+
+def _block(file: bytes, lines: tuple[bytes, ...]) -> int | None:
+    """The 1-based first line of ``lines`` in ``file`` when they occur there exactly once."""
+    have = file.splitlines(keepends=True)
+    want = [line if line.endswith(b"\n") else line + b"\n" for line in lines]
+    have = [line if line.endswith(b"\n") else line + b"\n" for line in have]
+    hits = [i for i in range(len(have) - len(want) + 1) if have[i : i + len(want)] == want]
+    return hits[0] + 1 if len(hits) == 1 else None
+
+
+Side = tuple[list[tuple[list[str], str]], set[str], set[str]]  # added (flags, dest); all flags; all dests
+
+
+def _side(file: bytes, lines: tuple[bytes, ...], who: str) -> Side | str:
+    """One side's added options (flags, dest), and every flag and dest of its whole file; or why not."""
+    try:
+        tree = ast.parse(file)
+    except (SyntaxError, ValueError):
+        return f"{who}'s file does not parse"
+    first = _block(file, lines)
+    if first is None:
+        return f"{who}'s lines are not found once in {who}'s file"
+    last = first + len(lines) - 1
+    added: list[tuple[list[str], str]] = []
+    receivers: set[str] = set()
+    neighbours: set[str] = set()
+    covered: set[int] = set()
+    flags: list[str] = []
+    dests: list[str] = []
+    for stmt, name, call in _calls(tree):
+        got = _options(call)
+        if got is None:
+            if first <= stmt.lineno <= last:
+                return "an added option is not written with literal strings"
+            return "an option of this file is not written with literal strings (repeats unknown)"
+        flags.extend(got[0])
+        dests.append(got[1])
+        end = stmt.end_lineno or stmt.lineno
+        if first <= stmt.lineno and end <= last:
+            added.append(got)
+            receivers.add(name)
+            covered.update(range(stmt.lineno, end + 1))
+        elif end == first - 1 or stmt.lineno == last + 1:
+            neighbours.add(name)
+    for n, line in enumerate(lines, start=first):
+        if line.strip() and not line.lstrip().startswith(b"#") and n not in covered:
+            return "the added lines are not all add_argument calls"
+    if len(receivers) != 1 or not receivers <= neighbours:
+        return "the added options are not added to the parser next to them"
+    return added, set(flags), set(dests)
+
+
+def merge_region(path: str, region: ConflictRegion, ours_file: bytes, theirs_file: bytes) -> Outcome:
+    """Upstream's options, then the patch's, when both sides only add optional argparse options.
+
+    Each side is read in its own whole file (upstream's new file, the patch's old patched one:
+    both parse, unlike a file with git's other regions in it): its lines must be whole
+    ``add_argument`` calls next to one on the same parser.  Then no option or destination of
+    one side may exist anywhere in the other side's file.
+    """
+    if not path.endswith(".py"):
+        return Outcome(None, "not a Python file")
+    ins_o = insertions(region.base, region.ours)
+    ins_t = insertions(region.base, region.theirs)
+    if region.base:
+        return _next_to_edit(region, ours_file, theirs_file)
+    if not ins_o or not ins_t:
+        return Outcome(None, "not both sides only adding lines")
+    ours = _side(ours_file, region.ours, "upstream")
+    if isinstance(ours, str):
+        return Outcome(None, ours)
+    theirs = _side(theirs_file, region.theirs, "the patch")
+    if isinstance(theirs, str):
+        return Outcome(None, theirs)
+
+    def indent(lines: tuple[bytes, ...]) -> bytes:
+        first = next(line for line in lines if line.strip())
+        return first[: len(first) - len(first.lstrip())]
+
+    if indent(region.ours) != indent(region.theirs):
+        return Outcome(None, "the two sides' options are indented differently")
+    for (flags, dest), other, who in (
+        *((a, theirs, "the patch") for a in ours[0]),
+        *((a, ours, "upstream") for a in theirs[0]),
+    ):
+        if any(not f.startswith("-") for f in flags):
+            return Outcome(None, f"'{flags[0]}' is a positional argument (their order matters)")
+        twice = sorted(set(flags) & other[1])
+        if twice:
+            return Outcome(None, f"option '{twice[0]}' is added twice ({who}'s file has it too)")
+        if dest in other[2]:
+            return Outcome(None, f"destination '{dest}' is used by another option ({who}'s file)")
+    return Outcome(
+        (*region.ours, *region.theirs),
+        f"kept both (argparse options: upstream {len(ours[0])}, patch {len(theirs[0])}): an option's place "
+        "only changes --help order",
+    )
+
+
+def _next_to_edit(region: ConflictRegion, ours_file: bytes, theirs_file: bytes) -> Outcome:
+    """The patch only adds options right after (or before) lines upstream edited: upstream's, then the patch's.
+
+    git conflicts because the two changes touch; the patch's options do not depend on the
+    lines next to them (an option's place only changes ``--help`` order), so they go at the
+    same end of upstream's lines -- which must end (start) with a whole ``add_argument`` call
+    on the same parser, so the options land between two calls.  None of them may be in
+    upstream's file already (option string or destination).
+    """
+    base, theirs = region.base, region.theirs
+    n = len(base)
+    if len(theirs) > n and theirs[:n] == base:
+        added, after = theirs[n:], True
+    elif len(theirs) > n and theirs[-n:] == base:
+        added, after = theirs[: len(theirs) - n], False
+    else:
+        return Outcome(None, "the patch does not only add lines before or after the region's lines")
+    if not any(line.strip() for line in region.ours):
+        return Outcome(None, "upstream removed the lines the patch adds next to")
+    mine = _side(theirs_file, added, "the patch")
+    if isinstance(mine, str):
+        return Outcome(None, mine)
+    try:
+        tree = ast.parse(ours_file)
+    except (SyntaxError, ValueError):
+        return Outcome(None, "upstream's file does not parse")
+    first = _block(ours_file, region.ours)
+    if first is None:
+        return Outcome(None, "upstream's lines are not found once in upstream's file")
+    last = first + len(region.ours) - 1
+    receiver = _receiver(theirs_file, added)
+    flags: set[str] = set()
+    dests: set[str] = set()
+    touches = False
+    for stmt, name, call in _calls(tree):
+        got = _options(call)
+        if got is None:
+            return Outcome(None, "an option of upstream's file is not written with literal strings (repeats unknown)")
+        flags.update(got[0])
+        dests.add(got[1])
+        end = stmt.end_lineno or stmt.lineno
+        if name == receiver and ((after and end == last) or (not after and stmt.lineno == first)):
+            touches = True
+    if not touches:
+        return Outcome(None, "upstream's lines do not end with an add_argument call on the same parser")
+    for opt_flags, dest in mine[0]:
+        if any(not f.startswith("-") for f in opt_flags):
+            return Outcome(None, f"'{opt_flags[0]}' is a positional argument (their order matters)")
+        twice = sorted(set(opt_flags) & flags)
+        if twice:
+            return Outcome(None, f"option '{twice[0]}' is added twice (upstream's file has it too)")
+        if dest in dests:
+            return Outcome(None, f"destination '{dest}' is used by another option (upstream's file)")
+    lines = (*region.ours, *added) if after else (*added, *region.ours)
+    return Outcome(
+        lines,
+        f"kept both: upstream's edit, then the patch's {len(mine[0])} argparse option(s) "
+        f"{'after' if after else 'before'} it (an option's place only changes --help order)",
+    )
+
+
+def _receiver(file: bytes, lines: tuple[bytes, ...]) -> str | None:
+    """The parser object the add_argument calls at ``lines`` of ``file`` are made on."""
+    first = _block(file, lines)
+    for stmt, name, _ in _calls(ast.parse(file)):
+        if first is not None and stmt.lineno == first:
+            return name
+    return None
+
+
+__all__ = ["merge_region"]
