@@ -220,3 +220,14 @@ def test_every_changing_verb_refuses_over_any_pending_journal(interrupted: tuple
     assert without_locks(tree_snapshot(w.root)) == before, verb
 
 
+
+
+def test_build_hook_api_takes_the_lock_too(held: tuple[WS, Path, int]) -> None:
+    """fspatch.api.materialize (it may clone and writes a tree) is refused like the verbs, naming the holder."""
+    from fspatch import api
+    from fspatch.core.lock import LockedError
+
+    w, path, pid = held
+    with pytest.raises(LockedError, match=f"pid {pid}"):
+        api.materialize(api.open_workspace(w.root), "minillm", w.root.parent / "tree")
+    assert not (w.root.parent / "tree").exists()
