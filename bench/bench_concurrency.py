@@ -3,7 +3,7 @@
 Each round resets the example workspace to the stack applied up to 0001 and starts two real
 processes together, drawn from pairs of changing verbs (``push -a`` / ``pop -a``, ``goto`` /
 ``refresh``, ``new`` / ``push -a`` …).  Afterwards HEAD must be the state ref's top, the checkout
-must have no change against HEAD, no journal may be left, each process must have exited 0 or
+must have no change against HEAD, no journal or lock may be left, each process must have exited 0 or
 with one ``error:`` line (the lock's holder, or "the stack changed meanwhile"), never 3.
 
     python bench/bench_concurrency.py [--rounds 60]
@@ -32,6 +32,8 @@ PAIRS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
     (("push",), ("refresh",)),
     (("new", "extra", "-m", "Extra"), ("push", "-a")),
     (("apply", "minillm"), ("pop", "-a")),
+    (("vendor", "add", "acme", "--device-type", "Acme_NPU", "--contact", "a@x"), ("new", "other", "-m", "Other")),
+    (("fmt",), ("push", "-a")),
 ]
 
 
@@ -49,10 +51,11 @@ def main() -> int:
     w = make_workspace(tmp)
     both_ok = refused = bad = inconsistent = 0
     for i in range(a.rounds):
-        for p in w.series_dir.glob("*extra*.patch"):
+        for p in [*w.series_dir.glob("*extra*.patch"), *w.series_dir.glob("*other*.patch")]:
             p.unlink()
             series = w.series_dir / "series"
-            series.write_text("".join(line + "\n" for line in series.read_text().split() if "extra" not in line))
+            keep = [line for line in series.read_text().split() if "extra" not in line and "other" not in line]
+            series.write_text("".join(line + "\n" for line in keep))
         apply_cmd.run(w.ws(), "minillm", upto="0001", force=True)
         first, second = PAIRS[i % len(PAIRS)]
         procs = [
@@ -77,7 +80,8 @@ def main() -> int:
         both_ok += codes == [0, 0]
         repo = pygit2.Repository(str(w.checkout))
         state = repo.references["refs/fspatch/state"].peel(pygit2.Commit)
-        journal = (w.checkout / ".git/fspatch/txn.json").exists()
+        journal = (w.checkout / ".git/fspatch/journal.json").exists()
+        journal |= (w.checkout / ".git/fspatch/lock").exists() or (w.root / ".fspatch.lock").exists()
         if [str(x) for x in state.parent_ids] != [str(repo.head.target)] or repo.status() or journal:
             inconsistent += 1
             print(f"round {i}: inconsistent ({' '.join(first)} / {' '.join(second)}): status {repo.status()}")

@@ -1,13 +1,22 @@
-"""Random kills across every changing stack verb: the state is always exactly before or after (issue 15).
+"""Random kills across every changing verb: the state is always exactly before or after (issue 15).
 
-Each run copies a prepared workspace (the embedded example, stack applied up to 0002, a user's
-staged, unstaged and untracked edits in the checkout), starts one changing verb as a real
-process, sends it SIGKILL after a random delay (45-100 % of the verb's own run time: the
-interpreter start-up is the first half), runs
-``fspatch recover`` when a journal was left, and compares everything a user cares about --
+Each run copies a prepared workspace, starts one changing verb as a real process, sends it
+SIGKILL -- every other run after a random delay (45-100 % of the verb's own run time: the
+interpreter start-up is the first half), the others at a random moment (0-25 % of the run
+time) after the verb's journal appears, so the kills land in the steps that change things --
+then runs ``fspatch recover`` when a journal was left (in the checkout's git dir or
+the workspace's), and compares everything a user cares about --
 workspace files, checkout files, index entries, HEAD, ``refs/fspatch/*`` -- with the state
 before the verb and with the state a run without a kill ends in.  Figures: kills tried, states
 exactly before, exactly after, neither, and bytes of the user's edits lost (must be 0).
+
+Three prepared workspaces (all git repositories with one commit, so export has a head):
+``edits`` -- the example's stack applied up to 0002, a vendor layer ``acme`` with one patch, a
+user's staged, unstaged and untracked edits in the checkout (the stack verbs, export, import
+quilt); ``clean`` -- the whole stack applied, no edits, an upstream with a clean ``v1.0.1`` and
+the conflicting ``v1.1`` (pull-upstream: clean, stopping at the conflict, and a bot's
+``--no-stop``); ``fresh`` -- a backend with no patches and a FlagScale-style repository to
+import.
 
     python bench/bench_kill.py [--runs 200] [--seed 15]
 """
@@ -30,15 +39,22 @@ import pygit2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-VERBS: list[tuple[str, ...]] = [
-    ("apply", "minillm"),
-    ("push", "-a"),
-    ("pop", "-a"),
-    ("goto", "0003"),
-    ("new", "extra", "-m", "Extra"),
-    ("refresh",),
-    ("delete", "0003"),
-    ("rename", "0001", "gems"),
+# (verb, the prepared workspace it runs in); {base} is the run's copy (the folder holding ws/).
+VERBS: list[tuple[tuple[str, ...], str]] = [
+    (("apply", "minillm"), "edits"),
+    (("push", "-a"), "edits"),
+    (("pop", "-a"), "edits"),
+    (("goto", "0003"), "edits"),
+    (("new", "extra", "-m", "Extra"), "edits"),
+    (("refresh",), "edits"),
+    (("delete", "0003"), "edits"),
+    (("rename", "0001", "gems"), "edits"),
+    (("export", "minillm", "--vendor", "acme"), "edits"),
+    (("import", "quilt", "{base}/quilt", "-b", "minillm", "--vendor", "acme"), "edits"),
+    (("pull-upstream", "minillm", "v1.0.1"), "clean"),
+    (("pull-upstream", "minillm", "v1.1"), "clean"),
+    (("pull-upstream", "minillm", "v1.1", "--no-stop"), "clean"),
+    (("import", "flagscale", "{base}/FlagScale"), "fresh"),
 ]
 USER_FILES = ("notes.txt", "README.md")
 
@@ -59,15 +75,86 @@ def _fspatch(root: Path, env: dict[str, str], *args: str) -> subprocess.Complete
     )
 
 
-def prepare(base: Path, env: dict[str, str]) -> Path:
-    """The template workspace every run copies."""
+def _commit_workspace(root: Path) -> None:
+    from scripts.example import git
+
+    git(root, "init", "-q")
+    git(root, "add", "-A", ".")
+    git(root, "reset", "-q", "third_party")
+    git(root, "commit", "-q", "-m", "workspace", date=1_700_000_000)
+
+
+def _diff(upstream: Path, ref: str, changes: dict[str, bytes]) -> bytes:
+    from tests.hardutil import git_diff_of
+
+    def edit(tree: Path) -> None:
+        for rel, data in changes.items():
+            (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tree / rel).write_bytes(data)
+
+    return git_diff_of(upstream, ref, edit, "--full-index")
+
+
+def prepare(base: Path, env: dict[str, str], kind: str = "edits") -> Path:
+    """A prepared workspace every run of a verb copies (see the module's docstring)."""
     os.environ.update(env)
+    from click.testing import CliRunner
+
+    from fspatch.cli import main_group
     from fspatch.commands import apply as apply_cmd
     from scripts.example import git
     from tests.wsutil import make_workspace
 
-    w = make_workspace(base)
+    def cli(*args: str) -> None:
+        r = CliRunner().invoke(main_group, ["-C", str(w.root), *args])
+        assert r.exit_code == 0, r.output
+
+    w = make_workspace(base, patches=kind != "fresh")
+    if kind == "fresh":
+        fs = base / "FlagScale"
+        common = fs / "flagscale/backends/MiniLLM/README.md.patch"
+        common.parent.mkdir(parents=True)
+        readme = (w.upstream / "README.md").read_bytes()
+        common.write_bytes(_diff(w.upstream, "v1.0", {"README.md": readme + b"FlagScale common line\n"}))
+        hw = fs / "hardware/Acme_NPU/MiniLLM"
+        hw.mkdir(parents=True)
+        vendor = {"README.md": readme + b"FlagScale common line\n", "minillm/acme.py": b"DEVICE = 'acme'\n"}
+        (hw / "diff.patch").write_bytes(_diff(w.upstream, "v1.0", vendor))
+        commit = w.ws().backend("minillm").commit
+        (hw / "diff.yaml").write_text(
+            f"backends_commit:\n  minillm: {commit}\nbackends_version:\n  minillm: v1\ncommit: {'ab' * 20}\n"
+            "contact: Acme Team <t@acme.org>\ndevice_type: Acme_NPU\nmodels:\n- Qwen3-8B\ntask:\n- inference\n"
+        )
+        _commit_workspace(w.root)
+        return w.root
+    if kind == "clean":
+        apply_cmd.run(w.ws(), "minillm")
+        scratch = base / "scratch"
+        git(base, "clone", "-q", str(w.upstream), str(scratch))
+        git(scratch, "checkout", "-q", "v1.0")
+        (scratch / "CHANGES.md").write_text("v1.0.1: a documentation fix\n")
+        git(scratch, "add", "CHANGES.md")
+        git(scratch, "commit", "-q", "-m", "v1.0.1", date=1_700_100_000)
+        git(scratch, "tag", "v1.0.1")
+        git(scratch, "push", "-q", "origin", "v1.0.1")
+        shutil.rmtree(scratch)
+        _commit_workspace(w.root)
+        return w.root
     apply_cmd.run(w.ws(), "minillm", upto="0002")
+    cli("vendor", "add", "acme", "--device-type", "Acme_NPU", "--contact", "a@x")
+    cli("vendor", "layer", "acme", "minillm", "--task", "inference")
+    layer = w.root / "vendors/acme/minillm"
+    (layer / "0001-acme-device.patch").write_bytes(
+        b"Subject: Acme device\n---\n" + _diff(w.upstream, "v1.0", {"minillm/acme.py": b"DEVICE = 'acme'\n"})
+    )
+    (layer / "series").write_text("0001-acme-device.patch\n")
+    quilt = base / "quilt"
+    quilt.mkdir()
+    (quilt / "0001-quilt.patch").write_bytes(
+        b"Subject: From quilt\n---\n" + _diff(w.upstream, "v1.0", {"minillm/quilt_added.py": b"X = 1\n"})
+    )
+    (quilt / "series").write_text("0001-quilt.patch\n")
+    _commit_workspace(w.root)
     (w.checkout / "notes.txt").write_text("untracked notes\n")
     readme = w.checkout / "README.md"
     readme.write_text(readme.read_text() + "staged line\n")
@@ -109,69 +196,96 @@ def lost_bytes(before: tuple[object, ...], now: tuple[object, ...]) -> int:
     return lost
 
 
+def _journal_left(root: Path) -> bool:
+    return any(
+        (root / where / ".git/fspatch/journal.json").exists() for where in (".", "third_party/minillm")
+    )
+
+
+def _argv(verb: tuple[str, ...], base: Path) -> list[str]:
+    return [a.replace("{base}", str(base)) for a in verb]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=280)
     ap.add_argument("--seed", type=int, default=15)
     a = ap.parse_args()
     rng = random.Random(a.seed)
     tmp = Path(tempfile.mkdtemp(prefix="fspatch-bench-kill-"))
     env = _env(tmp / "home")
     (tmp / "home").mkdir()
-    template = prepare(tmp / "template", env)
-    before = state(template)
+    templates = {kind: prepare(tmp / f"template-{kind}", env, kind) for kind in ("edits", "clean", "fresh")}
+    before = {kind: state(root) for kind, root in templates.items()}
     after: dict[tuple[str, ...], tuple[object, ...]] = {}
     duration: dict[tuple[str, ...], float] = {}
-    for verb in VERBS:
+    for verb, kind in VERBS:
         work = tmp / "ref"
         shutil.rmtree(work, ignore_errors=True)
-        shutil.copytree(template.parent, work, symlinks=True)
+        shutil.copytree(templates[kind].parent, work, symlinks=True)
         t0 = time.perf_counter()
-        r = _fspatch(work / "ws", env, *verb)
+        r = _fspatch(work / "ws", env, *_argv(verb, work))
         duration[verb] = time.perf_counter() - t0
-        if r.returncode != 0:
+        if r.returncode not in (0, 1) or "error" in r.stderr and r.returncode != 1:
             print(f"reference run of {' '.join(verb)} failed: {r.stderr.strip()}")
             return 1
         after[verb] = state(work / "ws")
+        if after[verb] == before[kind]:
+            print(f"reference run of {' '.join(verb)} changed nothing: the harness would prove nothing")
+            return 1
     counts = {"before": 0, "after": 0, "neither": 0}
-    lost = recovered = killed = 0
+    lost = recovered = killed = after_journal = 0
     per_verb: dict[str, list[int]] = {}
     for i in range(a.runs):
-        verb = VERBS[i % len(VERBS)]
+        verb, kind = VERBS[i % len(VERBS)]
         work = tmp / "run"
         shutil.rmtree(work, ignore_errors=True)
-        shutil.copytree(template.parent, work, symlinks=True)
+        shutil.copytree(templates[kind].parent, work, symlinks=True)
         root = work / "ws"
-        delay = rng.uniform(0.45, 1.0) * duration[verb]  # start-up is most of a run: aim at the work
         p = subprocess.Popen(
-            [sys.executable, "-m", "fspatch", "-C", str(root), *verb],
+            [sys.executable, "-m", "fspatch", "-C", str(root), *_argv(verb, work)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
         )
-        time.sleep(delay)
+        if (i // len(VERBS)) % 2 == 0:  # anywhere in the run (start-up is most of it: aim at the work)
+            time.sleep(rng.uniform(0.45, 1.0) * duration[verb])
+        else:  # after the journal is written: the steps that change things
+            t0 = time.perf_counter()
+            while p.poll() is None and not _journal_left(root) and time.perf_counter() - t0 < duration[verb] * 3:
+                time.sleep(0.001)
+            time.sleep(rng.uniform(0.0, 0.25) * duration[verb])
+            after_journal += 1
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             killed += 1
         p.wait()
-        if (root / "third_party/minillm/.git/fspatch/txn.json").exists():
+        if (i + 1) % 20 == 0:
+            print(f"  … {i + 1}/{a.runs} runs", file=sys.stderr, flush=True)
+        if _journal_left(root):
             rec = _fspatch(root, env, "recover")
             recovered += rec.returncode == 0
         now = state(root)
-        kind = "before" if now == before else "after" if now == after[verb] else "neither"
-        counts[kind] += 1
-        lost += lost_bytes(before, now)
-        per_verb.setdefault(" ".join(verb), [0, 0, 0])[("before", "after", "neither").index(kind)] += 1
+        kind_now = "before" if now == before[kind] else "after" if now == after[verb] else "neither"
+        counts[kind_now] += 1
+        lost += lost_bytes(before[kind], now)
+        per_verb.setdefault(" ".join(verb).replace("{base}", "BASE"), [0, 0, 0])[
+            ("before", "after", "neither").index(kind_now)
+        ] += 1
     shutil.rmtree(tmp, ignore_errors=True)
-    print(f"runs: {a.runs}, killed before finishing: {killed}, recovered from a journal: {recovered}")
+    print(
+        f"runs: {a.runs} (half killed at a random time, half just after the journal was written: {after_journal}), "
+        f"killed before finishing: {killed}, recovered from a journal: {recovered}"
+    )
     for verb_name, (b, af, ne) in per_verb.items():
-        print(f"  {verb_name:28s} before {b:3d}  after {af:3d}  neither {ne:3d}")
+        print(f"  {verb_name:52s} before {b:3d}  after {af:3d}  neither {ne:3d}")
     print(f"exactly before: {counts['before']}, exactly after: {counts['after']}, neither: {counts['neither']}")
     print(f"bytes of user edits lost: {lost}")
     ok = counts["neither"] == 0 and lost == 0
     print(
-        f"TARGET: issue 15 | random kills: states exactly before or after, 0 bytes lost | "
-        f"{counts['before'] + counts['after']}/{a.runs} exact, {lost} bytes lost | {'ok' if ok else 'MISSED'}"
+        f"TARGET: issue 15 | random kills across {len(VERBS)} changing verbs: states exactly before or after, "
+        f"0 bytes lost | {counts['before'] + counts['after']}/{a.runs} exact, {lost} bytes lost | "
+        f"{'ok' if ok else 'MISSED'}"
     )
     return 0 if ok else 1
 

@@ -117,18 +117,23 @@ def materialize(
         vendor = found
     if task is not None and vendor is None:
         raise UsageError("task needs a vendor or device (tasks belong to vendor layers)")
-    if fetch:
-        sync_cmd.run(w, [name])
-    r = apply_cmd.run(
-        w,
-        name,
-        vendor=vendor,
-        task=task,
-        force=force,
-        to=Path(directory),
-        at=at,
-        key=Path(key) if key is not None else None,
-    )
+    from fspatch.commands.recover import refuse_pending
+    from fspatch.core.lock import workspace_locked
+
+    with workspace_locked(w.root, "materialize"):  # it may clone a checkout: one changing fspatch at a time
+        refuse_pending(w)
+        if fetch:
+            sync_cmd.run(w, [name])
+        r = apply_cmd.run(
+            w,
+            name,
+            vendor=vendor,
+            task=task,
+            force=force,
+            to=Path(directory),
+            at=at,
+            key=Path(key) if key is not None else None,
+        )
     return Materialized(
         r.backend,
         vendor,

@@ -70,3 +70,39 @@ class HunkFailed(ConflictError):
 
 class GitError(FspatchError):
     """Git could not do what was asked (missing ref, fetch failed, …)."""
+
+
+class EnvironmentFailure(FspatchError):
+    """The machine refused a read or write (disk full, read-only, name too long…); exit 2.
+
+    Raised where a journalled verb has already put everything back (or says it could not);
+    any other ``OSError`` reaching the CLI is described the same way by :func:`describe_os_error`.
+    """
+
+
+_OS_HINTS = {
+    "ENOSPC": "the disk is full; free some space and run the command again",
+    "EDQUOT": "the disk quota is used up; free some space and run the command again",
+    "EFBIG": "the file is over the size the system allows (a file size limit?)",
+    "EROFS": "the file system is read-only",
+    "EACCES": "permission denied; make it writable (or run as its owner)",
+    "EPERM": "the operation is not permitted (an immutable or append-only file?)",
+    "EBUSY": "the file or folder is busy (a mount point, or in use)",
+    "ENAMETOOLONG": "a name is over the file system's limit (255 bytes a component on most)",
+    "EMFILE": "too many open files",
+    "EIO": "an input/output error from the disk",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an environment failure: the path, what the system said, and what to do."""
+    import errno as _errno
+
+    name = _errno.errorcode.get(exc.errno or 0, "")
+    where = exc.filename if exc.filename is not None else None
+    what = exc.strerror or str(exc) or type(exc).__name__
+    text = f"{where}: {what}" if where is not None else what
+    if name:
+        text += f" ({name})"
+    hint = _OS_HINTS.get(name)
+    return f"{text}; {hint}" if hint else text

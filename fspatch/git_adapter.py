@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pygit2
 from pygit2.enums import CheckoutStrategy, DiffFind, DiffOption, FileMode, FileStatus, ObjectType
@@ -1570,3 +1570,32 @@ def _through(
     delta = prev_old - prev_new
     passed.extend([(pos + delta, final) for pos, final in pairs[k:]])
     return passed, kept
+
+
+# -- libgit2's refusals of the environment ------------------------------------------------------
+# libgit2 reports a full disk, an immutable file or a read-only file system as a plain
+# ``pygit2.GitError`` ("could not open '…' for writing: Operation not permitted").  The methods
+# that write (objects, refs, the index, the working tree) turn it into fspatch's GitError: one
+# line, exit 2, and the journal around the verb puts everything back.
+_WRITERS = (
+    "write_blob", "update_tree", "create_commit", "update_ref", "force_ref", "set_head", "set_head_ref",
+    "checkout", "checkout_paths", "reset_index", "reset_hard", "write_worktree", "snapshot_worktree",
+)
+
+
+def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except pygit2.GitError as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise GitError(f"git could not write: {text}") from None
+
+    return wrapper
+
+
+for _name in _WRITERS:
+    setattr(GitRepo, _name, _translating(getattr(GitRepo, _name)))

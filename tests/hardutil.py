@@ -40,6 +40,11 @@ def tree_snapshot(root: Path) -> dict[str, tuple[int, str]]:
     return out
 
 
+def without_locks(snap: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
+    """A snapshot without lock files: a killed verb's lock is stale, the next verb takes it over and removes it."""
+    return {k: v for k, v in snap.items() if not (k.endswith("fspatch/lock") or k.endswith(".fspatch.lock"))}
+
+
 def cli(root: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     """The real CLI, errors caught as the console script would (one line, an exit code)."""
     return CliRunner().invoke(main_group, ["-C", str(root), *args], env=env)

@@ -208,7 +208,11 @@ def test_killed_apply_to_dir_is_undone_by_recover(tmp_path: Path, step: str, for
     r = _fspatch(w, *args, crash=step)
     assert r.returncode == -signal.SIGKILL, (r.returncode, r.stdout, r.stderr)
     assert _fspatch(w, "series").returncode == 2  # the journal blocks other verbs
-    rec = _fspatch(w, "recover")
+    status = _fspatch(w, "status")
+    assert f"run 'fspatch recover --to {out.resolve()}'" in status.stdout, status.stdout
+    refused = _fspatch(w, "recover")  # DIR is outside the workspace: undone only where the user confirms it
+    assert refused.returncode == 2 and f"recover --to {out.resolve()}" in refused.stderr, refused.stderr
+    rec = _fspatch(w, "recover", "--to", str(out))
     assert rec.returncode == 0, rec.stderr
     assert (_everything(w), snapshot(out) if out.exists() else None) == before
     again = _fspatch(w, *args)

@@ -73,3 +73,33 @@ def test_interactive_stop_is_still_reported_as_a_conflict(tmp_path: Path) -> Non
     assert r.returncode == 1, r.stdout + r.stderr
     status = _fspatch(w, "status")
     assert "stopped at a conflict" in status.stdout, status.stdout
+
+
+@pytest.mark.parametrize("step", ["import:journal", "import:patch", "import:series"])
+def test_killed_import_is_shown_refused_and_recovered(tmp_path: Path, step: str) -> None:
+    """import quilt killed after its journal: status names it, new is refused, recover puts the layer back."""
+    w = make_workspace(tmp_path)
+    apply_cmd.run(w.ws(), "minillm")
+    assert _fspatch(w, "vendor", "add", "acme", "--device-type", "Acme_NPU", "--contact", "a@x").returncode == 0
+    assert _fspatch(w, "vendor", "layer", "acme", "minillm", "--task", "inference").returncode == 0
+    git(w.root, "init", "-q")
+    git(w.root, "add", "upstream.lock", "series", "vendors")
+    git(w.root, "commit", "-q", "-m", "workspace", date=1_700_000_000)
+    src = tmp_path / "quilt"
+    src.mkdir()
+    for i, name in enumerate(("0001-a.patch", "0002-b.patch")):
+        (src / name).write_text(
+            f"Subject: {name}\n---\ndiff --git a/new{i}.txt b/new{i}.txt\nnew file mode 100644\n"
+            f"--- /dev/null\n+++ b/new{i}.txt\n@@ -0,0 +1 @@\n+line {i}\n"
+        )
+    (src / "series").write_text("0001-a.patch\n0002-b.patch\n")
+    before = snapshot(w.root)
+    r = _fspatch(w, "import", "quilt", str(src), "-b", "minillm", "--vendor", "acme", crash=step)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    status = _fspatch(w, "status")
+    assert "interrupted 'import': run 'fspatch recover'" in status.stdout, status.stdout
+    new = _fspatch(w, "new", "foo", "-m", "Foo")
+    assert new.returncode == 2 and "fspatch recover" in new.stderr
+    rec = _fspatch(w, "recover")
+    assert rec.returncode == 0, rec.stderr
+    assert snapshot(w.root) == before

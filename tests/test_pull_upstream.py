@@ -69,7 +69,7 @@ def test_example_stops_once_on_patch_0002_and_continue_finishes(example: Workspa
     head = repo.head()
     assert apply_cmd.run(Workspace.load(ws.root), "minillm").head == head
     assert repo.dirty_paths() == []
-    assert journal.pending(repo.git_dir) is None
+    assert journal.pending(repo.git_dir, ws.root) is None
 
 
 def test_continue_refuses_while_markers_remain(example: Workspace) -> None:
@@ -77,7 +77,7 @@ def test_continue_refuses_while_markers_remain(example: Workspace) -> None:
     pull_upstream.run(example, "minillm", "v1.1")
     with pytest.raises(ConflictError, match="conflict markers remain in .*rmsnorm.cu:23"):
         resolve.run_continue(example)
-    assert journal.paused_replay(GitRepo.open(example.root / "third_party/minillm").git_dir) is not None
+    assert journal.paused_replay(GitRepo.open(example.root / "third_party/minillm").git_dir, example.root) is not None
 
 
 def test_other_stack_verbs_refuse_during_an_operation(example: Workspace) -> None:
@@ -214,7 +214,7 @@ def test_bot_mode_reports_every_conflict_and_keeps_their_files(tmp_path: Path) -
     assert [u["subject"] for u in c["culprits"]] == ["Upstream edits a and c"]
     assert (ws.root / "series/minillm/0001-a.patch").read_bytes() == old["0001-a.patch"]
     assert (ws.root / "series/minillm/0003-c.patch").read_bytes() != old["0003-c.patch"]
-    assert journal.pending(GitRepo.open(ws.root / "third_party/minillm").git_dir) is None
+    assert journal.pending(GitRepo.open(ws.root / "third_party/minillm").git_dir, ws.root) is None
 
 
 def test_upstreamed_patch_is_reported_and_dropped_on_request(tmp_path: Path) -> None:
@@ -327,6 +327,6 @@ def test_dirty_checkout_is_refused_before_anything_changes(example: Workspace) -
     (example.root / "third_party/minillm/README.md").write_text("local\n")
     with pytest.raises(DirtyCheckoutError, match="local changes"):
         pull_upstream.run(example, "minillm", "v1.1")
-    assert journal.pending(GitRepo.open(example.root / "third_party/minillm").git_dir) is None
+    assert journal.pending(GitRepo.open(example.root / "third_party/minillm").git_dir, example.root) is None
     state, _ = load_state(GitRepo.open(example.root / "third_party/minillm"))
     assert state is not None and _lock(example)["ref"] == "v1.0"

@@ -92,6 +92,7 @@ CLI_MAY_IMPORT_FROM_CORE = {
     ("fspatch.core.envelope", "envelope"),  # every JSON output → its versioned envelope (docs/json.md)
     ("fspatch.core.envelope", "kind_of"),
     ("fspatch.core.review", "as_json"),  # review → JSON without the hunks
+    ("fspatch.core.lock", "workspace_locked"),  # Options.workspace(): every changing verb holds the lock
 }
 
 

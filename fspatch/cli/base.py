@@ -1,7 +1,8 @@
 """The click classes every fspatch command is built from: context settings once, errors mapped once.
 
 ``FspatchGroup`` turns an ``FspatchError`` into one ``error: …`` line and its class's exit code,
-anything unexpected into one ``internal error`` line and exit 3 (``FSPATCH_DEBUG=1`` re-raises
+an ``OSError`` (disk full, read-only, name too long: the environment) into one line naming the
+path and exit 2, anything unexpected into one ``internal error`` line and exit 3 (``FSPATCH_DEBUG=1`` re-raises
 with the traceback).  ``command`` and ``group`` build commands with the shared context settings
 (``-h`` as well as ``--help``, 100 columns), so no module repeats them.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 import click
 
-from fspatch.errors import EXIT_INTERNAL, FspatchError
+from fspatch.errors import EXIT_INTERNAL, EXIT_USAGE, FspatchError, describe_os_error
 
 CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -61,6 +62,11 @@ class FspatchGroup(click.Group):
             ctx.exit(130)
         except BrokenPipeError:
             ctx.exit(0)
+        except OSError as exc:  # the environment (disk full, read-only, name too long): one line, exit 2
+            if os.environ.get("FSPATCH_DEBUG"):
+                raise
+            _error(ctx, describe_os_error(exc))
+            ctx.exit(EXIT_USAGE)
         except Exception as exc:  # a bug: one line, exit 3
             if os.environ.get("FSPATCH_DEBUG"):
                 raise

@@ -15,7 +15,7 @@ import click
 
 from fspatch import __version__
 from fspatch.cli.base import command
-from fspatch.cli.options import backend_option, backends_option, opts, pick_backend, vendor_option
+from fspatch.cli.options import backend_option, backends_option, lock_workspace, opts, pick_backend, vendor_option
 from fspatch.cli.render import say, write_output
 
 
@@ -82,6 +82,8 @@ def check(
     from fspatch.core.workspace import find_root
 
     root = find_root(Path.cwd(), opts(ctx).directory)
+    if sync:  # --sync sets checkouts up: a changing verb, it holds the workspace's lock
+        lock_workspace(ctx, root)
     selected = [
         name
         for name, on in (

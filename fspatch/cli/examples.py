@@ -45,7 +45,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "status": ("fspatch status", "fspatch status --format json"),
     "series": ("fspatch series -v", "fspatch series --layer common", "fspatch series --format json"),
     "diff": ("fspatch diff                # the top patch with unrefreshed edits", "fspatch diff common/0002"),
-    "recover": ("fspatch recover            # undo a verb that was killed half-way",),
+    "recover": (
+        "fspatch recover            # undo a verb that was killed half-way",
+        "fspatch recover --discard  # drop a journal fspatch refuses to act on, after inspecting it",
+    ),
     "check": (
         "fspatch check",
         "fspatch check --sync                  # in a fresh clone: set the checkouts up first",

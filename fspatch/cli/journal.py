@@ -69,11 +69,33 @@ def abort(ctx: click.Context, backend: str | None, fmt: str) -> None:
 @command()
 @click.argument("backend_name", metavar="[BACKEND]", required=False)
 @backend_option
+@click.option(
+    "--discard",
+    is_flag=True,
+    help="Drop the journal without undoing anything (after inspecting one fspatch refuses to act on).",
+)
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Confirm the directory of an interrupted 'apply --to DIR' (outside the workspace) to undo it there.",
+)
 @click.pass_context
-def recover(ctx: click.Context, backend_name: str | None, backend: str | None) -> None:
-    """Undo a command that was killed half-way: put back every byte from its journal."""
+def recover(ctx: click.Context, backend_name: str | None, backend: str | None, discard: bool, to: Path | None) -> None:
+    """Undo a command that was killed half-way: put back every byte from its journal.
+
+    A journal is checked before it is acted on: one that is damaged, or that names a path outside
+    the workspace and its checkouts, is refused; inspect it, then drop it with --discard.
+    """
     from fspatch.commands import recover as cmd
 
-    r = cmd.require_any(cmd.run(opts(ctx).workspace(), one_backend(backend_name, backend)))
+    ws, name = opts(ctx).workspace(), one_backend(backend_name, backend)
+    if discard:
+        if to is not None:
+            raise click.UsageError("--discard and --to exclude each other")
+        for gone in cmd.run_discard(ws, name).discarded:
+            say(ctx, f"{gone.where}: dropped the journal, nothing undone ({', '.join(gone.removed)})")
+        return
+    r = cmd.require_any(cmd.run(ws, name, to=to))
     for item in r.recovered:
         say(ctx, f"{item.where}: undid the interrupted '{item.operation}' ({len(item.restored)} paths restored)")

@@ -21,6 +21,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 TASK_CHOICE = click.Choice(["train", "inference", "post_train"])
 
+# Verbs that never change the workspace or a checkout; every other verb holds the workspace's
+# lock while it runs (core/lock.py; tests/test_every_changing_verb_is_locked.py enumerates them).
+READ_ONLY_VERBS = frozenset(
+    {
+        "applied", "backend list", "blame", "check", "diff", "files", "help", "matrix", "next", "patches",
+        "previous", "resolutions list", "resolutions show", "review", "series", "status", "top", "unapplied",
+        "vendor list",
+    }
+)
+
+# Verbs that work on no workspace: ``compat install`` writes FlagScale's tools/patch shims into
+# the FlagScale checkout it is given (a folder of someone else's tool), so it takes no lock.
+NO_WORKSPACE_VERBS = frozenset({"compat install"})
+
+# Verbs that finish or undo a journal themselves; every other changing verb is refused while one waits.
+JOURNAL_VERBS = frozenset({"recover", "abort", "continue", "skip"})
+
+
+def verb_of(ctx: click.Context) -> str:
+    """The verb a context runs, as typed: ``push``, ``backend add``."""
+    names: list[str] = []
+    while ctx.parent is not None:
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(names)
+
 
 @dataclasses.dataclass
 class Options:
@@ -31,9 +57,28 @@ class Options:
     verbose: bool
 
     def workspace(self) -> Workspace:
+        """The workspace, locked for the rest of the verb unless the verb only reads."""
         from fspatch.core.workspace import Workspace, find_root
 
-        return Workspace.load(find_root(Path.cwd(), self.directory))
+        root = find_root(Path.cwd(), self.directory)
+        ctx = click.get_current_context(silent=True)
+        verb = verb_of(ctx) if ctx is not None else ""
+        changing = ctx is not None and verb not in READ_ONLY_VERBS  # check --sync locks in cli/check.py
+        if ctx is not None and changing:
+            lock_workspace(ctx, root)
+        ws = Workspace.load(root)
+        if ctx is not None and changing and verb not in JOURNAL_VERBS:
+            from fspatch.commands.recover import refuse_pending
+
+            refuse_pending(ws)  # a journal of any verb, anywhere in this workspace
+        return ws
+
+
+def lock_workspace(ctx: click.Context, root: Path) -> None:
+    """Hold the workspace's lock until this verb's context closes (however the verb ends)."""
+    from fspatch.core.lock import workspace_locked
+
+    ctx.with_resource(workspace_locked(root, verb_of(ctx)))
 
 
 def opts(ctx: click.Context) -> Options:

@@ -141,7 +141,7 @@ def export_cmd(
     FlagScale checkout): relative to the pristine upstream commit, applied by its unpatch.
     """
     from fspatch.commands import export as cmd
-    from fspatch.errors import UsageError
+    from fspatch.errors import UsageError, describe_os_error
 
     forms = [f for f in fmts if f in _FORMS]
     reports = [f for f in fmts if f not in _FORMS]
@@ -184,7 +184,7 @@ def export_cmd(
                 opts(ctx).workspace(), one_backend(backend_name, backend), form=form, out=out, vendor=vendor
             )
         except OSError as exc:  # an unwritable --out is bad input, not a bug
-            raise UsageError(f"cannot write below --out {out}: {exc.strerror or exc} ({exc.filename})") from exc
+            raise UsageError(f"cannot write below --out {out}: {describe_os_error(exc)}") from exc
         if fmt == "json":
             click.echo(to_json(sr))
             return

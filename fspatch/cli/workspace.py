@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from fspatch.cli.base import command, group
-from fspatch.cli.options import format_option, opts
+from fspatch.cli.options import format_option, lock_workspace, opts
 from fspatch.cli.render import say, to_json
 
 
@@ -21,6 +21,7 @@ def init(ctx: click.Context, directory: Path | None) -> None:
 
     root = directory or opts(ctx).directory or Path.cwd()
     root.mkdir(parents=True, exist_ok=True)
+    lock_workspace(ctx, root.resolve())  # an init into an existing folder waits for no one
     r = cmd.run(root.resolve())
     say(ctx, f"Initialized fspatch workspace in {r.root}")
     for p in r.created:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fspatch.core.fetch import fetch_ref
 from fspatch.core.urls import stored_form
-from fspatch.core.workspace import Backend, Workspace, check_checkout_path, normalize_backend, valid_name
+from fspatch.core.workspace import Backend, LayerRef, Workspace, check_checkout_path, normalize_backend, valid_name
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo, check_url
 
@@ -96,6 +96,13 @@ def _finish(
             name=name, url=stored_form(url), ref=ref, commit=commit, path=rel, mirrors=(), version=None, aliases=aliases
         )
     )
+    layer_dir = ws.layer_dir(LayerRef(name, None))
+    made = not layer_dir.exists()
     ws.ensure_layer_dir(name)
-    ws.save_lock()  # last: the lock names the checkout only once it is complete
+    try:
+        ws.save_lock()  # last: the lock names the checkout only once it is complete
+    except BaseException:
+        if made:  # a lock that could not be written (read-only, disk full): the new layer goes again
+            shutil.rmtree(layer_dir, ignore_errors=True)
+        raise
     return BackendAddResult(name, url, ref, commit, rel, cloned)

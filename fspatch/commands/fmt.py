@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from fspatch.core.health import canonical_rewrites
 from fspatch.core.report import Finding
+from fspatch.core.undo import undone_on_failure
 from fspatch.core.workspace import Workspace
 
 
@@ -24,6 +25,8 @@ class FmtResult:
 def run(ws: Workspace, backends: list[str] | None = None, *, dry_run: bool = False) -> FmtResult:
     rewrites, problems = canonical_rewrites(ws, backends)
     if not dry_run:
-        for r in rewrites:
-            ws.write_patch(r.layer, r.name, r.data)
+        # Several files: a failure half-way (disk full, a read-only file) puts the others back.
+        with undone_on_failure(*(ws.patch_path(r.layer, r.name) for r in rewrites)):
+            for r in rewrites:
+                ws.write_patch(r.layer, r.name, r.data)
     return FmtResult(tuple(r.display for r in rewrites), tuple(problems))

@@ -40,7 +40,7 @@ def _places(ws: Workspace, backend: str | None) -> list[tuple[str, GitRepo]]:
 
 
 def _open(ws: Workspace, backend: str | None) -> Session:
-    found = [name for name, repo in _places(ws, backend) if journal.paused_replay(repo.git_dir) is not None]
+    found = [name for name, repo in _places(ws, backend) if journal.paused_replay(repo.git_dir, ws.root) is not None]
     if not found:
         raise UsageError("no pull-upstream or rebase-vendors in progress" + (f" for '{backend}'" if backend else ""))
     if len(found) > 1:
@@ -50,7 +50,7 @@ def _open(ws: Workspace, backend: str | None) -> Session:
 
 def run_continue(ws: Workspace, backend: str | None = None, *, progress: Progress | None = None) -> OperationResult:
     s = _open(ws, backend)
-    plan = journal.pending(s.repo.git_dir)
+    plan = journal.pending(s.repo.git_dir, ws.root)
     assert plan is not None and plan.plan is not None
     stopped = plan.plan.stopped
     if stopped is not None:
@@ -106,7 +106,7 @@ def _record(s: Session, backend: str, replayer: Replayer, patch: str) -> None:
 
 def run_skip(ws: Workspace, backend: str | None = None, *, progress: Progress | None = None) -> OperationResult:
     s = _open(ws, backend)
-    data = journal.pending(s.repo.git_dir)
+    data = journal.pending(s.repo.git_dir, ws.root)
     assert data is not None and data.plan is not None
     if data.plan.stopped is None:
         raise UsageError("the operation is not stopped at a patch; use 'fspatch continue' or 'fspatch abort'")
@@ -118,14 +118,14 @@ def run_skip(ws: Workspace, backend: str | None = None, *, progress: Progress | 
 def run_abort(ws: Workspace, backend: str | None = None) -> AbortResult:
     """Undo the paused replay (or, with none, an interrupted verb): recover, then the plan is dropped."""
     places = _places(ws, backend)
-    paused = [(name, repo) for name, repo in places if journal.paused_replay(repo.git_dir) is not None]
+    paused = [(name, repo) for name, repo in places if journal.paused_replay(repo.git_dir, ws.root) is not None]
     if len(paused) > 1:
         raise UsageError("operations are in progress for several backends; say which with -b BACKEND")
     if not paused and backend is None and GitRepo.is_repo(ws.root):
         places.append(("workspace", GitRepo.open(ws.root)))
     found = []
     for where, repo in paused or places:
-        done = journal.recover(repo.git_dir, paused_too=True)
+        done = journal.recover(repo.git_dir, ws.root, paused_too=True)
         if done is not None:
             found.append((where, done[0], done[1]))
     if not found:

@@ -9,10 +9,12 @@ saying what is true and what to run; ``--format json`` carries the same notes an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fspatch.core import journal
 from fspatch.core.drift import UNAPPLIED, SeriesChange, describe, layer_changes, needs_rebuild, ref_names
 from fspatch.core.journal import JournalData
+from fspatch.core.journal_check import JournalRefused
 from fspatch.core.replay_pending import PendingPatch, PendingSummary, pending_rel, summary
 from fspatch.core.replay_report import RESOLVED
 from fspatch.core.session import Session
@@ -24,6 +26,7 @@ from fspatch.git_adapter import GitRepo
 # Note kinds (stable: JSON consumers match on them).
 NO_CHECKOUT = "no-checkout"
 INTERRUPTED = "interrupted"
+REFUSED = "journal-refused"  # a journal fspatch will not act on (issue 15): never "run recover"
 PAUSED = "paused"
 PENDING = "pending"
 PENDING_INVALID = "pending-invalid"
@@ -82,8 +85,17 @@ def run(ws: Workspace, backend: str | None = None) -> StatusResult:
     names = [ws.backend(backend).name] if backend else sorted(ws.backends())
     ws_git = ws.root / ".git"
     # export and import journal in the workspace's own git dir: shown with every backend.
-    ws_journal = journal.pending(ws_git) if ws_git.is_dir() else None
+    ws_journal = _read_journal(ws, ws_git) if ws_git.is_dir() else (None, None)
     return StatusResult(str(ws.root), tuple(_backend(ws, ws.backend(n), ws_journal) for n in names))
+
+
+def _read_journal(ws: Workspace, git_dir: Path) -> tuple[JournalData | None, Note | None]:
+    """The journal in a git dir, or the note saying fspatch refuses it (checked: core/journal_check.py)."""
+    found = journal.outside_dir(git_dir)
+    try:
+        return journal.pending(git_dir, ws.root, outside=Path(found) if found else None), None
+    except JournalRefused as exc:
+        return None, Note(REFUSED, f"a journal fspatch refuses to act on: {exc.message}", "")
 
 
 def _short(ref: str | None, commit: str) -> str:
@@ -117,7 +129,7 @@ def _pending_note(b: Backend, p: PendingSummary, paused: bool) -> Note:
 
 def _journal_note(found: JournalData, resuming_pending: bool = False) -> Note:
     if not found.paused:
-        return Note(INTERRUPTED, f"interrupted '{found.operation}'", "run 'fspatch recover'")
+        return Note(INTERRUPTED, f"interrupted '{found.operation}'", f"run '{journal.recover_command(found)}'")
     plan = found.plan
     what = found.operation
     where = ""
@@ -158,7 +170,7 @@ def _apply_cmd(b: Backend, state: StackState | None) -> str:
     return f"fspatch apply {b.name}" + (f" --vendor {vendor}" if vendor else "")
 
 
-def _backend(ws: Workspace, b: Backend, ws_journal: JournalData | None) -> BackendStatus:
+def _backend(ws: Workspace, b: Backend, ws_journal: tuple[JournalData | None, Note | None]) -> BackendStatus:
     pend, bad = _pending(ws, b)
     pending = pend.patches if pend is not None else ()
     notes: list[Note] = [bad] if bad is not None else []
@@ -175,17 +187,22 @@ def _backend(ws: Workspace, b: Backend, ws_journal: JournalData | None) -> Backe
         return BackendStatus(b.name, b.path, b.ref, b.commit, False, None, False, pending=pending, notes=tuple(notes))
     s = Session.open(ws, b.name, fetch=False, read_only=True)
     head = s.repo.head()
-    found = journal.pending(s.repo.git_dir) or ws_journal
+    own, refused = _read_journal(ws, s.repo.git_dir)
+    found = own or ws_journal[0]
+    refused = refused or ws_journal[1]
     waiting = None
-    if found is not None:
+    if refused is not None:
+        notes.append(refused)
+        waiting = refused.message
+    elif found is not None:
         jn = _journal_note(found, found.paused and bool(pending))
         notes.append(jn)
         waiting = (
             f"{found.operation} stopped at a conflict: 'fspatch continue', 'skip' or 'abort'"
             if found.paused
-            else f"interrupted '{found.operation}': run 'fspatch recover'"
+            else f"interrupted '{found.operation}': run '{journal.recover_command(found)}'"
         )
-    busy = found is not None  # mid-operation: the stack and HEAD are the operation's, not drift
+    busy = found is not None or refused is not None  # mid-operation: the stack and HEAD are not drift
     state = s.state
     apply_cmd = _apply_cmd(b, state)
     built_on = state.upstream if state is not None else None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fspatch.core.layers import common_fingerprint
+from fspatch.core.undo import undone_on_failure
 from fspatch.core.workspace import TASKS, LayerRef, Workspace, valid_vendor
 from fspatch.errors import UsageError
 
@@ -69,7 +70,8 @@ def run_add(
         data["contact"] = contact
     if description is not None:
         data["description"] = description
-    ws.save_vendor_info(name, data)
+    with undone_on_failure(ws.root / "vendors" / name):  # a full disk leaves no half-made vendor
+        ws.save_vendor_info(name, data)
     return VendorAddResult(name, f"vendors/{name}/vendor.yaml", not exists)
 
 
@@ -100,8 +102,9 @@ def run_layer(
         meta["models"] = []
     if created or "base" not in meta:
         meta["base"] = {"upstream_commit": b.commit, "common_fingerprint": common_fingerprint(ws, b.name)}
-    ws.ensure_layer_dir(layer)
-    ws.save_layer_meta(layer, meta)
+    with undone_on_failure(ws.layer_dir(layer)):
+        ws.ensure_layer_dir(layer)
+        ws.save_layer_meta(layer, meta)
     return LayerResult(
         vendor, b.name, layer.dir.as_posix(), tuple(meta["tasks"]), tuple(str(m) for m in meta["models"]), created
     )

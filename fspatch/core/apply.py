@@ -140,10 +140,12 @@ def _apply_read(
         to = to.resolve()
         if to == path.resolve() or path.resolve() in to.parents:
             raise UsageError(f"{to}: --to must not point into the backend checkout")
+        if to == ws.root.resolve() or to in ws.root.resolve().parents:
+            raise UsageError(f"{to}: --to must not hold the workspace (its undo would sweep the workspace's files)")
         if to.exists() and (not to.is_dir() or any(to.iterdir())) and not force:
             raise UsageError(f"{to}: directory is not empty; use --force to write over it")
     repo = GitRepo.open(path)
-    refuse_if_pending(repo.git_dir, b.path)
+    refuse_if_pending(repo.git_dir, b.path, ws.root)
     ensure_commit(repo, b, ws.root)
     if vendor is not None:
         reader.vendor_info(vendor)

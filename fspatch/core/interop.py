@@ -309,7 +309,7 @@ def append_to_layer(
     """
     ws_git = ws.root / ".git"
     if ws_git.is_dir():
-        refuse_if_pending(ws_git, str(ws_git))  # before reading layers a killed verb half wrote
+        refuse_if_pending(ws_git, str(ws_git), ws.root)  # before reading layers a killed verb half wrote
     if not sources:
         raise UsageError("nothing to import: no patch with a diff was found")
     if layer.vendor is not None:

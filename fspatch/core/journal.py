@@ -18,6 +18,7 @@ Tests kill a verb at named steps: ``FSPATCH_CRASH_AT=<step>`` makes
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -28,17 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fspatch.core.journal_check import ALL_REFS, DISCARD, FSPATCH_REFS, JournalRefused, absolute_dir, check
 from fspatch.core.replay_plan import Plan
 from fspatch.core.yamlio import atomic_write
-from fspatch.errors import UsageError
+from fspatch.errors import EnvironmentFailure, GitError, UsageError, describe_os_error
 from fspatch.git_adapter import GitRepo
 
 JOURNAL_FORMAT = 2
 _NAME = "journal.json"
 _SAVED = "journal-saved"
 _OLD = ("txn.json", "operation.json")  # format 1 (two journals), written by fspatch before issue 12
-FSPATCH_REFS = "refs/fspatch/"
-ALL_REFS = "refs/"
 
 
 def crash_point(step: str) -> None:
@@ -139,40 +139,81 @@ class JournalData:
 # --------------------------------------------------------------------------- reading
 
 
-def pending(git_dir: Path) -> JournalData | None:
-    """The journal in this git dir (an interrupted verb, or a paused replay), or None."""
+def pending(git_dir: Path, root: Path, *, outside: Path | None = None) -> JournalData | None:
+    """The journal in this git dir (an interrupted verb, or a paused replay), or None.
+
+    Checked before use (:mod:`fspatch.core.journal_check`): a damaged journal, or one whose
+    orders would reach outside the workspace ``root`` and its checkouts, is refused with one
+    line and the way out (``fspatch recover --discard``), never acted on.
+    """
     home = _home(git_dir)
     path = home / _NAME
     if not path.is_file():
         for old in _OLD:
             if (home / old).is_file():
-                raise UsageError(
+                raise JournalRefused(
                     f"{home / old}: a journal of an older fspatch (format 1); finish or undo it with that "
-                    "version ('fspatch recover' / 'fspatch abort') before using this one"
+                    f"version ('fspatch recover' / 'fspatch abort'), or {DISCARD}"
                 )
         return None
+    raw = _read_raw(path)
+    if raw is None:
+        return None
+    check(raw, path, git_dir=git_dir, root=root, outside=outside)
+    try:
+        return JournalData.from_dict(raw)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise JournalRefused(f"{path}: the journal is damaged; nothing was done: {DISCARD}") from None
+
+
+def _read_raw(path: Path) -> dict[str, Any] | None:
+    """The journal's JSON object (None when it just went away); garbage and lists are refused."""
     try:
         text = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         return None  # another process just finished with it
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the journal: {exc.strerror}") from None
-    damaged = (
-        f"{path}: the journal is damaged; nothing was done: remove it (and the saved folder beside it) "
-        "if no fspatch is running"
-    )
+    damaged = f"{path}: the journal is damaged; nothing was done: {DISCARD}"
     try:
         raw: dict[str, Any] = json.loads(text, parse_int=_small_int)
     except (ValueError, RecursionError):
-        raise UsageError(damaged) from None
+        raise JournalRefused(damaged) from None
     if not isinstance(raw, dict):
-        raise UsageError(damaged)
+        raise JournalRefused(damaged)
     if raw.get("format") != JOURNAL_FORMAT:
-        raise UsageError(f"{path}: unknown journal format {str(raw.get('format'))[:20]!r}; upgrade fspatch")
+        found = str(raw.get("format"))[:20]
+        raise JournalRefused(f"{path}: unknown journal format {found!r}; upgrade fspatch, or {DISCARD}")
+    return raw
+
+
+def outside_dir(git_dir: Path) -> str | None:
+    """The directory outside the workspace a pending ``apply --to DIR`` journal names (unchecked)."""
+    path = _home(git_dir) / _NAME
     try:
-        return JournalData.from_dict(raw)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise UsageError(damaged) from None
+        raw = json.loads(path.read_bytes(), parse_int=_small_int)
+    except (OSError, ValueError, RecursionError):
+        return None
+    return absolute_dir(raw) if isinstance(raw, dict) else None
+
+
+def discard(git_dir: Path) -> list[str]:
+    """Drop whatever journal is in this git dir, unread (``recover --discard``); the files removed."""
+    home = _home(git_dir)
+    gone: list[str] = []
+    for name in (_NAME, *_OLD):
+        if (home / name).is_file() or (home / name).is_symlink():
+            (home / name).unlink()
+            gone.append(str(home / name))
+    for name in (_SAVED, "txn-saved", "operation-saved"):
+        folder = home / name
+        if folder.is_symlink():
+            folder.unlink()
+            gone.append(str(folder))
+        elif folder.is_dir():
+            shutil.rmtree(folder)
+            gone.append(str(folder))
+    return gone
 
 
 def _small_int(text: str) -> int:
@@ -182,15 +223,15 @@ def _small_int(text: str) -> int:
     return int(text)
 
 
-def paused_replay(git_dir: Path) -> JournalData | None:
+def paused_replay(git_dir: Path, root: Path) -> JournalData | None:
     """The journal of a replay waiting at a conflict, or None."""
-    data = pending(git_dir)
+    data = pending(git_dir, root)
     return data if data is not None and data.paused else None
 
 
-def refuse_if_pending(git_dir: Path, where: str, *, paused_ok: bool = False) -> None:
+def refuse_if_pending(git_dir: Path, where: str, root: Path, *, paused_ok: bool = False) -> None:
     """Refuse to change anything over a journal: an interrupted verb, or (unless paused_ok) a paused replay."""
-    data = pending(git_dir)
+    data = pending(git_dir, root, outside=_outside(git_dir))
     if data is None or (paused_ok and data.paused):
         return
     if data.paused:
@@ -200,8 +241,20 @@ def refuse_if_pending(git_dir: Path, where: str, *, paused_ok: bool = False) -> 
         )
     raise UsageError(
         f"an interrupted '{data.operation}' left a journal in {where}; "
-        "run 'fspatch recover' to put everything back as it was before it"
+        f"run '{recover_command(data)}' to put everything back as it was before it"
     )
+
+
+def recover_command(data: JournalData) -> str:
+    """What undoes this journal: ``fspatch recover``, with ``--to DIR`` for an ``apply --to DIR``."""
+    outside = absolute_dir(data.to_dict())
+    return "fspatch recover" + (f" --to {outside}" if outside is not None else "")
+
+
+def _outside(git_dir: Path) -> Path | None:
+    """An ``apply --to DIR`` journal is refused over, not undone, here: its DIR needs no confirmation."""
+    found = outside_dir(git_dir)
+    return Path(found) if found is not None else None
 
 
 # --------------------------------------------------------------------------- writing
@@ -363,14 +416,36 @@ def begin(
     where = git_dir if git_dir is not None else (repo.git_dir if repo is not None else None)
     if where is None:
         return _NullJournal(root)
-    refuse_if_pending(where, str(where))
+    refuse_if_pending(where, str(where), root)
+    try:
+        return _begin(operation, root, where, repo, backend, files, dirs, ref_scope, reset, refs)
+    except BaseException:
+        clear(where)  # nothing was changed yet: no half-written journal or saved copy stays behind
+        raise
+
+
+def _begin(
+    operation: str,
+    root: Path,
+    where: Path,
+    repo: GitRepo | None,
+    backend: str | None,
+    files: Sequence[str],
+    dirs: Sequence[str],
+    ref_scope: str,
+    reset: bool,
+    refs: Mapping[str, str] | None,
+) -> Journal:
+    """The body of :func:`begin`: the saved copies first, then the journal naming them."""
     home = _home(where)
     shutil.rmtree(home / _SAVED, ignore_errors=True)
     (home / _SAVED).mkdir(parents=True)
+    index = repo.git_dir / "index" if repo is not None else None
+    _reserve(home / _SAVED, index.stat().st_size if index is not None and index.is_file() else 0)
     data = JournalData(operation, backend, str(root))
     journal = Journal(where, data, repo)
     if repo is not None:
-        index = repo.git_dir / "index"
+        assert index is not None
         data.checkout = SavedCheckout(
             head=repo.head(),
             head_ref=repo.head_ref(),
@@ -385,9 +460,36 @@ def begin(
     return journal
 
 
-def reopen(git_dir: Path, repo: GitRepo | None) -> Journal:
+_RESERVE = "reserve"
+_RESERVE_MIN = 64 * 1024
+_RESERVE_MAX = 64 * 1024 * 1024
+
+
+def _reserve(saved: Path, index_bytes: int) -> None:
+    """Set disk space aside for the undo: a verb that fills the disk can still be put back.
+
+    Why: putting a checkout back writes files, HEAD, refs and the index; on a full disk that
+    fails and the verb's half-done changes would stay.  The reserve (64 KiB and twice the index,
+    allocated, not sparse) is removed first thing when undoing, so the undo has room.
+    """
+    size = min(_RESERVE_MAX, _RESERVE_MIN + 2 * index_bytes)
+    fd = os.open(saved / _RESERVE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(fd, 0, size)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                    raise OSError(exc.errno, exc.strerror, str(saved / _RESERVE)) from None
+        os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)
+
+
+def reopen(git_dir: Path, root: Path, repo: GitRepo | None) -> Journal:
     """The journal of a paused replay, to resume it (``continue`` / ``skip``)."""
-    data = pending(git_dir)
+    data = pending(git_dir, root)
     if data is None:
         raise UsageError("no journal to resume")
     return Journal(git_dir, data, repo)
@@ -437,9 +539,21 @@ def _journaled(
     crash_point(f"{operation}:journal")
     try:
         yield journal
-    except BaseException:
-        restore(journal.git_dir, journal.data)
+    except BaseException as exc:
+        try:
+            restore(journal.git_dir, journal.data)
+        except Exception as undo:
+            first = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            second = describe_os_error(undo) if isinstance(undo, OSError) else str(undo)
+            raise EnvironmentFailure(
+                f"{first}; putting things back failed too ({second}): the journal is kept, "
+                "run 'fspatch recover' once that is fixed"
+            ) from exc
         clear(journal.git_dir)
+        if isinstance(exc, OSError):
+            raise EnvironmentFailure(f"{describe_os_error(exc)}; nothing was changed") from exc
+        if type(exc) is GitError:  # git refused a write (disk full, read-only): all put back
+            raise GitError(f"{exc}; nothing was changed") from exc
         raise
     journal.done()
 
@@ -462,6 +576,7 @@ def _files_below(root: Path, dirs: Sequence[str]) -> list[str]:
 def restore(git_dir: Path, data: JournalData) -> list[str]:
     """Put back every byte the journal saved (checkout, refs, HEAD, index, files); the paths restored."""
     saved = _home(git_dir) / _SAVED
+    (saved / _RESERVE).unlink(missing_ok=True)  # the room set aside for this undo
     root = Path(data.root)
     touched: list[str] = []
     ck = data.checkout
@@ -475,10 +590,12 @@ def restore(git_dir: Path, data: JournalData) -> list[str]:
         wd = repo.workdir
         for path, blob in sorted(ck.worktree.items()):
             full = wd / path
+            if full.is_symlink():
+                full.unlink()  # the link itself is replaced, never written through
             if blob is None:
                 full.unlink(missing_ok=True)
             else:
-                full.write_bytes((saved / blob).read_bytes())
+                atomic_write(full, (saved / blob).read_bytes(), root=wd)
             touched.append(path)
         current = _saved_refs(repo, ck.ref_scope)
         for name in sorted(set(current) | set(ck.refs)):
@@ -497,7 +614,7 @@ def restore(git_dir: Path, data: JournalData) -> list[str]:
             if target.is_file() or target.is_symlink():
                 target.unlink()
                 touched.append(rel)
-        elif atomic_write(target, (saved / blob).read_bytes()):
+        elif atomic_write(target, (saved / blob).read_bytes(), root=None if Path(rel).is_absolute() else root):
             touched.append(rel)
     kept = set(data.kept_dirs)
     for d in data.dirs:
@@ -519,12 +636,15 @@ def restore(git_dir: Path, data: JournalData) -> list[str]:
     return touched
 
 
-def recover(git_dir: Path, *, paused_too: bool = False) -> tuple[str, list[str]] | None:
+def recover(
+    git_dir: Path, root: Path, *, paused_too: bool = False, outside: Path | None = None
+) -> tuple[str, list[str]] | None:
     """Undo the verb journalled in this git dir: (operation, restored paths), or None.
 
-    A paused replay is left waiting unless ``paused_too`` (that is ``abort``).
+    A paused replay is left waiting unless ``paused_too`` (that is ``abort``).  ``outside`` is
+    the directory the user confirmed with ``recover --to DIR`` (an ``apply --to DIR`` journal).
     """
-    data = pending(git_dir)
+    data = pending(git_dir, root, outside=outside)
     if data is None or (data.paused and not paused_too):
         return None
     touched = restore(git_dir, data)

@@ -28,7 +28,7 @@ from typing import Any
 
 from fspatch.errors import FspatchError
 
-__all__ = ["LockedError", "holder", "locked"]
+__all__ = ["LockedError", "holder", "locked", "workspace_lock_path", "workspace_locked"]
 
 LOCK_FORMAT = 1
 _NAME = "lock"
@@ -42,10 +42,24 @@ def _path(git_dir: Path) -> Path:
     return git_dir / "fspatch" / _NAME
 
 
+def workspace_lock_path(root: Path) -> Path:
+    """The workspace's lock: in its own git dir when it has one, else ``.fspatch.lock`` at its root.
+
+    Why a file at the root as the fallback: a workspace that is not a git repository has no
+    private place, and the lock exists only while a verb runs (removed however it ends).
+    """
+    git_dir = root / ".git"
+    return _path(git_dir) if git_dir.is_dir() else root / ".fspatch.lock"
+
+
 def holder(git_dir: Path) -> dict[str, Any] | None:
-    """What the lock file says (None when there is none; ``{}`` when it is unreadable)."""
+    """What the lock file of ``git_dir`` says (None when there is none; ``{}`` when it is unreadable)."""
+    return _holder(_path(git_dir))
+
+
+def _holder(path: Path) -> dict[str, Any] | None:
     try:
-        raw = _path(git_dir).read_bytes()
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError:
@@ -79,40 +93,82 @@ def _stale(data: dict[str, Any]) -> bool:
 @contextmanager
 def locked(git_dir: Path, operation: str) -> Iterator[None]:
     """Hold the lock of ``git_dir`` while the block runs; refused at once when another process holds it."""
-    path = _path(git_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(_path(git_dir), operation, "checkout"):
+        yield
+
+
+@contextmanager
+def workspace_locked(root: Path, operation: str) -> Iterator[None]:
+    """Hold the workspace's lock while a changing verb runs (every one: the CLI takes it for them).
+
+    Why a second lock: verbs that change only workspace files (``vendor add``, ``fmt``,
+    ``header -m``, ``import``, ``resolutions forget``…) have no checkout to lock, and two of
+    them, or one and a stack verb, would interleave their writes to series and patch files.
+    """
+    with _locked(workspace_lock_path(root), operation, "workspace"):
+        yield
+
+
+@contextmanager
+def _locked(path: Path, operation: str, what: str) -> Iterator[None]:
+    made = _make_parents(path.parent)
     me = {"format": LOCK_FORMAT, "pid": os.getpid(), "host": socket.gethostname(), "operation": operation}
     me["started"] = int(time.time())
-    for _attempt in range(2):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            data = holder(git_dir)
-            if data is None:
-                continue  # released between our open and our read: try again
-            if data and _stale(data):
-                path.unlink(missing_ok=True)
-                continue
-            if data.get("pid") == os.getpid() and data.get("host") == me["host"]:
-                yield  # this process holds it already (a nested journal): the outer one releases it
-                return
-            raise LockedError(_message(path, data)) from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(me, sort_keys=True) + "\n")
-        break
-    else:
-        raise LockedError(_message(path, holder(git_dir) or {}))
     try:
-        yield
+        for _attempt in range(3):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileNotFoundError:
+                made = _make_parents(path.parent) or made  # another process removed the empty folder
+                continue
+            except FileExistsError:
+                data = _holder(path)
+                if data is None:
+                    continue  # released between our open and our read: try again
+                if data and _stale(data):
+                    path.unlink(missing_ok=True)
+                    continue
+                if data.get("pid") == os.getpid() and data.get("host") == me["host"]:
+                    yield  # this process holds it already (a nested journal): the outer one releases it
+                    return
+                raise LockedError(_message(path, data, what)) from None
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(json.dumps(me, sort_keys=True) + "\n")
+            except OSError as exc:
+                path.unlink(missing_ok=True)  # a full disk: no half-written lock is left behind
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+            break
+        else:
+            raise LockedError(_message(path, _holder(path) or {}, what))
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
     finally:
-        path.unlink(missing_ok=True)
+        for folder in made:  # the folders the lock needed go again once empty (nothing else is there)
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
-def _message(path: Path, data: dict[str, Any]) -> str:
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the ones created, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for f in reversed(missing):
+        f.mkdir(exist_ok=True)
+    return missing
+
+
+def _message(path: Path, data: dict[str, Any], what: str) -> str:
     if not data:
         return f"{path} exists (unreadable): another fspatch may be running; remove the file if none is"
-    who = f"'{data.get('operation')}' (pid {data.get('pid')} on {data.get('host')})"
+    who = f"'{str(data.get('operation'))[:40]}' (pid {str(data.get('pid'))[:20]} on {str(data.get('host'))[:80]})"
     return (
-        f"another fspatch is changing this checkout: {who} holds {path}; wait for it to finish "
+        f"another fspatch is changing this {what}: {who} holds {path}; wait for it to finish "
         "(if it is gone, remove that file)"
     )

@@ -15,6 +15,7 @@ already there is kept when ``--key`` shows it decrypts to the same diff.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from fspatch.core.fetch import ensure_commit
 from fspatch.core.journal import crash_point, transaction
 from fspatch.core.schema import validate
 from fspatch.core.series import SeriesEntry, check_patch_name, parse_series
+from fspatch.core.undo import undone_on_failure
 from fspatch.core.workspace import LAYER_META, OPAQUE_DIR, LayerRef, Workspace, normalize_backend
 from fspatch.core.yamlio import display_path, dump_yaml, parse_yaml, read_regular
 from fspatch.errors import InputError, UsageError
@@ -82,7 +84,11 @@ def export_layers(
     repos: dict[str, GitRepo] = {}
     done: list[ExportedLayer] = []
     journal_dirs = ["vendors"] if out is None else []
-    with transaction("export", ws.root, git_dir=wrepo.git_dir, dirs=journal_dirs):
+    journal_files = [] if out is None else [HISTORY.as_posix()]  # --out still rewrites vendors/history.yaml
+    with (
+        undone_on_failure(out) if out is not None else nullcontext(),
+        transaction("export", ws.root, git_dir=wrepo.git_dir, dirs=journal_dirs, files=journal_files),
+    ):
         for v in vendors:
             for b in backends:
                 layer = LayerRef(b, v)
@@ -220,6 +226,13 @@ def export_series(
     git format-patch mails (``From <stack commit id>``, ``[PATCH n/m]``, the patch's ``Date:`` or
     the pinned upstream commit's date) that ``git am`` applies on the layer's base.
     """
+    with undone_on_failure(out):  # a failure half-way leaves --out as it was
+        return _export_series(ws, backend, form=form, out=out, vendor=vendor)
+
+
+def _export_series(
+    ws: Workspace, backend: str | None, *, form: str, out: Path, vendor: str | None
+) -> SeriesExportResult:
     from fspatch import __version__
     from fspatch.core.interop import format_mbox, mail_date
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from fspatch.core import replay_pending
-from fspatch.core.journal import ALL_REFS, Journal, begin, crash_point, paused_replay, reopen
+from fspatch.core.journal import Journal, begin, crash_point, paused_replay, reopen
+from fspatch.core.journal_check import ALL_REFS
 from fspatch.core.layers import common_fingerprint
 from fspatch.core.patch import Patch, parse_patch
 from fspatch.core.replay import Progress, Replayer, new_patch_bytes
@@ -277,7 +278,7 @@ def resume_pending(ws: Workspace, backend: str, progress: Progress | None) -> Op
 
 def resume_operation(session: Session, progress: Progress | None) -> tuple[Driver, Journal]:
     """The paused replay of this backend, to continue or skip (its journal marked running again)."""
-    journal = reopen(session.repo.git_dir, session.repo)
+    journal = reopen(session.repo.git_dir, session.ws.root, session.repo)
     assert journal.data.plan is not None
     journal.resume()
     return Driver(session, journal.data.plan, progress), journal
@@ -285,7 +286,7 @@ def resume_operation(session: Session, progress: Progress | None) -> tuple[Drive
 
 def check_ready(s: Session) -> None:
     """No operation in progress, HEAD on the stack, no local edits (a replay checks out)."""
-    waiting = paused_replay(s.repo.git_dir)
+    waiting = paused_replay(s.repo.git_dir, s.ws.root)
     if waiting is not None:
         raise UsageError(
             f"a {waiting.operation} of '{s.backend.name}' is already in progress; "

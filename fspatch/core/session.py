@@ -63,9 +63,9 @@ class Session:
             )
         repo = GitRepo.open(path)
         if not read_only:
-            refuse_if_pending(repo.git_dir, backend.path, paused_ok=operation_ok)
+            refuse_if_pending(repo.git_dir, backend.path, ws.root, paused_ok=operation_ok)
             if (ws.root / ".git").is_dir():  # an interrupted export or import of the workspace
-                refuse_if_pending(ws.root / ".git", "the workspace's .git")
+                refuse_if_pending(ws.root / ".git", "the workspace's .git", ws.root)
         if fetch:
             ensure_commit(repo, backend, ws.root)
         state, ref = load_state(repo)

@@ -158,6 +158,11 @@ def atomic_write(path: Path, data: bytes, root: Path | None = None) -> bool:
         if old_mode is not None:
             os.chmod(tmp, old_mode)
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None:  # a write that failed (disk full): name the file it was for
+            raise OSError(exc.errno, exc.strerror, str(target)) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -234,6 +239,13 @@ def _guess_style(text: str) -> _Style:
     return _Style(mapping, sequence, offset, explicit_start, preamble)
 
 
+# A plain scalar YAML reads as an integer; thousands of digits are an attack (Python refuses to
+# convert over 4300 and is slow below).  1000 leaves room for the all-digit commit ids FlagScale's
+# unquoted patch_history.yaml can hold (40 or 64 digits).
+_LONG_INT = re.compile(r"[-+]?(?:0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9][0-9_]*)")
+_MAX_INT_DIGITS = 1000
+
+
 def _make_yaml(style: _Style | None = None) -> Any:
     """A round-trip ruamel YAML object that refuses anchors, aliases and explicit tags.
 
@@ -268,6 +280,15 @@ def _make_yaml(style: _Style | None = None) -> Any:
                     f"YAML anchors are not allowed (found '&{event.anchor}')",
                     event.start_mark,
                 )
+            if isinstance(event, ScalarEvent) and event.style is None and _LONG_INT.fullmatch(event.value or ""):
+                digits = len(event.value.lstrip("+-").replace("_", ""))
+                if digits > _MAX_INT_DIGITS:
+                    raise ComposerError(
+                        None,
+                        None,
+                        f"an integer of {digits} digits (at most {_MAX_INT_DIGITS}); quote it if it is a name",
+                        event.start_mark,
+                    )
             if isinstance(event, (ScalarEvent, CollectionStartEvent)) and event.ctag is not None:
                 raise ComposerError(
                     None,
