@@ -18,6 +18,7 @@ default).  Result: upstream's lines, then the patch's.
 from __future__ import annotations
 
 import ast
+from collections import deque
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -25,9 +26,28 @@ from fspatch.core.conflict_regions import ConflictRegion
 from fspatch.core.structured_merge import Outcome, insertions
 
 
+_BODIES = frozenset({"body", "handlers", "orelse", "finalbody", "cases"})
+
+
+def _statements(tree: ast.AST) -> Iterator[ast.AST]:
+    """The module's statements in :func:`ast.walk`'s order, expressions not visited.
+
+    Statements only sit in these fields (of statements, handlers and match cases), never
+    inside an expression; dropping the nodes that hold none keeps walk's breadth-first order
+    (a 165 KB ``arguments.py`` has ~70k nodes, ~2k statements).
+    """
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        for name in node._fields:
+            if name in _BODIES:
+                todo.extend(getattr(node, name))
+        yield node
+
+
 def _calls(tree: ast.AST) -> Iterator[tuple[ast.stmt, str, ast.Call]]:
     """Every statement ``<name>.add_argument(...)`` in the module, with its receiver's name."""
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if (
             isinstance(node, ast.Expr)
             and isinstance(node.value, ast.Call)
