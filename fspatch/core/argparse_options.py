@@ -25,7 +25,6 @@ from functools import lru_cache
 from fspatch.core.conflict_regions import ConflictRegion
 from fspatch.core.structured_merge import Outcome, insertions
 
-
 _BODIES = frozenset({"body", "handlers", "orelse", "finalbody", "cases"})
 
 
