@@ -260,7 +260,7 @@ class History:
             if len(info.parents) != 1:
                 continue
             parent = repo.tree_of(info.parents[0])
-            if {p for p, _a, _b in repo.changed_files(parent, info.tree)} != want:
+            if not repo.changed_exactly(parent, info.tree, want):
                 continue
             if repo.patch_id(parent, info.tree) == patch_id:
                 return cid
