@@ -38,6 +38,11 @@ MODE_FILE = 0o100644
 MODE_EXEC = 0o100755
 MODE_LINK = 0o120000
 MODE_GITLINK = 0o160000
+# Conflict-marker styles of a labelled file merge (quilt's ``push --merge=merge|diff3``).
+MERGE_STYLES = {
+    "diff3": pygit2.enums.MergeFileFlag.STYLE_DIFF3,
+    "merge": pygit2.enums.MergeFileFlag.STYLE_MERGE,
+}
 
 
 @dataclass(frozen=True)
@@ -692,9 +697,12 @@ class GitRepo:
         ours: pygit2.IndexEntry,
         theirs: pygit2.IndexEntry,
         labels: tuple[str, str, str] | None,
+        style: str = "diff3",
     ) -> tuple[bool, bytes] | None:
-        """libgit2's file merge on bytes: (automergeable, content); diff3 markers when labels are given.
+        """libgit2's file merge on bytes: (automergeable, content); labelled markers when labels are given.
 
+        ``style`` is the marker style with labels: ``diff3`` (the base between ``|||||||`` and
+        ``=======``) or ``merge`` (ours and theirs only, as ``git merge`` writes by default).
         Without labels the options are libgit2's defaults, exactly what merge_trees uses.
         """
         from pygit2._libgit2 import ffi  # type: ignore[import-not-found]
@@ -706,7 +714,7 @@ class GitRepo:
         if labels is not None:
             keep = [ffi.new("char[]", label.encode("utf-8", "surrogateescape")) for label in labels]
             opts.ancestor_label, opts.our_label, opts.their_label = keep
-            opts.flags = int(pygit2.enums.MergeFileFlag.STYLE_DIFF3)
+            opts.flags = int(MERGE_STYLES[style])
         out = ffi.new("git_merge_file_result *")
         refs = [e._to_c() if e is not None else (ffi.NULL, ffi.NULL) for e in (anc, ours, theirs)]
         err = C.git_merge_file_from_index(out, self._repo._repo, refs[0][0], refs[1][0], refs[2][0], opts)
@@ -723,12 +731,19 @@ class GitRepo:
         return ok, data
 
     def merge_file(
-        self, path: str, ancestor: str, ours: str, theirs: str, mode: int, labels: tuple[str, str, str]
+        self,
+        path: str,
+        ancestor: str,
+        ours: str,
+        theirs: str,
+        mode: int,
+        labels: tuple[str, str, str],
+        style: str = "diff3",
     ) -> tuple[bool, bytes] | None:
-        """A 3-way merge of three blobs with diff3 markers named by ``labels`` (ancestor, ours, theirs):
-        (clean, content); None for binary content."""
+        """A 3-way merge of three blobs with markers named by ``labels`` (ancestor, ours, theirs) in
+        ``style`` (a key of :data:`MERGE_STYLES`): (clean, content); None for binary content."""
         e = [pygit2.IndexEntry(path, pygit2.Oid(hex=i), mode) for i in (ancestor, ours, theirs)]  # type: ignore[arg-type]
-        return self._merge_file_c(e[0], e[1], e[2], labels)
+        return self._merge_file_c(e[0], e[1], e[2], labels, style)
 
     def exclude(self, pattern: str) -> None:
         """Add ``pattern`` to the repository's ``info/exclude`` (untracked files git and fspatch ignore)."""

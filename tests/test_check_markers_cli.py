@@ -112,4 +112,7 @@ def test_mark_a_lower_patch_keeps_the_stack(tmp_path: Path) -> None:
     assert r.patch == "0004-unmarked.patch" and r.file_changed
     series = w.cli("series").output.splitlines()
     assert series[-1] == "> 0005-later.patch"
-    assert check_cmd.run(w.ws()).findings == ()
+    # no marker finding left; only the warning that 0005-later.patch has no diff yet
+    assert [(f.rule, f.severity, f.file) for f in check_cmd.run(w.ws()).findings] == [
+        ("empty-patch", "warning", "series/minillm/0005-later.patch")
+    ]

@@ -10,6 +10,8 @@ is refused and nothing changes.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.wsutil import WS, make_workspace, snapshot, write_patches
@@ -135,3 +137,58 @@ def test_push_merge_never_overwrites_local_edits(tmp_path: Path) -> None:
     r = w.cli("push", "--merge")
     assert r.exit_code == 2 and "local changes" in r.output
     assert snapshot(w.root / "series") == before_ws and snapshot(w.checkout) == before_co
+
+
+def _markers(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(("<<<<<<<", "|||||||", "=======", ">>>>>>>"))]
+
+
+def test_merge_diff3_markers_show_the_base(tmp_path: Path) -> None:
+    """--merge=diff3 (as bare --merge): ours, then ||||||| with the v1.1 base line, then theirs."""
+    w = _workspace_with(tmp_path, "0002-wider.patch", _replace(CU, "dim3 block(512);", "dim3 block(1024);"))
+    r = w.cli("push", "--merge=diff3")
+    assert r.exit_code == 1, r.output
+    text = (w.checkout / CU).read_text()
+    assert _markers(text) == ["<<<<<<< current", "||||||| patch base", "=======", ">>>>>>> 0002-wider.patch"]
+    ours, rest = text.split("<<<<<<< current\n", 1)[1].split("||||||| patch base\n", 1)
+    base, theirs = rest.split("=======\n", 1)
+    assert ours == "  dim3 block(256);\n" and base == "  dim3 block(512);\n"
+    assert theirs.split(">>>>>>>", 1)[0] == "  dim3 block(1024);\n"
+
+
+def test_merge_merge_markers_have_no_base_and_refresh_repairs(tmp_path: Path) -> None:
+    """--merge=merge: only ours and theirs between the markers (no |||||||), as quilt's merge style; refresh works."""
+    w = _workspace_with(tmp_path, "0002-wider.patch", _replace(CU, "dim3 block(512);", "dim3 block(1024);"))
+    r = w.cli("push", "--merge=merge")
+    assert r.exit_code == 1, r.output
+    text = (w.checkout / CU).read_text()
+    assert _markers(text) == ["<<<<<<< current", "=======", ">>>>>>> 0002-wider.patch"]
+    assert "dim3 block(512);" not in text  # the base is not shown in merge style
+    start, end = text.index("<<<<<<<"), text.index(">>>>>>>")
+    (w.checkout / CU).write_text(text[:start] + "  dim3 block(1024);\n" + text[text.index("\n", end) + 1 :])
+    assert w.cli("refresh").exit_code == 0
+    assert "+  dim3 block(1024);\n" in (w.series_dir / "0002-wider.patch").read_text()
+
+
+def test_merge_style_option_and_patch_argument(tmp_path: Path) -> None:
+    """'--merge PATCH' keeps PATCH a patch; --merge-style implies --merge; a bad style is exit 2, nothing changes."""
+    w = _workspace_with(tmp_path, "0002-wider.patch", _replace(CU, "dim3 block(512);", "dim3 block(1024);"))
+    before_ws, before_co = snapshot(w.root / "series"), snapshot(w.checkout)
+    r = w.cli("push", "--merge=theirs")
+    assert r.exit_code == 2 and "--merge takes diff3 or merge, not 'theirs'" in r.output
+    assert "Traceback" not in r.output
+    assert snapshot(w.root / "series") == before_ws and snapshot(w.checkout) == before_co
+    r = w.cli("push", "--merge-style", "merge", "0002")
+    assert r.exit_code == 1, r.output
+    assert _markers((w.checkout / CU).read_text()) == ["<<<<<<< current", "=======", ">>>>>>> 0002-wider.patch"]
+    assert "--merge=merge|diff3" in w.cli("push", "--help").output
+
+
+def test_installed_fspatch_push_merge_merge_in_a_subprocess(tmp_path: Path) -> None:
+    """The installed fspatch, as a user types it: 'fspatch push -a --merge=merge' leaves merge-style markers."""
+    w = _workspace_with(tmp_path, "0002-wider.patch", _replace(CU, "dim3 block(512);", "dim3 block(1024);"))
+    exe = Path(sys.executable).parent / "fspatch"
+    p = subprocess.run([str(exe), "push", "-a", "--merge=merge"], cwd=w.root, capture_output=True, text=True)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert f"conflict in {CU}" in p.stdout
+    assert _markers((w.checkout / CU).read_text()) == ["<<<<<<< current", "=======", ">>>>>>> 0002-wider.patch"]

@@ -8,9 +8,11 @@ named ``series`` now.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,71 @@ def test_vendor_layer_pushes_after_the_common_layer(tmp_path: Path) -> None:
     got = _push(tree, str(out / "minillm" / "vendors" / "acme" / "patches"))
     assert got.returncode == 0, got.stdout + got.stderr
     assert _tree_files(tree) == snapshot(w.checkout)
+
+
+def _with_a_header_only_patch(tmp_path: Path) -> WS:
+    """0001..0003 applied, then 'new' + 'header -m' on top: a description, never refreshed with an edit."""
+    w = make_workspace(tmp_path)
+    assert w.cli("apply", "minillm").exit_code == 0
+    assert w.cli("new", "plan", "-m", "Plan the MLU port").exit_code == 0
+    r = w.cli("header", "plan", "-m", "Plan the MLU port\n\nThe device hooks go here once they are written.")
+    assert r.exit_code == 0, r.output
+    return w
+
+
+def test_check_warns_about_a_patch_without_a_diff(tmp_path: Path) -> None:
+    """check: an empty-patch warning at the patch file's first line; exit 0 (a warning); the rule is described."""
+    w = _with_a_header_only_patch(tmp_path)
+    r = w.cli("check")
+    assert r.exit_code == 0, r.output
+    found = [line for line in r.output.splitlines() if "empty-patch" in line]
+    assert len(found) == 1, r.output
+    assert "series/minillm/0004-plan.patch:1:" in found[0] and "warning" in found[0]
+    assert "quilt cannot push it" in found[0]
+    r = w.cli("check", "--format", "json")
+    rules = {f["rule"]: f["severity"] for f in json.loads(r.output)["findings"]}
+    assert rules == {"empty-patch": "warning"}
+    # a real diff makes the warning go away
+    edit(w.checkout / "minillm/model_runner.py", "import os\n", "import os  # MLU port planned\n")
+    assert w.cli("refresh").exit_code == 0
+    assert "empty-patch" not in w.cli("check").output
+
+
+def test_quilt_export_writes_an_empty_patch_quilt_pushes(tmp_path: Path) -> None:
+    """The export keeps the patch in the series as an empty file, says so on stderr; real 'quilt push -a' passes it."""
+    w = _with_a_header_only_patch(tmp_path)
+    out = tmp_path / "out"
+    r = subprocess.run(
+        [str(Path(sys.executable).parent / "fspatch"), "export", "--format", "quilt", "--out", str(out)],
+        cwd=w.root,
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    patches = out / "minillm" / "patches"
+    assert r.stderr.splitlines() == [
+        f"note: {patches}/0004-plan.patch: no diff, written as an empty patch (quilt pushes it as empty; "
+        "its description is not in the export)"
+    ]
+    assert (patches / "series").read_text().splitlines()[-1] == "0004-plan.patch"
+    assert (patches / "0004-plan.patch").read_bytes() == b""
+    # the other patches are byte for byte the workspace's
+    assert (patches / "0001-enable-flag-gems.patch").read_bytes() == (
+        w.series_dir / "0001-enable-flag-gems.patch"
+    ).read_bytes()
+    tree = _upstream_copy(w, tmp_path / "tree")
+    got = _push(tree, str(patches))
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "Patch patches/0004-plan.patch appears to be empty; applied" in got.stdout.replace(str(patches), "patches")
+    assert _tree_files(tree) == snapshot(w.checkout)
+    # the workspace's own file, as quilt would have refused it, is what the export replaced
+    raw = tree / "raw"
+    raw.mkdir()
+    shutil.copy(w.series_dir / "0004-plan.patch", raw / "0004-plan.patch")
+    (raw / "series").write_text("0004-plan.patch\n")
+    shutil.rmtree(tree / ".pc")
+    refused = _push(tree, str(raw))
+    assert refused.returncode != 0 and "Only garbage was found in the patch input" in refused.stdout + refused.stderr
+    # exporting again is a no-op
+    again = w.cli("export", "--format", "quilt", "--out", str(out))
+    assert again.exit_code == 0 and "unchanged" in again.output

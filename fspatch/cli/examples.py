@@ -31,6 +31,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "fspatch push -a         # all of them",
         "fspatch push second     # up to the patch made with 'fspatch new second'",
         "fspatch push --merge    # 3-way (or .rej files) when it does not apply",
+        "fspatch push --merge=merge   # conflict markers without the base (quilt's merge style)",
     ),
     "pop": ("fspatch pop", "fspatch pop -a", "fspatch pop 0002          # down to 0002, kept applied"),
     "goto": ("fspatch goto 0002", "fspatch goto common/0003   # a common patch while a vendor layer is on top"),
@@ -76,7 +77,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "fspatch import flagscale ../FlagScale",
         "fspatch -v import flagscale ../FlagScale --skip-encrypted --format json",
     ),
-    "import quilt": ("fspatch import quilt ../less-590/debian", "fspatch import quilt patches/ --vendor acme"),
+    "import quilt": (
+        "fspatch import quilt ../less-590/debian   # after the top applied patch, as quilt import",
+        "fspatch import quilt patches/ --vendor acme --append   # at the end of the layer",
+    ),
     "import mbox": ("fspatch import mbox 0001-fix.patch series.mbox",),
     "import commits": ("fspatch import commits v1.0..my-branch",),
     "unpatch": (

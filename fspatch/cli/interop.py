@@ -114,7 +114,12 @@ def _layer_options(f: F) -> F:
         is_flag=True,
         help="Store the patches even if they do not apply on the layer's top (fix them with push/refresh).",
     )(f)
-    f = click.option("--vendor", metavar="VENDOR", help="Append to this vendor's layer (default: the common layer).")(f)
+    f = click.option(
+        "--append",
+        is_flag=True,
+        help="Put the patches at the end of the layer (default: after its top applied patch, as quilt import).",
+    )(f)
+    f = click.option("--vendor", metavar="VENDOR", help="Import into this vendor's layer (default: common).")(f)
     f = click.option(
         "-b", "--backend", "backend_name", metavar="BACKEND", help="Backend whose layer gets the patches."
     )(f)
@@ -132,7 +137,13 @@ def _say_import(ctx: click.Context, r: Any, fmt: str) -> None:
     # quilt import does not push either; say so, so "imported" is not read as "applied".
     checked = "checked to apply there, not pushed" if r.checked else "not checked (no checkout, or --no-check)"
     many = "es" if len(r.patches) != 1 else ""
-    say(ctx, f"{r.layer}/{r.backend}: {len(r.patches)} patch{many} imported at the end of the layer, {checked}")
+    if r.at_end:
+        where = "at the end of the layer"
+    elif r.after is None:
+        where = "at the start of the layer (none of it applied)"
+    else:
+        where = f"after {r.after}, the top applied patch"
+    say(ctx, f"{r.layer}/{r.backend}: {len(r.patches)} patch{many} imported {where}, {checked}")
 
 
 @import_group.command("quilt")
@@ -147,14 +158,25 @@ def import_quilt(
     backend_name: str | None,
     vendor: str | None,
     no_check: bool,
+    append: bool,
     keep_names: bool,
     fmt: str,
 ) -> None:
-    """Append a quilt series (PATH, PATH/patches or PATH/debian/patches) to a layer, headers kept."""
+    """Import a quilt series (PATH, PATH/patches or PATH/debian/patches) into a layer, headers kept.
+
+    As quilt import, the patches go after the layer's top applied patch, unapplied
+    (--append: at the end of the series); the last line says where.
+    """
     from fspatch.commands import import_quilt as cmd
 
     r = cmd.run(
-        opts(ctx).workspace(), path, backend=backend_name, vendor=vendor, keep_names=keep_names, check=not no_check
+        opts(ctx).workspace(),
+        path,
+        backend=backend_name,
+        vendor=vendor,
+        keep_names=keep_names,
+        check=not no_check,
+        append=append,
     )
     _say_import(ctx, r, fmt)
 
@@ -165,12 +187,19 @@ def import_quilt(
 @format_option
 @click.pass_context
 def import_mbox(
-    ctx: click.Context, files: tuple[Path, ...], backend_name: str | None, vendor: str | None, no_check: bool, fmt: str
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    backend_name: str | None,
+    vendor: str | None,
+    no_check: bool,
+    append: bool,
+    fmt: str,
 ) -> None:
-    """Append the patches of mailboxes or git format-patch files to a layer, in order."""
+    """Import the patches of mailboxes or git format-patch files into a layer, in order,
+    after its top applied patch (--append: at the end)."""
     from fspatch.commands import import_mbox as cmd
 
-    r = cmd.run(opts(ctx).workspace(), files, backend=backend_name, vendor=vendor, check=not no_check)
+    r = cmd.run(opts(ctx).workspace(), files, backend=backend_name, vendor=vendor, check=not no_check, append=append)
     _say_import(ctx, r, fmt)
 
 
@@ -180,10 +209,11 @@ def import_mbox(
 @format_option
 @click.pass_context
 def import_commits(
-    ctx: click.Context, spec: str, backend_name: str | None, vendor: str | None, no_check: bool, fmt: str
+    ctx: click.Context, spec: str, backend_name: str | None, vendor: str | None, no_check: bool, append: bool, fmt: str
 ) -> None:
-    """Append the first-parent commits A..B of the backend's checkout to a layer, oldest first."""
+    """Import the first-parent commits A..B of the backend's checkout into a layer, oldest first,
+    after its top applied patch (--append: at the end)."""
     from fspatch.commands import import_commits as cmd
 
-    r = cmd.run(opts(ctx).workspace(), spec, backend=backend_name, vendor=vendor, check=not no_check)
+    r = cmd.run(opts(ctx).workspace(), spec, backend=backend_name, vendor=vendor, check=not no_check, append=append)
     _say_import(ctx, r, fmt)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fspatch.cli.base import command
+from fspatch.cli.base import FspatchCommand, command
 from fspatch.cli.globals import color_on, paging_on
 from fspatch.cli.options import (
     TASK_CHOICE,
@@ -82,32 +82,80 @@ def apply(
     say(ctx, f"{r.backend}: checked out {r.head[:12]} ({r.touched} files written)")
 
 
-@command()
+MERGE_STYLES = ("diff3", "merge")
+
+
+class PushCommand(FspatchCommand):
+    """Reads quilt's ``--merge=STYLE`` as ``--merge --merge-style STYLE``.
+
+    A click option with an optional value would take the next word (``push --merge PATCH``)
+    as its value, so ``--merge`` stays a flag and only the ``=`` spelling carries a style.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        for i, arg in enumerate(args):
+            if arg == "--":
+                out += args[i:]
+                break
+            if arg.startswith("--merge="):
+                style = arg.split("=", 1)[1]
+                if style not in MERGE_STYLES:
+                    raise click.UsageError(f"--merge takes diff3 or merge, not {style!r}", ctx=ctx)
+                out += ["--merge", "--merge-style", style]
+            else:
+                out.append(arg)
+        return super().parse_args(ctx, out)
+
+
+@click.command(cls=PushCommand)
 @click.argument("patch", required=False)
 @click.option("-a", "--all", "all_", is_flag=True, help="Push every unapplied patch.")
 @click.option(
     "-m",
     "--merge",
     is_flag=True,
-    help="When a patch does not apply, merge it 3-way from its index blobs (else write .rej files).",
+    help="When a patch does not apply, merge it 3-way from its index blobs (else write .rej files); "
+    "--merge=merge|diff3 also sets the marker style, as quilt.",
+)
+@click.option(
+    "--merge-style",
+    type=click.Choice(MERGE_STYLES),
+    help="Conflict markers of --merge (implies it): diff3 (with the base after |||||||, the default) "
+    "or merge (ours and theirs only).",
 )
 @backend_option
 @vendor_option
 @click.pass_context
 def push(
-    ctx: click.Context, patch: str | None, all_: bool, merge: bool, backend: str | None, vendor: str | None
+    ctx: click.Context,
+    patch: str | None,
+    all_: bool,
+    merge: bool,
+    merge_style: str | None,
+    backend: str | None,
+    vendor: str | None,
 ) -> None:
     """Apply the next patch (or up to PATCH, or all) of the current layer.
 
     With --merge a patch that does not apply is merged 3-way (quilt push --merge,
     git am -3): a clean merge is applied and the patch refreshed; a conflict leaves
-    diff3 markers (or FILE.rej files when the patch's blobs are unknown) in the
-    checkout and exits 1: edit the files, then run 'fspatch refresh'.
+    markers in the checkout (diff3 style, or merge style with --merge=merge; FILE.rej
+    files when the patch's blobs are unknown) and exits 1: edit the files, then run
+    'fspatch refresh'.
     """
     from fspatch.commands import push as cmd
 
     ws = opts(ctx).workspace()
-    r = cmd.run(ws, pick_backend(ws, backend), patch=patch, all_=all_, vendor=vendor, merge=merge)
+    r = cmd.run(
+        ws,
+        pick_backend(ws, backend),
+        patch=patch,
+        all_=all_,
+        vendor=vendor,
+        merge=merge or merge_style is not None,
+        style=merge_style or "diff3",
+    )
     for name in r.pushed:
         say(ctx, f"Applying {name}")
         for f in r.repaired:

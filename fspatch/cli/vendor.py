@@ -192,6 +192,12 @@ def export_cmd(
             state = "written" if item.written else "unchanged"
             count = f"{item.patches} patch{'es' if item.patches != 1 else ''}"
             say(ctx, f"{item.layer}/{item.backend}: {item.path} ({count}, {state})")
+            for name in item.emptied:
+                click.echo(
+                    f"note: {item.path}/{name}: no diff, written as an empty patch (quilt pushes it as "
+                    "empty; its description is not in the export)",
+                    err=True,
+                )
         return
 
     try:

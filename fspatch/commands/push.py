@@ -2,7 +2,8 @@
 
 ``--merge`` gets past a patch that does not apply (:mod:`fspatch.core.merge_apply`): a clean
 3-way merge is pushed and the patch file refreshed at once; a conflict or rejected hunks push
-the patch with the parent's content for those files, write diff3 markers or ``FILE.rej`` into
+the patch with the parent's content for those files, write conflict markers (``style``: diff3
+or merge, as quilt's ``--merge=STYLE``) or ``FILE.rej`` into
 the checkout and stop there, for the user to edit and ``refresh``.  Local edits to the files
 that would be written are refused first; nothing changes then.
 """
@@ -52,6 +53,7 @@ def run(
     all_: bool = False,
     vendor: str | None = None,
     merge: bool = False,
+    style: str = "diff3",
 ) -> PushResult:
     s = Session.open(ws, backend)
     s.require_head_at_stack()
@@ -78,7 +80,7 @@ def run(
         try:
             commit = builder.apply(top, src)
         except ConflictError:
-            m = merge_apply(repo, top, src, ("patch base", "current", e.name))
+            m = merge_apply(repo, top, src, ("patch base", "current", e.name), style)
             repaired += [PushedFile(e.name, f.path, f.how, f.rejected) for f in m.files if f.how != APPLIED]
             if m.clean:
                 fresh = replace(src.patch, files=diff_between(s, top, m.tree, src.display))

@@ -72,6 +72,7 @@ RULE_VENDOR_DOES_NOT_APPLY = "vendor-does-not-apply"
 RULE_NOT_CANONICAL = "not-canonical"
 RULE_PENDING = "pending-patch"
 RULE_FLAGSCALE_META = "flagscale-metadata"
+RULE_EMPTY_PATCH = "empty-patch"
 
 #: Stable rule ids of the workspace checks and their one-line descriptions (SARIF).
 HEALTH_RULES: Mapping[str, str] = MappingProxyType(
@@ -89,6 +90,10 @@ HEALTH_RULES: Mapping[str, str] = MappingProxyType(
         RULE_VENDOR_DOES_NOT_APPLY: "A vendor-layer patch does not apply on the current common layer",
         RULE_NOT_CANONICAL: "A patch file is not in fspatch's canonical form (a refresh would rewrite it)",
         RULE_PENDING: "A patch a bot replay left pending (series/<backend>/pending.yaml); resolve it: 'fspatch apply'",
+        RULE_EMPTY_PATCH: (
+            "A patch with a description and no diff: nothing to apply, and quilt cannot push it as it is "
+            "(export --format quilt writes it as an empty file); a warning"
+        ),
         RULE_FLAGSCALE_META: (
             "A value kept from FlagScale's diff.yaml (layer.yaml flagscale:) that fspatch's diff schema "
             "would refuse: a warning, an error under check --strict"
@@ -282,6 +287,8 @@ def _check_backend(ws: Workspace, b: Backend, checks: Collection[str], acc: _Acc
             acc.findings.extend(got.series_findings)
         if parsing:
             acc.findings.extend(got.patch_findings)
+        if "series" in checks:
+            acc.findings.extend(empty_patch_findings(got))
         if "canonical" in checks:
             acc.findings.extend(canonical_findings(got))
         for name in got.encrypted:
@@ -582,6 +589,26 @@ def load_layer(ws: Workspace, layer: LayerRef) -> LoadedLayer:
 
 
 # --------------------------------------------------------------------------- canonical form
+
+
+def empty_patch_findings(loaded: LoadedLayer) -> list[Finding]:
+    """A warning for each patch with no diff (``new`` never refreshed, or a description-only file):
+    it changes nothing, and GNU patch (so ``quilt push``) refuses such a file."""
+    return [
+        Finding(
+            "",
+            src.display,
+            1,
+            RULE_EMPTY_PATCH,
+            "no diff, only a description: the patch changes nothing, and quilt cannot push it "
+            "('fspatch refresh' after an edit records one, 'fspatch delete' removes it; "
+            "export --format quilt writes it as an empty file)",
+            severity="warning",
+            case=case_of(loaded.layer),
+        )
+        for src, _ in loaded.sources
+        if not src.patch.files
+    ]
 
 
 def canonical_findings(loaded: LoadedLayer) -> list[Finding]:

@@ -40,15 +40,16 @@ import email.utils
 import lzma
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
 from fspatch.core.journal import crash_point, refuse_if_pending, transaction
+from fspatch.core.names import number_at
 from fspatch.core.patch import Patch, format_diff, format_patch, parse_diff, parse_message, parse_patch
 from fspatch.core.series import SeriesEntry, parse_series
-from fspatch.core.stack import Builder, PatchSource, split_author
+from fspatch.core.stack import Builder, PatchSource, load_state, split_author
 from fspatch.core.workspace import RESERVED_NAMES, LayerRef, Workspace, max_patch_bytes, read_patch_bytes
 from fspatch.errors import InputError, UsageError
 from fspatch.git_adapter import GitRepo
@@ -57,7 +58,10 @@ __all__ = [
     "ImportedPatch",
     "LayerImport",
     "Source",
-    "append_to_layer",
+    "InsertPoint",
+    "add_to_layer",
+    "insert_point",
+    "numbered_at",
     "commit_sources",
     "find_quilt_dir",
     "format_mbox",
@@ -100,7 +104,9 @@ class LayerImport:
     layer_dir: str
     patches: tuple[ImportedPatch, ...]
     skipped: tuple[str, ...]  # sources holding no diff (cover letters), not imported
-    checked: bool  # True when the patches were applied in memory on the layer's top
+    checked: bool  # True when the patches were applied in memory where they were inserted
+    at_end: bool = True  # placed at the end of the layer's series (else after ``after``)
+    after: str | None = None  # the patch they follow in the series; None: first
 
 
 # --------------------------------------------------------------------------- quilt
@@ -292,20 +298,65 @@ def numbered_name(stem: str, number: int) -> str:
     return f"{number:04d}-{slug}.patch"
 
 
-def _next_number(names: Iterable[str]) -> int:
-    numbers = [int(m.group(0)[:4]) for n in names if (m := _NUMBERED.match(PurePosixPath(n).name))]
-    return max(numbers, default=0) + 1
+def numbered_at(stem: str, existing: Sequence[str], position: int) -> str:
+    """``fix foo`` inserted at ``position`` → ``NNNN-fix-foo.patch`` with the number that keeps
+    the series in number order (as ``new`` numbers), or ``fix-foo.patch`` when none fits."""
+    number = number_at(existing, position)
+    if number is not None:
+        return numbered_name(stem, number)
+    return numbered_name(stem, 0).removeprefix("0000-")
 
 
-def append_to_layer(
+@dataclass(frozen=True)
+class InsertPoint:
+    """Where imported patches go: index in the series, and the commit they are checked on
+    (None: the layer's whole stack, built in memory)."""
+
+    index: int
+    commit: str | None
+
+
+def insert_point(ws: Workspace, layer: LayerRef, entries: Sequence[SeriesEntry], *, append: bool) -> InsertPoint:
+    """After the layer's top applied patch, as ``quilt import`` inserts (the series start when
+    the layer was applied and then popped to nothing, as quilt); at the end with ``append``, when
+    the whole layer is applied, or when it is not applied (no checkout, no stack saved yet,
+    another vendor's layer), where there is no top to go after."""
+    end = InsertPoint(len(entries), None)
+    if append:
+        return end
+    backend = ws.backend(layer.backend)
+    path = ws.checkout_path(backend)
+    if not GitRepo.is_repo(path):
+        return end
+    repo = GitRepo.open(path)
+    state, _ = load_state(repo)
+    if state is None:
+        return end  # never applied (no stack saved): no top to go after, and no push to keep
+    ls = state.layer(layer.label)
+    if ls is None:
+        return end
+    if [e.name for e in entries[: len(ls.applied)]] != ls.names():
+        raise UsageError(
+            f"{layer.dir}/series changed under the applied patches; rebuild the stack with "
+            f"'fspatch apply {backend.name}' (or import with --append)"
+        )
+    if len(ls.applied) == len(entries):
+        return end
+    return InsertPoint(len(ls.applied), ls.top if repo.has_commit(ls.top) else None)
+
+
+def add_to_layer(
     ws: Workspace, layer: LayerRef, sources: Sequence[Source], *, keep_names: bool = False, check: bool = True,
-    skipped: Sequence[str] = (),
+    skipped: Sequence[str] = (), append: bool = False,
 ) -> LayerImport:
-    """Append ``sources`` to the layer's series, canonical, numbered after its highest ``NNNN-``.
+    """Insert ``sources`` into the layer's series at :func:`insert_point`, canonical, numbered
+    to keep the series in number order (:func:`numbered_at`).
 
-    With ``check`` (and a checkout of the backend), the layer is built in memory and every new
-    patch applied on its top first: a patch that does not apply is a conflict and nothing is
-    written.  Writes are journalled (``fspatch recover`` undoes a killed import).
+    With ``check`` (and a checkout of the backend), every new patch is applied in memory where
+    it goes first (on the top applied patch, or on the layer's whole stack at the end): a patch
+    that does not apply is a conflict and nothing is written.  As in quilt, the unapplied
+    patches after an insertion are not re-checked.  Writes are journalled (``fspatch recover``
+    undoes a killed import).
     """
     ws_git = ws.root / ".git"
     if ws_git.is_dir():
@@ -315,12 +366,13 @@ def append_to_layer(
     if layer.vendor is not None:
         ws.vendor_info(layer.vendor)
     entries = ws.read_layer_series(layer)
-    taken = {e.name for e in entries}
-    number = _next_number(taken)
+    point = insert_point(ws, layer, entries, append=append)
+    names = [e.name for e in entries]
+    taken = set(names)
     planned: list[tuple[str, Source, bytes]] = []
     for src in sources:
-        name = src.name if keep_names else numbered_name(_stem(src.name), number)
-        number += 0 if keep_names else 1
+        position = point.index + len(planned)
+        name = src.name if keep_names else numbered_at(_stem(src.name), names, position)
         if keep_names and PurePosixPath(name).suffix in _COMPRESSED:
             name = name.rsplit(".", 1)[0]  # stored uncompressed
         if name in RESERVED_NAMES or PurePosixPath(name).name in RESERVED_NAMES:
@@ -329,13 +381,15 @@ def append_to_layer(
         if name in taken or path.exists():
             raise UsageError(f"{src.display}: {layer.dir.as_posix()}/{name} already exists")
         taken.add(name)
+        names.insert(position, name)
         planned.append((name, src, format_patch(src.patch)))
 
     checked = False
     if check:
         stored = [(src.display, parse_patch(data, src.display)) for _, src, data in planned]
-        checked = _check_applies(ws, layer, stored)
+        checked = _check_applies(ws, layer, stored, point.commit)
 
+    new_entries = [*entries[: point.index], *(SeriesEntry(name) for name, _, _ in planned), *entries[point.index :]]
     rel_dir = layer.dir.as_posix()
     with transaction(
         "import", ws.root, git_dir=ws_git if ws_git.is_dir() else None, dirs=[rel_dir], files=[f"{rel_dir}/series"]
@@ -344,7 +398,7 @@ def append_to_layer(
         for name, _, data in planned:
             ws.write_patch(layer, name, data)
             crash_point("import:patch")
-        ws.write_layer_series(layer, [*entries, *(SeriesEntry(name) for name, _, _ in planned)])
+        ws.write_layer_series(layer, new_entries)
         crash_point("import:series")
     return LayerImport(
         layer.backend,
@@ -353,11 +407,16 @@ def append_to_layer(
         tuple(ImportedPatch(name, src.display, src.patch.subject) for name, src, _ in planned),
         tuple(skipped),
         checked,
+        point.index == len(entries),
+        entries[point.index - 1].name if point.index > 0 else None,
     )
 
 
-def _check_applies(ws: Workspace, layer: LayerRef, patches: Sequence[tuple[str, Patch]]) -> bool:
-    """Apply the new patches on the layer's top, in memory; False when there is no checkout."""
+def _check_applies(
+    ws: Workspace, layer: LayerRef, patches: Sequence[tuple[str, Patch]], on: str | None = None
+) -> bool:
+    """Apply the new patches on commit ``on`` (else the layer's top), in memory; False when there
+    is no checkout."""
     from fspatch.core.export import FilesReader, build_stack
 
     backend = ws.backend(layer.backend)
@@ -367,8 +426,11 @@ def _check_applies(ws: Workspace, layer: LayerRef, patches: Sequence[tuple[str, 
     repo = GitRepo.open(path)
     if not repo.has_commit(backend.commit):
         return False
-    stack = build_stack(repo, FilesReader(ws), backend.name, layer.vendor)
-    top = stack.top if layer.vendor is not None else stack.common_top
+    if on is not None:
+        top = on
+    else:
+        stack = build_stack(repo, FilesReader(ws), backend.name, layer.vendor)
+        top = stack.top if layer.vendor is not None else stack.common_top
     builder = Builder(repo, backend.commit)
     for display, patch in patches:
         top = builder.apply(top, PatchSource(display, display, patch))

@@ -7,8 +7,10 @@ two ways:
 * **3-way merge** when the patch's ``index`` line names a full pre-image blob id and the
   checkout's repository has that blob: ancestor = that blob, theirs = the patch applied to it
   (exact, it was made there), ours = the file on the patch's parent.  A clean merge goes into
-  the patch's commit; a conflict leaves the parent's file in the commit and diff3 markers for
-  the checkout (so ``refresh`` records the resolution as the patch's change).
+  the patch's commit; a conflict leaves the parent's file in the commit and conflict markers
+  for the checkout (so ``refresh`` records the resolution as the patch's change): ``diff3``
+  style (the base between ``|||||||`` and ``=======``) by default, ``merge`` style (ours and
+  theirs only) when asked, as quilt's ``push --merge=merge|diff3``.
 * **rejects** otherwise: the hunks that apply go into the commit, the others are written as
   ``FILE.rej`` (unified hunks, as GNU patch writes them) for the checkout.
 
@@ -89,8 +91,11 @@ def reject_text(fd: FileDiff, numbers: list[int]) -> bytes:
     return text[start + 1 :] if start >= 0 else text
 
 
-def merge_apply(repo: GitRepo, parent: str, src: PatchSource, labels: tuple[str, str, str]) -> MergeApply:
-    """Apply ``src`` on commit ``parent``, repairing failing files as the module doc says."""
+def merge_apply(
+    repo: GitRepo, parent: str, src: PatchSource, labels: tuple[str, str, str], style: str = "diff3"
+) -> MergeApply:
+    """Apply ``src`` on commit ``parent``, repairing failing files as the module doc says;
+    ``style`` is the marker style (a key of :data:`fspatch.git_adapter.MERGE_STYLES`)."""
     tree = repo.tree_of(parent)
     extra: dict[str, Entry | None] = {}
     outcomes: list[FileOutcome] = []
@@ -121,7 +126,7 @@ def merge_apply(repo: GitRepo, parent: str, src: PatchSource, labels: tuple[str,
             changes[fd.old_path] = None
         if base is not None and theirs is not None:
             got = repo.merge_file(
-                fd.path, repo.write_blob(base), ours_entry.id, repo.write_blob(theirs), ours_entry.mode, labels
+                fd.path, repo.write_blob(base), ours_entry.id, repo.write_blob(theirs), ours_entry.mode, labels, style
             )
             if got is not None and got[0]:
                 changes[fd.new_path] = Entry(repo.write_blob(got[1]), mode)

@@ -190,17 +190,21 @@ def new_file_name(name: str, existing: Sequence[str], position: int) -> str:
         s += ".patch"
     if _NUMBERED.match(s):
         return s
+    number = number_at(existing, position)
+    return s if number is None else f"{number:04d}-{s}"
+
+
+def number_at(existing: Sequence[str], position: int) -> int | None:
+    """The ``NNNN`` a patch inserted at ``position`` gets so the series stays in number order
+    (the rule of :func:`new_file_name`); None when no number fits between the neighbours."""
     before = [n for x in existing[:position] if (n := number_of(x)) is not None]
     after = [n for x in existing[position:] if (n := number_of(x)) is not None]
     if not after:
-        nxt = (max(before) + 1) if before else 1
-        return f"{nxt:04d}-{s}"
+        return (max(before) + 1) if before else 1
     low = max(before) if before else -1
     high = min(after)
     candidate = low + 1 if before else (1 if high > 1 else 0)
-    if candidate >= high:
-        return s  # no number fits between the neighbours: unnumbered rather than out of order
-    return f"{candidate:04d}-{s}"
+    return None if candidate >= high else candidate  # unnumbered rather than out of order
 
 
 __all__ = [
@@ -210,6 +214,7 @@ __all__ = [
     "bare",
     "match_name",
     "new_file_name",
+    "number_at",
     "number_of",
     "resolve",
     "resolve_in_layer",

@@ -31,6 +31,7 @@ from fspatch.core.export import (
 )
 from fspatch.core.fetch import ensure_commit
 from fspatch.core.journal import crash_point, transaction
+from fspatch.core.patch import parse_patch
 from fspatch.core.schema import validate
 from fspatch.core.series import SeriesEntry, check_patch_name, parse_series
 from fspatch.core.undo import undone_on_failure
@@ -203,6 +204,7 @@ class SeriesLayer:
     path: str  # the quilt patches/ dir or the .mbox file
     patches: int
     written: bool  # False when every file already had these bytes
+    emptied: tuple[str, ...] = ()  # quilt: patches with no diff, written as empty files (see _write_quilt)
 
 
 @dataclass(frozen=True)
@@ -261,8 +263,8 @@ def _export_series(
             )
         if form == "quilt":
             folder = quilt_dir(out, layer)
-            written = _write_quilt(ws, layer, entries, folder)
-            done.append(SeriesLayer(layer.backend, layer.label, str(folder), len(entries), written))
+            written, emptied = _write_quilt(ws, layer, entries, folder)
+            done.append(SeriesLayer(layer.backend, layer.label, str(folder), len(entries), written, emptied))
             continue
         repo = repos.get(layer.backend) or _backend_repo(ws, layer.backend)
         repos[layer.backend] = repo
@@ -288,8 +290,25 @@ def quilt_dir(out: Path, layer: LayerRef) -> Path:
     return base / "patches" if layer.vendor is None else base / "vendors" / layer.vendor / "patches"
 
 
-def _write_quilt(ws: Workspace, layer: LayerRef, entries: list[SeriesEntry], folder: Path) -> bool:
-    """The layer's series and patches, byte for byte; patches an earlier export listed are dropped."""
+def quilt_bytes(data: bytes, display: str, strip: int = 1) -> bytes:
+    """A patch file as quilt can push it: as it is, or empty when it holds no diff.
+
+    GNU patch refuses a file with a description and no diff ("Only garbage was found in the
+    patch input"), so ``quilt push`` stops at it; an empty file is quilt's own empty patch
+    ("appears to be empty; applied").  The description is lost there, the series keeps the name.
+    """
+    try:
+        has_diff = bool(parse_patch(data, display, strip).files)
+    except InputError:
+        return data  # not ours to judge: exported as it is, check names the problem
+    return data if has_diff else b""
+
+
+def _write_quilt(
+    ws: Workspace, layer: LayerRef, entries: list[SeriesEntry], folder: Path
+) -> tuple[bool, tuple[str, ...]]:
+    """The layer's series and patches, byte for byte except patches without a diff (written
+    empty, :func:`quilt_bytes`; their names returned); patches an earlier export listed are dropped."""
     old_series = folder / "series"
     stale: set[str] = set()
     if old_series.is_file():
@@ -298,8 +317,13 @@ def _write_quilt(ws: Workspace, layer: LayerRef, entries: list[SeriesEntry], fol
         except InputError:
             stale = set()
     written = False
+    emptied: list[str] = []
     for e in entries:
-        written |= ws.write_file(folder.joinpath(*e.name.split("/")), ws.read_patch(layer, e.name))
+        data = ws.read_patch(layer, e.name)
+        out = quilt_bytes(data, f"{layer.dir.as_posix()}/{e.name}", e.strip)
+        if out != data:
+            emptied.append(e.name)
+        written |= ws.write_file(folder.joinpath(*e.name.split("/")), out)
     series = ws.series_path(layer)
     written |= ws.write_file(old_series, series.read_bytes() if series.is_file() else b"")
     for name in sorted(stale - {e.name for e in entries}):
@@ -308,4 +332,4 @@ def _write_quilt(ws: Workspace, layer: LayerRef, entries: list[SeriesEntry], fol
         if target.is_file():
             ws.remove_file(target)
             written = True
-    return written
+    return written, tuple(emptied)
