@@ -70,8 +70,8 @@ class History:
         self._from: dict[str, int] = {}  # first-parent position each list of _changes starts at
         self._messages: dict[str, str] = {}
         self._brought: dict[str, list[CommitNode]] = {}  # merge -> the commits it brought in
-        # commit -> (parent tree, tree, changed paths, patch-id once asked for); None for a merge
-        self._pids: dict[str, tuple[str, str, frozenset[str], str | None] | None] = {}
+        # commit -> (parent tree, tree, patch-id once asked for); None for a merge
+        self._pids: dict[str, tuple[str, str, str | None] | None] = {}
 
     # -- the walk ------------------------------------------------------------
     def first_parent(self) -> list[CommitNode]:
@@ -262,19 +262,24 @@ class History:
         return None
 
     def _commit_patch_id(self, cid: str, want: set[str]) -> str | None:
-        """A range commit's patch-id when it changed exactly ``want`` (computed once per replay), else None."""
+        """A range commit's patch-id when it changed exactly ``want``, else None.
+
+        Why cached: with no culprit to try first, every conflicting patch walks the range's
+        commits on its files; a commit met again (another patch on the same files) costs a
+        dict look-up, its patch-id computed at most once per replay, and only when it changed
+        exactly the patch's files.
+        """
         if cid not in self._pids:
             info = self.repo.commit_info(cid)
-            parent = self.repo.tree_of(info.parents[0]) if len(info.parents) == 1 else None
-            paths = frozenset(p for p, _a, _b in self.repo.changed_files(parent, info.tree)) if parent else frozenset()
-            self._pids[cid] = (parent, info.tree, paths, None) if parent else None
+            one = len(info.parents) == 1
+            self._pids[cid] = (self.repo.tree_of(info.parents[0]), info.tree, None) if one else None
         got = self._pids[cid]
-        if got is None or got[2] != want:
+        if got is None or not self.repo.changed_exactly(got[0], got[1], want):
             return None
-        parent, tree, paths, pid = got
+        parent, tree, pid = got
         if pid is None:
             pid = self.repo.patch_id(parent, tree)
-            self._pids[cid] = (parent, tree, paths, pid)
+            self._pids[cid] = (parent, tree, pid)
         return pid
 
     def _patch_id_candidates(self, first: Iterable[str], want: set[str]) -> Iterable[str]:
