@@ -135,7 +135,8 @@ def test_fresh_clone_of_a_bot_branch_names_each_pending_patch_and_what_to_run(bo
     v1, v2 = _commit(clone.parent / "up", "v1"), _commit(clone.parent / "up", "v2")
     assert f"2 patches pending from a bot replay v1 ({v1[:12]}) -> v2 ({v2[:12]})" in res.output
     assert "run 'fspatch apply minillm', resolve, then 'fspatch continue'" in res.output
-    assert "    pending  common/0001-attn-flash.patch\n    pending  common/0002-attn-scale.patch\n" in res.output
+    assert "    pending  common/0001-attn-flash.patch  (conflicts with upstream)\n" in res.output
+    assert "    pending  common/0002-attn-scale.patch  (" in res.output
     assert "0003-ops-fp16.patch" not in res.output  # replayed clean by the bot: not pending
     assert "no checkout at third_party/minillm: run 'fspatch apply minillm' (it clones the checkout)" in res.output
     b = _status_json(clone)

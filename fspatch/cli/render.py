@@ -157,6 +157,8 @@ def replay_text(rep: Any, r: Any) -> str:
             where = f" in {p.upstream_commit[:12]}" if p.upstream_commit else ""
             line += f" (already upstream{where}: {p.upstream_how})"
         out.append(line)
+        if getattr(p, "kept", ""):
+            out.append(f"      {p.kept}")
         for old, new in p.renamed_upstream:
             out.append(f"      renamed upstream: {old} -> {new}")
         for path in p.deleted_upstream:

@@ -243,7 +243,7 @@ def status(ctx: click.Context, backend_name: str | None, backend: str | None, fm
             click.echo(paint(line, style, on) if style else line, color=on)
             if note.kind == "pending":
                 for pp in b.pending:
-                    click.echo(f"    pending  {pp.layer}/{pp.patch}")
+                    click.echo(f"    pending  {pp.layer}/{pp.patch}  ({pp.reason})")
         if b.dirty:
             if not any(n.kind == "dirty" for n in b.notes):
                 click.echo(f"  {len(b.dirty)} changed file{'s' if len(b.dirty) != 1 else ''} in the checkout:")

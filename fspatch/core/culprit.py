@@ -70,6 +70,8 @@ class History:
         self._from: dict[str, int] = {}  # first-parent position each list of _changes starts at
         self._messages: dict[str, str] = {}
         self._brought: dict[str, list[CommitNode]] = {}  # merge -> the commits it brought in
+        # commit -> (parent tree, tree, patch-id once asked for); None for a merge
+        self._pids: dict[str, tuple[str, str, str | None] | None] = {}
 
     # -- the walk ------------------------------------------------------------
     def first_parent(self) -> list[CommitNode]:
@@ -250,21 +252,35 @@ class History:
         too).  Only a commit changing exactly the patch's files can match.
         """
         want = set(paths)
-        repo = self.repo
         seen: set[str] = set()
         for cid in self._patch_id_candidates(candidates, want):
             if cid in seen:
                 continue
             seen.add(cid)
-            info = repo.commit_info(cid)
-            if len(info.parents) != 1:
-                continue
-            parent = repo.tree_of(info.parents[0])
-            if not repo.changed_exactly(parent, info.tree, want):
-                continue
-            if repo.patch_id(parent, info.tree) == patch_id:
+            if self._commit_patch_id(cid, want) == patch_id:
                 return cid
         return None
+
+    def _commit_patch_id(self, cid: str, want: set[str]) -> str | None:
+        """A range commit's patch-id when it changed exactly ``want``, else None.
+
+        Why cached: with no culprit to try first, every conflicting patch walks the range's
+        commits on its files; a commit met again (another patch on the same files) costs a
+        dict look-up, its patch-id computed at most once per replay, and only when it changed
+        exactly the patch's files.
+        """
+        if cid not in self._pids:
+            info = self.repo.commit_info(cid)
+            one = len(info.parents) == 1
+            self._pids[cid] = (self.repo.tree_of(info.parents[0]), info.tree, None) if one else None
+        got = self._pids[cid]
+        if got is None or not self.repo.changed_exactly(got[0], got[1], want):
+            return None
+        parent, tree, pid = got
+        if pid is None:
+            pid = self.repo.patch_id(parent, tree)
+            self._pids[cid] = (parent, tree, pid)
+        return pid
 
     def _patch_id_candidates(self, first: Iterable[str], want: set[str]) -> Iterable[str]:
         """The culprits, then the range's commits (merged branches' included) that changed every wanted path."""

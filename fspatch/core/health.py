@@ -224,7 +224,8 @@ def _pending_findings(ws: Workspace, b: Backend) -> list[Finding]:
             p.display,
             0,
             RULE_PENDING,
-            f"pending from a bot replay onto {b.ref}: run 'fspatch apply {b.name}', resolve, 'fspatch continue'",
+            f"pending from a bot replay onto {b.ref} ({p.reason}): "
+            f"run 'fspatch apply {b.name}', resolve, 'fspatch continue'",
             case=case_of(LayerRef.from_label(b.name, p.layer)),
         )
         for p in pend

@@ -19,7 +19,7 @@ history, ranges mapped forward through each commit's hunks).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,7 @@ from fspatch.core.replay_report import (
     ReplayStatus,
     category,
 )
+from fspatch.core.replay_sides import sides_key
 from fspatch.core.stack import AppliedPatch, Builder
 from fspatch.core.upstream_map import UpstreamMap
 from fspatch.errors import ConflictError
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int, str], None]
 
 _MARKERS = (b"<<<<<<< ", b">>>>>>> ", b"||||||| ")
+KEPT = "the bot's decision, kept: the patch's files are as the bot saw them on every side"
 
 
 class Replayer:
@@ -74,6 +76,9 @@ class Replayer:
         self._map: UpstreamMap | None = None
         self._hist: History | None = None
         self._patch_paths: dict[tuple[str, int], set[str]] = {}
+        # Resuming a bot's pending patches: its already-upstream decisions, (sides key, outcome) by (layer, patch).
+        self.keep: Mapping[tuple[str, str], tuple[str, PatchOutcome]] = {}
+        self.decided: dict[tuple[str, str], str] = {}  # a bot run: the sides key of each patch it found upstream
 
     # -- moving -------------------------------------------------------------
     def run(self, patch_of: Callable[[LayerPlan, str], Patch]) -> FileMergeStop | None:
@@ -134,6 +139,10 @@ class Replayer:
             self._record(lp, i, status, new, PatchOutcome(lp.label, name, status, (), moved, deleted))
             return None
         assert merged.conflict_tree is not None
+        kept = self.keep.get((lp.label, name))
+        if kept is not None and kept[0] == sides_key(repo, anc, ours, theirs, merged, umap):
+            self._keep(lp, i, ours, kept[1], patch_of)
+            return None
         labels = self.labels(name)
         conflict_tree, files = merged.conflict_tree, merged.files
         conflicts = tuple(self._describe(f, lp, i, patch_of(lp, name)) for f in files)
@@ -150,6 +159,7 @@ class Replayer:
                 done = PatchOutcome(
                     lp.label, name, status, (), moved, deleted, upstream_commit=carried[0], upstream_how=carried[1]
                 )
+                self.decided[(lp.label, name)] = sides_key(repo, anc, ours, theirs, merged, umap)
                 self._record(lp, i, status, new, done)
                 return None
         resolutions: tuple[AutoResolution, ...] = ()
@@ -170,6 +180,7 @@ class Replayer:
                 done = PatchOutcome(
                     lp.label, name, status, (), moved, deleted, resolutions, notes, upstream_how="carried"
                 )
+                self.decided[(lp.label, name)] = sides_key(repo, anc, ours, theirs, merged, umap)
                 self._record(lp, i, status, new, done)
                 return None
             if got.tree is not None:
@@ -205,6 +216,18 @@ class Replayer:
         if p.operation == "rebase-vendors":
             return ("old common layer", "common layer", f"patch {name}")
         return (f"upstream {p.old_ref}", f"upstream {p.new_ref}", f"patch {name}")
+
+    def _keep(
+        self, lp: LayerPlan, i: int, ours: str, bot: PatchOutcome, patch_of: Callable[[LayerPlan, str], Patch]
+    ) -> None:
+        """The bot's already-upstream decision, taken again (the patch's three sides are as the bot saw them)."""
+        status = DROPPED if self.plan.drop_upstreamed else UPSTREAMED
+        new = None
+        if status != DROPPED:
+            assert lp.top is not None
+            new = self.builder.commit(ours, lp.top, patch_of(lp, lp.names[i]))
+            lp.top = new
+        self._record(lp, i, status, new, replace(bot, status=status, kept=KEPT))
 
     def _record(self, lp: LayerPlan, i: int, status: ReplayStatus, new: str | None, outcome: PatchOutcome) -> None:
         while len(lp.new) <= i:
@@ -344,9 +367,8 @@ class Replayer:
         if p.old_commit == p.new_commit:
             return None
         candidates = list(dict.fromkeys(cu.id for c in conflicts for cu in c.culprits))
-        commit = None
-        if candidates:
-            commit = self.history().patch_id_match(candidates, sorted(paths), self.repo.patch_id(anc, theirs))
+        # No culprit at all (e.g. a file added on both sides): the range is searched by patch-id all the same.
+        commit = self.history().patch_id_match(candidates, sorted(paths), self.repo.patch_id(anc, theirs))
         if commit is not None:
             return commit, "patch-id"
         if not reverse_applies(self.repo, ours, patch.files, self.upstream_map()):

@@ -20,7 +20,16 @@ from fspatch.core.layers import common_fingerprint
 from fspatch.core.patch import Patch, parse_patch
 from fspatch.core.replay import Progress, Replayer, new_patch_bytes
 from fspatch.core.replay_plan import LayerPlan, Plan
-from fspatch.core.replay_report import CONFLICT, DROPPED, RESOLVED, SKIPPED, ReplayReport, summarize
+from fspatch.core.replay_report import (
+    CONFLICT,
+    DROPPED,
+    RESOLVED,
+    SKIPPED,
+    PatchOutcome,
+    ReplayReport,
+    outcome_from_dict,
+    summarize,
+)
 from fspatch.core.session import Session, read_patch
 from fspatch.core.stack import Builder, LayerState, StackState, load_state, save_state
 from fspatch.core.workspace import LayerRef, Workspace, vendor_of_label
@@ -52,6 +61,7 @@ class Driver:
         self._patches: dict[tuple[str, str], Patch] = {}
         self._strip: dict[str, dict[str, int]] = {}
         self._old: dict[tuple[str, str], tuple[int, bytes]] | None = None
+        self._decided: dict[tuple[str, str], str] = {}  # the bot run's already-upstream sides keys
 
     def layer(self, lp: LayerPlan) -> LayerRef:
         return LayerRef(self.plan.backend, lp.vendor)
@@ -89,7 +99,30 @@ class Driver:
                             self._old[(str(layer_data["label"]), str(e["name"]))] = (int(e["strip"]), raw)
         return self._old
 
+    def _bot_decisions(self) -> dict[tuple[str, str], tuple[str, PatchOutcome]]:
+        """Resuming: the conflicting patches the bot found already upstream, with its merge's sides key.
+
+        Why: the patches after the first pending one are replayed again; one whose files are
+        on every side as the bot saw them keeps the bot's decision (docs/replay-pending.md).
+        """
+        data = replay_pending.load(self.s.ws, self.plan.backend)
+        if data is None or str(data["old"]["commit"]) != self.plan.old_commit:
+            return {}
+        outcomes = {(o.layer, o.patch): o for o in (outcome_from_dict(d) for d in data["outcomes"])}
+        out = {}
+        for layer_data in data["layers"]:
+            for e in layer_data["series"]:
+                key = (str(layer_data["label"]), str(e["name"]))
+                if "sides" in e and key in outcomes:
+                    out[key] = (str(e["sides"]), outcomes[key])
+        return out
+
     def replayer(self) -> Replayer:
+        rp = self._replayer()
+        rp.keep = self._bot_decisions()
+        return rp
+
+    def _replayer(self) -> Replayer:
         if self.plan.resolve == "none":
             return Replayer(self.s.repo, self.plan, self.progress)
         settings = self.s.ws.settings()
@@ -118,7 +151,9 @@ class Driver:
 
     def drive(self, journal: Journal) -> OperationResult:
         """Run the plan on; at a stop keep the journal (paused) and check the conflict out, else finish."""
-        stop = self.replayer().run(self.patch_of)
+        rp = self.replayer()
+        stop = rp.run(self.patch_of)
+        self._decided = rp.decided
         repo = self.s.repo
         if stop is not None:
             journal.pause(self.plan)
@@ -200,7 +235,7 @@ class Driver:
                 ws.save_layer_meta(layer, meta)
                 written.append(f"{layer.dir.as_posix()}/layer.yaml")
         if any_conflict:
-            written.append(replay_pending.record(ws, plan, old_series, old_bytes, bases))
+            written.append(replay_pending.record(ws, plan, old_series, old_bytes, bases, self._decided))
             return written
         cleared = replay_pending.clear(ws, plan.backend)
         if cleared is not None:

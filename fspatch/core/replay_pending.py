@@ -56,11 +56,27 @@ def pending_rel(backend: str) -> str:
     return f"{LayerRef(backend, None).dir.as_posix()}/{PENDING_NAME}"
 
 
+CAUSE_CONFLICT = "conflict"  # its own conflict (with upstream, or with the common layer for rebase-vendors)
+CAUSE_BLOCKED = "blocked"  # conflicts only because an earlier patch (``blocked_by``) conflicted or was skipped
+CAUSE_NOT_REPLAYED = "not-replayed"  # the run ended before it (not written by a bot run today)
+
+
 @dataclass(frozen=True)
 class PendingPatch:
     layer: str  # common | vendor/<name>
     patch: str
     display: str  # workspace path of the patch file
+    cause: str = CAUSE_CONFLICT
+    blocked_by: str = ""  # with CAUSE_BLOCKED: the earlier patch (``common/<patch>`` from a vendor layer)
+    reason: str = "conflicts with upstream"  # the cause in words, as status, check and Markdown say it
+
+
+def _reason(cause: str, blocked_by: str, operation: str) -> str:
+    if cause == CAUSE_BLOCKED:
+        return f"blocked by {blocked_by}"
+    if cause == CAUSE_NOT_REPLAYED:
+        return "not replayed yet"
+    return "conflicts with the common layer" if operation == "rebase-vendors" else "conflicts with upstream"
 
 
 def _sha(data: bytes) -> str:
@@ -80,12 +96,23 @@ def pending_patches(ws: Workspace, backend: str) -> tuple[PendingPatch, ...]:
     data = load(ws, backend)
     if data is None:
         return ()
+    # Files written before causes were recorded (and import-flagscale's): the bot's outcomes say it.
+    blocked = {
+        (str(o["layer"]), str(o["patch"])): str(o.get("blocked_by", ""))
+        for o in data["outcomes"]
+        if o.get("status") == CONFLICT.value
+    }
     out = []
     for layer in data["layers"]:
         ref = LayerRef.from_label(backend, str(layer["label"]))
         for e in layer["series"]:
             if e["status"] == CONFLICT.value:
-                out.append(PendingPatch(ref.label, str(e["name"]), f"{ref.dir.as_posix()}/{e['name']}"))
+                by = str(e.get("blocked_by", blocked.get((ref.label, str(e["name"])), "")))
+                cause = str(e.get("cause", CAUSE_BLOCKED if by else CAUSE_CONFLICT))
+                display = f"{ref.dir.as_posix()}/{e['name']}"
+                by = by if cause == CAUSE_BLOCKED else ""
+                why = _reason(cause, by, str(data["operation"]))
+                out.append(PendingPatch(ref.label, str(e["name"]), display, cause, by, why))
     return tuple(out)
 
 
@@ -154,12 +181,17 @@ def record(
     old_series: Mapping[str, Sequence[SeriesEntry]],
     old_bytes: Mapping[tuple[str, str], bytes],
     bases: Mapping[str, bytes] | None = None,
+    decided: Mapping[tuple[str, str], str] | None = None,
 ) -> str:
     """Write the pending file after a bot replay that left conflicts (returns its path).
 
     ``bases`` (rebase-vendors, :func:`old_bases`): the old base of a vendor layer built on
     an older common layer; rebase-vendors also records the common layer's fingerprint.
+    Each pending patch gets its ``cause`` (and ``blocked_by``); each conflicting patch the bot
+    found already upstream gets ``sides`` (``decided``: the key of its merge's three sides,
+    :mod:`fspatch.core.replay_sides`) so that resuming keeps that decision.
     """
+    conflicts = {(o.layer, o.patch): o for o in plan.outcomes if o.status == CONFLICT}
     layers = []
     for lp in plan.layers:
         layer = LayerRef(plan.backend, lp.vendor)
@@ -174,6 +206,17 @@ def record(
                 "sha256": _sha(data),
                 "status": (status if status is not None else CONFLICT).value,
             }
+            if entry["status"] == CONFLICT.value:
+                got = conflicts.get((lp.label, name))
+                if got is None:
+                    entry["cause"] = CAUSE_NOT_REPLAYED
+                elif got.blocked_by:
+                    entry["cause"] = CAUSE_BLOCKED
+                    entry["blocked_by"] = got.blocked_by
+                else:
+                    entry["cause"] = CAUSE_CONFLICT
+            elif decided and (lp.label, name) in decided and status in (UPSTREAMED, DROPPED):
+                entry["sides"] = decided[(lp.label, name)]
             path = ws.patch_path(layer, name)
             if not path.is_file() or path.read_bytes() != data:
                 entry["old_bytes"] = base64.b64encode(data).decode("ascii")

@@ -97,6 +97,7 @@ class PatchOutcome:
     blocked_by: str = ""  # a conflict caused only by this earlier conflicting/skipped patch of the layer
     upstream_commit: str = ""  # upstreamed: the upstream commit that carries the change, where known
     upstream_how: str = ""  # upstreamed although the merge conflicted: "patch-id" | "reverse-applies" | "carried"
+    kept: str = ""  # resuming a bot run: why its decision was kept, not made again (docs/replay-pending.md)
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def outcome_from_dict(d: Mapping[str, Any]) -> PatchOutcome:
         notes=tuple(d.get("notes", ())),
         resolved_by=str(d.get("resolved_by", "")),
         blocked_by=d.get("blocked_by", ""),
+        kept=d.get("kept", ""),
         upstream_commit=d.get("upstream_commit", ""),
         upstream_how=d.get("upstream_how", ""),
     )

@@ -137,7 +137,8 @@ def render_replay_markdown(rep: ReplayReport, *, stopped: bool = False, checkout
             how = f" in {code(p.upstream_commit[:12])}" if p.upstream_commit else ""
             why = f" ({text(p.upstream_how)})" if p.upstream_how else " (the merge left no change)"
             fate = "dropped" if str(p.status) == "dropped" else "kept as an empty patch"
-            out.append(f"- {text(p.layer)}: {code(p.patch)}{how}{why}; {fate}")
+            kept = f"; {text(p.kept)}" if getattr(p, "kept", "") else ""
+            out.append(f"- {text(p.layer)}: {code(p.patch)}{how}{why}; {fate}{kept}")
     resolved = [p for p in rep.patches if str(p.status) == "resolved"]
     if resolved:
         out += ["", "### Resolved automatically (review these)", ""]
