@@ -33,6 +33,7 @@ from fspatch.core.fetch import ensure_commit
 from fspatch.core.journal import crash_point, transaction
 from fspatch.core.schema import validate
 from fspatch.core.series import SeriesEntry, check_patch_name, parse_series
+from fspatch.core.staged import StagedDir, staged_discarded
 from fspatch.core.undo import undone_on_failure
 from fspatch.core.workspace import LAYER_META, OPAQUE_DIR, LayerRef, Workspace, normalize_backend
 from fspatch.core.yamlio import display_path, dump_yaml, parse_yaml, read_regular
@@ -85,9 +86,15 @@ def export_layers(
     done: list[ExportedLayer] = []
     journal_dirs = ["vendors"] if out is None else []
     journal_files = [] if out is None else [HISTORY.as_posix()]  # --out still rewrites vendors/history.yaml
+    staged = StagedDir(out, wrepo.git_dir) if out is not None else None  # --out DIR: all files moved in at the end
+
+    def put(path: Path, data: bytes) -> bool:
+        return staged.write(path, data) if staged is not None else ws.write_file(path, data)
+
     with (
         undone_on_failure(out) if out is not None else nullcontext(),
         transaction("export", ws.root, git_dir=wrepo.git_dir, dirs=journal_dirs, files=journal_files),
+        staged_discarded(staged),
     ):
         for v in vendors:
             for b in backends:
@@ -102,9 +109,9 @@ def export_layers(
                     written = False
                     if out is not None:
                         for rel, data in opaque:
-                            written |= ws.write_file(folder / rel, data)
+                            written |= put(folder / rel, data)
                     yaml_bytes = dump_yaml(diff_meta(ws, head, v, [b]))
-                    written |= ws.write_file(folder / "diff.yaml", yaml_bytes)
+                    written |= put(folder / "diff.yaml", yaml_bytes)
                     shown = _show(ws, folder / opaque[0][0]) if out is not None else _show(ws, folder / OPAQUE_DIR)
                     done.append(ExportedLayer(v, b, shown, _show(ws, folder / "diff.yaml"), len(opaque), written))
                     continue
@@ -130,11 +137,11 @@ def export_layers(
                 if public is not None:
                     target = folder / "diff.patch.encrypted"
                     if not _same_plaintext(target, diff, private):
-                        written |= ws.write_file(target, crypto.encrypt(diff, public))
+                        written |= put(target, crypto.encrypt(diff, public))
                 else:
                     target = folder / "diff.patch"
-                    written |= ws.write_file(target, diff)
-                written |= ws.write_file(folder / "diff.yaml", yaml_bytes)
+                    written |= put(target, diff)
+                written |= put(folder / "diff.yaml", yaml_bytes)
                 crash_point("export:layer")
                 n = diff.count(b"\ndiff --git ") + (1 if diff.startswith(b"diff --git ") else 0)
                 done.append(ExportedLayer(v, b, _show(ws, target), _show(ws, folder / "diff.yaml"), n, written))
@@ -144,8 +151,10 @@ def export_layers(
         hist_path = HISTORY.as_posix()
         hist_written = False
         if out is not None:
-            hist_written = ws.write_file(out / "patch_history.yaml", hist_bytes)
+            hist_written = put(out / "patch_history.yaml", hist_bytes)
             hist_path = str(out / "patch_history.yaml")
+        if staged is not None:
+            staged.commit()
     return ExportResult(head, tuple(done), hist_path, hist_written)
 
 
