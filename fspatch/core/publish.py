@@ -15,7 +15,6 @@ already there is kept when ``--key`` shows it decrypts to the same diff.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +91,6 @@ def export_layers(
         return staged.write(path, data) if staged is not None else ws.write_file(path, data)
 
     with (
-        undone_on_failure(out) if out is not None else nullcontext(),
         transaction("export", ws.root, git_dir=wrepo.git_dir, dirs=journal_dirs, files=journal_files),
         staged_discarded(staged),
     ):
@@ -154,7 +152,9 @@ def export_layers(
             hist_written = put(out / "patch_history.yaml", hist_bytes)
             hist_path = str(out / "patch_history.yaml")
         if staged is not None:
-            staged.commit()
+            staged.commit()  # the last step: a kill before it leaves DIR as it was
+    if staged is not None:
+        staged.discard()
     return ExportResult(head, tuple(done), hist_path, hist_written)
 
 

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fspatch.core.journal import crash_point
+from fspatch.core.undo import undone_on_failure
 from fspatch.core.yamlio import atomic_write
 
 STAGE = "staged"
@@ -59,17 +60,22 @@ class StagedDir:
         return True
 
     def commit(self) -> None:
-        """Move every staged file into place, then drop the staging folder."""
+        """Move every staged file into place (a failure half-way puts the moved ones back).
+
+        Why last and nothing else: the caller's journal is dropped right after, so the moves are
+        the whole window in which a kill leaves DIR part new (microseconds; docs/security.md).
+        The staging folder is dropped by :meth:`discard` once the journal is gone.
+        """
         crash_point("export:staged")
-        for staged, target in self._moves:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.replace(staged, target)
-            except OSError as exc:
-                if exc.errno != errno.EXDEV:
-                    raise
-                atomic_write(target, staged.read_bytes())  # out on another file system
-        self.discard()
+        with undone_on_failure(*(target for _staged, target in self._moves)):
+            for staged, target in self._moves:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.replace(staged, target)
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    atomic_write(target, staged.read_bytes())  # out on another file system
 
     def discard(self) -> None:
         shutil.rmtree(self.stage, ignore_errors=True)
