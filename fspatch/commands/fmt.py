@@ -25,7 +25,7 @@ class FmtResult:
 
 def run(ws: Workspace, backends: list[str] | None = None, *, dry_run: bool = False) -> FmtResult:
     rewrites, problems = canonical_rewrites(ws, backends)
-    if not dry_run:
+    if rewrites and not dry_run:
         # Several files: a failure or a kill half-way puts the others back (journalled).
         files = [ws.patch_path(r.layer, r.name).relative_to(ws.root).as_posix() for r in rewrites]
         with workspace_transaction("fmt", ws.root, files=files):
