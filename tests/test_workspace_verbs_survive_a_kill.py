@@ -177,3 +177,24 @@ def test_workspace_journal_is_shown_for_a_backend_without_checkout(w: WS, tmp_pa
     assert _fspatch(clone, "recover").returncode == 0
     assert not (clone / "vendors/beta").exists()
     assert "interrupted" not in _fspatch(clone, "status").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "temp"),
+    [(("fmt",), "0002-rmsnorm-block-size.patch"), (("new", "extra", "-m", "Extra"), "series")],
+    ids=["fmt", "new"],
+)
+def test_kill_inside_an_atomic_write_leaves_no_temp_copy_after_recover(
+    w: WS, args: tuple[str, ...], temp: str
+) -> None:
+    """Killed between writing a file's temporary copy and renaming it (seen by bench_kill on fmt):
+    recover removes the half-written ``.<name>.<hex>.tmp`` too, so the workspace is exactly as before."""
+    _not_canonical(w, "0001-enable-flag-gems.patch", "0002-rmsnorm-block-size.patch")
+    _commit(w.root, "before")
+    before = snapshot(w.root)
+    r = _fspatch(w.root, *args, crash=f"temp:{temp}")
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    assert list(w.series_dir.glob(f".{temp}.*.tmp"))  # the kill really left the temporary copy
+    rec = _fspatch(w.root, "recover")
+    assert rec.returncode == 0, rec.stderr
+    assert snapshot(w.root) == before
