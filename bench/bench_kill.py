@@ -13,7 +13,8 @@ exactly before, exactly after, neither, and bytes of the user's edits lost (must
 Three prepared workspaces (all git repositories with one commit, so export has a head):
 ``edits`` -- the example's stack applied up to 0002, a vendor layer ``acme`` with one patch, a
 user's staged, unstaged and untracked edits in the checkout (the stack verbs, export, import
-quilt); ``clean`` -- the whole stack applied, no edits, an upstream with a clean ``v1.0.1`` and
+quilt, fmt -- its vendor patch is not canonical --, vendor add/layer, export --out into the
+workspace's ``out/``); ``clean`` -- the whole stack applied, no edits, an upstream with a clean ``v1.0.1`` and
 the conflicting ``v1.1`` (pull-upstream: clean, stopping at the conflict, and a bot's
 ``--no-stop``); ``fresh`` -- a backend with no patches and a FlagScale-style repository to
 import.
@@ -55,6 +56,10 @@ VERBS: list[tuple[tuple[str, ...], str]] = [
     (("pull-upstream", "minillm", "v1.1"), "clean"),
     (("pull-upstream", "minillm", "v1.1", "--no-stop"), "clean"),
     (("import", "flagscale", "{base}/FlagScale"), "fresh"),
+    (("fmt",), "edits"),
+    (("vendor", "add", "beta", "--device-type", "Beta_GPU", "--contact", "b@x"), "edits"),
+    (("vendor", "layer", "acme", "minillm", "--task", "train", "--model", "Qwen3-8B"), "edits"),
+    (("export", "minillm", "--vendor", "acme", "--out", "{base}/ws/out"), "edits"),
 ]
 USER_FILES = ("notes.txt", "README.md")
 
@@ -144,10 +149,15 @@ def prepare(base: Path, env: dict[str, str], kind: str = "edits") -> Path:
     cli("vendor", "add", "acme", "--device-type", "Acme_NPU", "--contact", "a@x")
     cli("vendor", "layer", "acme", "minillm", "--task", "inference")
     layer = w.root / "vendors/acme/minillm"
-    (layer / "0001-acme-device.patch").write_bytes(
-        b"Subject: Acme device\n---\n" + _diff(w.upstream, "v1.0", {"minillm/acme.py": b"DEVICE = 'acme'\n"})
+    (layer / "0001-acme-device.patch").write_bytes(  # two files not canonical (trailing blanks): fmt
+        b"Subject: [PATCH] Acme device\n---\n"
+        + _diff(w.upstream, "v1.0", {"minillm/acme.py": b"DEVICE = 'acme'\n"})
     )
-    (layer / "series").write_text("0001-acme-device.patch\n")
+    (layer / "0002-acme-kernels.patch").write_bytes(
+        b"Subject: [PATCH] Acme kernels\n---\n"
+        + _diff(w.upstream, "v1.0", {"minillm/acme_kernels.py": b"KERNELS = ()\n"})
+    )
+    (layer / "series").write_text("0001-acme-device.patch\n0002-acme-kernels.patch\n")
     quilt = base / "quilt"
     quilt.mkdir()
     (quilt / "0001-quilt.patch").write_bytes(

@@ -281,3 +281,44 @@ def test_5000_digit_integer_in_layer_yaml_is_one_line(w: WS) -> None:
         assert r.exit_code == 2 and "layer.yaml:7:" in line and "5000 digits" in line, (args, line)
     r = cli(w.root, "check")
     assert r.exit_code == 1 and "layer.yaml:7: yaml-syntax: an integer of 5000 digits" in r.output, r.output
+
+
+# -- busy ---------------------------------------------------------------------------------------
+
+
+def _bind(source: Path, target: Path) -> bool:
+    return subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("busy", "args"),
+    [
+        ("series/minillm/series", ("new", "extra", "-m", "Extra")),
+        ("series/minillm/0001-enable-flag-gems.patch", ("rename", "0001", "gems")),
+        ("vendors/acme/vendor.yaml", ("vendor", "add", "acme", "--contact", "new@x")),
+    ],
+    ids=["series-new", "patch-rename", "vendor-yaml-vendor-add"],
+)
+def test_busy_mount_point_is_one_line_and_nothing_changed(w: WS, tmp_path: Path, busy: str, args: tuple[str, ...]) -> None:
+    """A workspace file that is a mount point (a bind mount: replacing it is EBUSY, as the kernel
+    says for a real mount point): one line naming it, exit 2, workspace and checkout as before."""
+    if not ROOT:
+        pytest.skip("mount --bind needs root (CI runs these as root)")
+    assert cli(w.root, "vendor", "add", "acme", "--device-type", "Acme_NPU", "--contact", "a@x").exit_code == 0
+    git(w.root, "init", "-q")  # the workspace a git repository: vendor add is journalled there
+    target = w.root / busy
+    source = tmp_path / "bound-source"
+    source.write_bytes(target.read_bytes())  # the same bytes: only the mount makes it different
+    if not _bind(source, target):
+        pytest.skip("mount --bind is not allowed here (no CAP_SYS_ADMIN)")
+    try:
+        before = tree_snapshot(w.root)
+        r = cli(w.root, *args)
+        after = tree_snapshot(w.root)
+    finally:
+        _umount(target)
+    line = one_error_line(r)
+    assert r.exit_code == 2, r.output
+    assert "EBUSY" in line and busy.rsplit("/", 1)[-1] in line, line
+    assert after == before, line
+    assert _leftovers(w.root) == []

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fspatch.core.health import canonical_rewrites
+from fspatch.core.journal import crash_point
 from fspatch.core.report import Finding
-from fspatch.core.undo import undone_on_failure
+from fspatch.core.undo import workspace_transaction
 from fspatch.core.workspace import Workspace
 
 
@@ -24,9 +25,11 @@ class FmtResult:
 
 def run(ws: Workspace, backends: list[str] | None = None, *, dry_run: bool = False) -> FmtResult:
     rewrites, problems = canonical_rewrites(ws, backends)
-    if not dry_run:
-        # Several files: a failure half-way (disk full, a read-only file) puts the others back.
-        with undone_on_failure(*(ws.patch_path(r.layer, r.name) for r in rewrites)):
+    if rewrites and not dry_run:
+        # Several files: a failure or a kill half-way puts the others back (journalled).
+        files = [ws.patch_path(r.layer, r.name).relative_to(ws.root).as_posix() for r in rewrites]
+        with workspace_transaction("fmt", ws.root, files=files):
             for r in rewrites:
                 ws.write_patch(r.layer, r.name, r.data)
+                crash_point("fmt:file")
     return FmtResult(tuple(r.display for r in rewrites), tuple(problems))

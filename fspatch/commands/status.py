@@ -175,6 +175,15 @@ def _backend(ws: Workspace, b: Backend, ws_journal: tuple[JournalData | None, No
     pending = pend.patches if pend is not None else ()
     notes: list[Note] = [bad] if bad is not None else []
     if not GitRepo.is_repo(ws.checkout_path(b)):
+        # A workspace journal (export, import, fmt, vendor …) is shown with every backend,
+        # a backend not cloned yet included: the verb that left it needed no checkout.
+        waiting = None
+        if ws_journal[1] is not None:
+            notes.append(ws_journal[1])
+            waiting = ws_journal[1].message
+        elif ws_journal[0] is not None:
+            notes.append(_journal_note(ws_journal[0]))
+            waiting = f"interrupted '{ws_journal[0].operation}': run '{journal.recover_command(ws_journal[0])}'"
         if pend is not None and pending:
             notes.append(_pending_note(b, pend, False))
             notes.append(
@@ -184,7 +193,9 @@ def _backend(ws: Workspace, b: Backend, ws_journal: tuple[JournalData | None, No
             notes.append(
                 Note(NO_CHECKOUT, f"no checkout at {b.path}", "run 'fspatch sync' (clones it from upstream.lock)")
             )
-        return BackendStatus(b.name, b.path, b.ref, b.commit, False, None, False, pending=pending, notes=tuple(notes))
+        return BackendStatus(
+            b.name, b.path, b.ref, b.commit, False, None, False, waiting=waiting, pending=pending, notes=tuple(notes)
+        )
     s = Session.open(ws, b.name, fetch=False, read_only=True)
     head = s.repo.head()
     own, refused = _read_journal(ws, s.repo.git_dir)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fspatch.core.journal import crash_point
 from fspatch.core.layers import common_fingerprint
-from fspatch.core.undo import undone_on_failure
+from fspatch.core.undo import workspace_transaction
 from fspatch.core.workspace import TASKS, LayerRef, Workspace, valid_vendor
 from fspatch.errors import UsageError
 
@@ -70,8 +71,11 @@ def run_add(
         data["contact"] = contact
     if description is not None:
         data["description"] = description
-    with undone_on_failure(ws.root / "vendors" / name):  # a full disk leaves no half-made vendor
+    # A full disk or a kill leaves no half-made vendor (journalled; vendors/ itself if it is new).
+    folder = f"vendors/{name}" if (ws.root / "vendors").is_dir() else "vendors"
+    with workspace_transaction("vendor-add", ws.root, dirs=[folder]):
         ws.save_vendor_info(name, data)
+        crash_point("vendor-add:file")
     return VendorAddResult(name, f"vendors/{name}/vendor.yaml", not exists)
 
 
@@ -102,9 +106,11 @@ def run_layer(
         meta["models"] = []
     if created or "base" not in meta:
         meta["base"] = {"upstream_commit": b.commit, "common_fingerprint": common_fingerprint(ws, b.name)}
-    with undone_on_failure(ws.layer_dir(layer)):
+    with workspace_transaction("vendor-layer", ws.root, dirs=[layer.dir.as_posix()]):
         ws.ensure_layer_dir(layer)
+        crash_point("vendor-layer:dir")
         ws.save_layer_meta(layer, meta)
+        crash_point("vendor-layer:meta")
     return LayerResult(
         vendor, b.name, layer.dir.as_posix(), tuple(meta["tasks"]), tuple(str(m) for m in meta["models"]), created
     )

@@ -15,7 +15,6 @@ already there is kept when ``--key`` shows it decrypts to the same diff.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from fspatch.core.journal import crash_point, transaction
 from fspatch.core.patch import parse_patch
 from fspatch.core.schema import validate
 from fspatch.core.series import SeriesEntry, check_patch_name, parse_series
+from fspatch.core.staged import StagedDir, staged_discarded
 from fspatch.core.undo import undone_on_failure
 from fspatch.core.workspace import LAYER_META, OPAQUE_DIR, LayerRef, Workspace, normalize_backend
 from fspatch.core.yamlio import display_path, dump_yaml, parse_yaml, read_regular
@@ -86,9 +86,14 @@ def export_layers(
     done: list[ExportedLayer] = []
     journal_dirs = ["vendors"] if out is None else []
     journal_files = [] if out is None else [HISTORY.as_posix()]  # --out still rewrites vendors/history.yaml
+    staged = StagedDir(out, wrepo.git_dir) if out is not None else None  # --out DIR: all files moved in at the end
+
+    def put(path: Path, data: bytes) -> bool:
+        return staged.write(path, data) if staged is not None else ws.write_file(path, data)
+
     with (
-        undone_on_failure(out) if out is not None else nullcontext(),
         transaction("export", ws.root, git_dir=wrepo.git_dir, dirs=journal_dirs, files=journal_files),
+        staged_discarded(staged),
     ):
         for v in vendors:
             for b in backends:
@@ -103,9 +108,9 @@ def export_layers(
                     written = False
                     if out is not None:
                         for rel, data in opaque:
-                            written |= ws.write_file(folder / rel, data)
+                            written |= put(folder / rel, data)
                     yaml_bytes = dump_yaml(diff_meta(ws, head, v, [b]))
-                    written |= ws.write_file(folder / "diff.yaml", yaml_bytes)
+                    written |= put(folder / "diff.yaml", yaml_bytes)
                     shown = _show(ws, folder / opaque[0][0]) if out is not None else _show(ws, folder / OPAQUE_DIR)
                     done.append(ExportedLayer(v, b, shown, _show(ws, folder / "diff.yaml"), len(opaque), written))
                     continue
@@ -131,11 +136,11 @@ def export_layers(
                 if public is not None:
                     target = folder / "diff.patch.encrypted"
                     if not _same_plaintext(target, diff, private):
-                        written |= ws.write_file(target, crypto.encrypt(diff, public))
+                        written |= put(target, crypto.encrypt(diff, public))
                 else:
                     target = folder / "diff.patch"
-                    written |= ws.write_file(target, diff)
-                written |= ws.write_file(folder / "diff.yaml", yaml_bytes)
+                    written |= put(target, diff)
+                written |= put(folder / "diff.yaml", yaml_bytes)
                 crash_point("export:layer")
                 n = diff.count(b"\ndiff --git ") + (1 if diff.startswith(b"diff --git ") else 0)
                 done.append(ExportedLayer(v, b, _show(ws, target), _show(ws, folder / "diff.yaml"), n, written))
@@ -145,8 +150,12 @@ def export_layers(
         hist_path = HISTORY.as_posix()
         hist_written = False
         if out is not None:
-            hist_written = ws.write_file(out / "patch_history.yaml", hist_bytes)
+            hist_written = put(out / "patch_history.yaml", hist_bytes)
             hist_path = str(out / "patch_history.yaml")
+        if staged is not None:
+            staged.commit()  # the last step: a kill before it leaves DIR as it was
+    if staged is not None:
+        staged.discard()
     return ExportResult(head, tuple(done), hist_path, hist_written)
 
 

@@ -6,17 +6,41 @@ the workspace (a journal never names such a path, docs/security.md), and the wor
 verbs ``vendor add``, ``vendor layer`` and ``fmt`` run in workspaces that need not be git
 repositories.  When one of them fails (a full disk, a read-only file, a name too long), what it
 created below the targets goes again and what it overwrote gets its old bytes back, so the
-failure leaves them exactly as they were.  A kill is not covered: these verbs are re-run and
-write the same bytes.
+failure leaves them exactly as they were.  A kill is not covered by this memory: so where the
+workspace is a git repository, :func:`workspace_transaction` journals those verbs like every
+other workspace write (``status`` shows a killed one, ``recover`` puts it back), and only a
+workspace without a git dir falls back to the in-memory undo.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from fspatch.core.journal import transaction
+from fspatch.git_adapter import GitRepo
+
+
+@contextmanager
+def workspace_transaction(
+    operation: str, root: Path, *, files: Sequence[str] = (), dirs: Sequence[str] = ()
+) -> Iterator[None]:
+    """Journal a workspace-only verb's writes (``files`` and ``dirs``, relative to ``root``).
+
+    Why: a kill between two of ``fmt``'s writes, or between ``vendor layer``'s folder and its
+    layer.yaml, must be visible and undoable like a killed ``new``.  The journal lives in the
+    workspace's own git dir; a workspace that is not a git repository has none, and its writes
+    are put back in memory on failure (a kill there is not covered).
+    """
+    if GitRepo.is_repo(root) and (root / ".git").is_dir():
+        with transaction(operation, root, git_dir=root / ".git", files=files, dirs=dirs):
+            yield
+        return
+    with undone_on_failure(*(root / f for f in files), *(root / d for d in dirs)):
+        yield
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import signal
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,8 @@ def atomic_write(path: Path, data: bytes, root: Path | None = None) -> bool:
                 os.fsync(fh.fileno())
         if old_mode is not None:
             os.chmod(tmp, old_mode)
+        if os.environ.get("FSPATCH_CRASH_AT") == f"temp:{target.name}":  # test-only: killed mid-write
+            os.kill(os.getpid(), signal.SIGKILL)
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
