@@ -35,7 +35,7 @@ from fspatch.core import crypto
 from fspatch.core import flagscale_history as fs_history
 from fspatch.core.export import TASKS, FilesReader, build_stack, workspace_repo
 from fspatch.core.fetch import ensure_commit
-from fspatch.core.patch import FileDiff, format_diff, parse_diff
+from fspatch.core.patch import FileDiff, format_diff, parse_diff, parse_patch
 from fspatch.core.publish import _opaque_files
 from fspatch.core.replay_pending import pending_patches
 from fspatch.core.workspace import LayerRef, Workspace
@@ -102,6 +102,27 @@ def _diff_yaml(
         "models": [str(m) for m in (kept.get("models") or meta.get("models") or [])],
         "task": tasks,
     }
+
+
+def _origin_names(ws: Workspace, layer: LayerRef, kept: Mapping[str, Any]) -> dict[str, str]:
+    """Upstream path → the per-file FlagScale patch it came from (layer.yaml ``flagscale.origin``).
+
+    Why: a per-file export then writes the same names FlagScale's directory had; paths no
+    per-file origin names (a ``diff.patch`` origin, the common layer's files) get
+    :func:`per_file_name`.
+    """
+    origin = {str(k): str(v) for k, v in (kept.get("origin") or {}).items()}
+    out: dict[str, str] = {}
+    for entry in ws.read_layer_series(layer):
+        src = origin.get(entry.name, "")
+        if not src.endswith(".patch") or src == "diff.patch":
+            continue
+        patch = parse_patch(ws.read_patch(layer, entry.name), f"{layer.dir.as_posix()}/{entry.name}")
+        for fd in patch.files:
+            for path in (fd.old_path, fd.new_path):
+                if path is not None:
+                    out.setdefault(path, src)
+    return out
 
 
 def _patch_files(folder: Path) -> set[Path]:
@@ -179,8 +200,12 @@ def export_flagscale(
                 if form == "diff":
                     files[folder / "diff.patch"] = format_diff(diff)
                 else:
+                    names = _origin_names(ws, layer, kept)
+                    grouped: dict[str, list[FileDiff]] = {}
                     for fd in diff:
-                        files[folder / per_file_name(fd)] = format_diff([fd])
+                        grouped.setdefault(names.get(fd.path) or per_file_name(fd), []).append(fd)
+                    for rel, fds in grouped.items():
+                        files[folder.joinpath(*rel.split("/"))] = format_diff(fds)
             written = False
             stale = _patch_files(folder) - set(files)
             for p in sorted(stale):
