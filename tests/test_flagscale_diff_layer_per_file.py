@@ -55,9 +55,7 @@ def _unpatch(f: fx.FS, commit: str, patches: list[Path], dest: Path) -> dict[str
     git(dest, "checkout", "-q", commit)
     for p in patches:
         subprocess.run(["git", "apply", "--whitespace", "warn", str(p)], cwd=dest, check=True, capture_output=True)
-    return {
-        rel: (data, bool(os.stat(dest / rel).st_mode & stat.S_IXUSR)) for rel, data in fx.tree_files(dest).items()
-    }
+    return {rel: (data, bool(os.stat(dest / rel).st_mode & stat.S_IXUSR)) for rel, data in fx.tree_files(dest).items()}
 
 
 def _commit_ws(f: fx.FS) -> None:
