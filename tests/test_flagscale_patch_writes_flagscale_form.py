@@ -115,3 +115,29 @@ def test_patch_with_a_key_does_not_write_a_decrypted_flagscale_form(tmp_path: Pa
     assert "note: --key-path: FlagScale's form (hardware/<Device_Type>/<Backend>/) is not written" in r.output
     assert not (ws.root / "hardware").exists()
     assert (ws.root / "vendors/acme/megatron/diff.patch.encrypted").is_file()
+
+
+def test_flagscale_self_backend_once_pinned_takes_patch_backend_flagscale(tmp_path: Path) -> None:
+    """Unpinned, ``--backend FlagScale`` is refused with the line that says what to do; after
+    ``backend add flagscale --alias FlagScale`` the edit is recorded in its common layer, per file."""
+    ws = make_flagscale_workspace(tmp_path)
+    r = cli(ws, "patch", "--backend", "FlagScale")
+    assert r.exit_code == 2 and "backend add flagscale --url URL --ref REF --alias FlagScale" in r.output, r.output
+    host = tmp_path / "FlagScale-host"
+    host.mkdir()
+    git(host, "init", "-q", "-b", "main")
+    (host / "flagscale" / "runner").mkdir(parents=True)
+    (host / "flagscale/runner/launch.py").write_text("def launch(cfg):\n    return cfg['nodes']\n")
+    git(host, "add", "-A")
+    git(host, "-c", "user.name=F", "-c", "user.email=f@example.org", "commit", "-qm", "FlagScale host")
+    git(host, "tag", "v1.0")
+    r = cli(ws, "backend", "add", "flagscale", "--url", str(host), "--ref", "v1.0", "--alias", "FlagScale")
+    assert r.exit_code == 0, r.output
+    assert cli(ws, "unpatch", "--backend", "fs").exit_code == 0  # FlagScale's 'fs' spelling
+    launch = Workspace.load(ws.root).checkout_path("flagscale") / "flagscale/runner/launch.py"
+    launch.write_text(launch.read_text().replace("cfg['nodes']", "cfg.get('nodes', 1)"))
+    r = cli(ws, "patch", "--backend", "FlagScale")
+    assert r.exit_code == 0, r.output
+    assert "common/0001-flagscale-runner-launch.py.patch" in r.output, r.output
+    body = (ws.root / "series/flagscale/0001-flagscale-runner-launch.py.patch").read_text()
+    assert "+    return cfg.get('nodes', 1)" in body

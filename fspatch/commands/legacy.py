@@ -97,10 +97,16 @@ def resolve_backends(ws: Workspace, names: Sequence[str]) -> list[tuple[str, str
             try:
                 b = ws.backend(raw)
             except UsageError:
-                what = "the host repository itself" if fs == "FlagScale" else "this workspace"
+                if fs == "FlagScale":
+                    raise UsageError(
+                        f"--backend {raw}: FlagScale's self-backend (patches to the host repository itself) is "
+                        "not pinned here; pin a FlagScale clone as a backend ('fspatch backend add flagscale "
+                        "--url URL --ref REF --alias FlagScale') and its layers take these edits, or commit "
+                        f"changes to FlagScale's own files in FlagScale (known: {', '.join(sorted(known)) or 'none'})"
+                    ) from None
                 raise UsageError(
                     f"--backend {raw}: unsupported backend (FlagScale name {fs!r}); "
-                    f"{what} has no such backend (known: {', '.join(sorted(known)) or 'none'})"
+                    f"this workspace has no such backend (known: {', '.join(sorted(known)) or 'none'})"
                 ) from None
         if b.name not in [x for x, _ in out]:
             out.append((b.name, fs))
