@@ -315,7 +315,7 @@ def test_reimport_with_the_key_replaces_the_opaque_files(s: Setup) -> None:
     r = import_flagscale.run(s.ws, s.gen.root, key=s.gen.key, force=True)
     assert _dirs(r)["hardware/Kunlun_XPU/TinyServe"].status == "imported"
     assert not (s.ws.layer_dir(layer) / "opaque").exists()
-    assert [e.name for e in s.ws.read_layer_series(layer)] == ["0001-kunlun_xpu-tinyserve.patch.encrypted"]
+    assert [e.name for e in s.ws.read_layer_series(layer)] == ["0001-tinyserve-sched.py.patch.encrypted"]  # the diff.patch, per file
     assert "opaque" not in s.ws.layer_meta(layer)["flagscale"]
 
 

@@ -68,7 +68,8 @@ def test_default_backend_is_megatron_and_unknown_ones_are_refused(ws: Workspace)
     assert r.exit_code == 2
     assert "error: --backend bogus: unsupported backend" in r.output and "known: megatron" in r.output
     r = cli(ws, "patch", "--backend", "FlagScale")
-    assert r.exit_code == 2 and "the host repository itself has no such backend" in r.output
+    assert r.exit_code == 2 and "FlagScale's self-backend (patches to the host repository itself)" in r.output
+    assert "'fspatch backend add flagscale --url URL --ref REF --alias FlagScale'" in r.output
     r = cli(ws, "unpatch", "--backend", "megatron", "--bogus")
     assert r.exit_code == 2 and "unrecognized arguments: --bogus" in r.output
     r = cli(ws, "unpatch", "--task", "pretrain", "--device-type", "Acme_NPU")

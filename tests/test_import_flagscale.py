@@ -200,7 +200,7 @@ def test_encrypted_layer_stays_encrypted_in_workspace(setup: tuple[Workspace, Ge
     import_flagscale.run(ws, gen.root, key=gen.key)
     layer = LayerRef("tinyserve", "kunlun_xpu")
     names = [e.name for e in ws.read_layer_series(layer)]
-    assert names == ["0001-kunlun_xpu-tinyserve.patch.encrypted"]
+    assert names == ["0001-tinyserve-sched.py.patch.encrypted"]  # the diff.patch, per file
     for f in ws.layer_dir(layer).iterdir():
         assert b"reverse=True" not in f.read_bytes()
     with pytest.raises(UsageError, match="encrypted"):

@@ -26,7 +26,7 @@ def test_old_base_layer_subtracts_its_own_common_layer_and_arrives_clean(tmp_pat
     f = fx.make(tmp_path)
     code, out = _import(f)
     assert code == 1, out  # Hygon is left pending; Metax is not held back by it
-    assert f"found at {f.f1[:9]} (upstream {f.u[0][:12]}), brought to {f.u[3][:12]}: 1 clean, 0 conflicts" in out
+    assert f"found at {f.f1[:9]} (upstream {f.u[0][:12]}), brought to {f.u[3][:12]}: 3 clean, 0 conflicts" in out
     layer = f.ws / "vendors/metax_c550/megatron"
     patches = sorted(layer.glob("*.patch"))
     body = b"".join(p.read_bytes() for p in patches)

@@ -73,6 +73,10 @@ def patch_parser() -> argparse.ArgumentParser:
     p.add_argument("--device-type", help="Device type: record into that vendor's layer (else the common layer).")
     _tasks(p, choices=False)
     p.add_argument("--key-path", help="Directory with public_key.pem: the export is encrypted to it.")
+    p.add_argument(
+        "--out",
+        help="fspatch: where FlagScale's form goes (OUT/hardware/<Device_Type>/<Backend>/); default the workspace.",
+    )
     return p
 
 
@@ -156,6 +160,7 @@ def patch_cmd(ctx: click.Context, argv: tuple[str, ...]) -> None:
         tasks=a.task or (),
         commit=a.commit,
         key_path=Path(a.key_path) if a.key_path else None,
+        out=Path(a.out) if a.out else None,
     )
     _render(ctx, r)
 

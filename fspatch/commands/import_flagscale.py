@@ -50,7 +50,14 @@ from fspatch.core.series import SeriesEntry
 from fspatch.core.session import ensure_commit
 from fspatch.core.stack import Builder, apply_files
 from fspatch.core.transaction import crash_point, transaction
-from fspatch.core.vendor_base import OPERATION, ForwardedLayer, bring_forward, pending_layer, split_at_base
+from fspatch.core.vendor_base import (
+    OPERATION,
+    ForwardedLayer,
+    bring_forward,
+    pending_layer,
+    per_file_groups,
+    split_at_base,
+)
 from fspatch.core.workspace import OPAQUE_DIR, LayerRef, Workspace, valid_name
 from fspatch.errors import ConflictError, FspatchError, HunkFailed, InputError, UsageError
 from fspatch.git_adapter import GitRepo
@@ -360,6 +367,8 @@ def run_scanned(
                 "models": models,
                 "flagscale": _flagscale_meta(vd, [p.path for p in vd.patches], False),
             }
+            if fwd_report.origins:
+                lmeta["flagscale"]["origin"] = dict(fwd_report.origins)
             if not fwd.conflicting:
                 lmeta["base"] = {"upstream_commit": ws.backend(vd.backend).commit, "common_fingerprint": ""}
             else:
@@ -481,6 +490,7 @@ def _write_pending(ws: Workspace, backend: str, layers: list[tuple[ForwardedLaye
 class _Forward:
     report: ForwardReport
     common_files: tuple[tuple[str, bytes], ...]  # the common layer of the layer's time (for pending.yaml)
+    origins: dict[str, str]  # layer patch name → FlagScale file (layer.yaml flagscale.origin)
 
 
 def _common_layer(
@@ -613,10 +623,11 @@ def _vendor_layer(
     split = bsplit.split
     device = vd.device_type
     layer_patches: list[tuple[str, Patch]] = []
-    for i, (name, files) in enumerate(split.groups, 1):
-        stem = name.removesuffix(".encrypted").removesuffix(".patch")
-        stem = f"{vd.vendor}-{vd.backend}" if stem == "diff" or stem == vd.base_commit else stem
+    origins: dict[str, str] = {}  # layer patch name → the FlagScale file it came from
+    for i, (name, stem, files) in enumerate(_groups(vd, split.groups), 1):
         file_name = f"{i:04d}-{_slug(stem)}.patch"
+        if name != "rest":
+            origins[file_name + (crypto.ENCRYPTED_SUFFIX if vd.encrypted and private is not None else "")] = name
         head = headers.get(name)
         if vd.layout == "mbox" and head is not None and head.subject:  # a real mail: keep who and what
             patch = Patch(
@@ -663,7 +674,26 @@ def _vendor_layer(
             text = crypto.encrypt(text, public)
         written.append((file_name, text))
     info = (split.embeds_common, split.hunks_total, split.hunks_removed, split.lines_removed)
-    return written, info, fwd, _Forward(report, at_base.common.files)
+    return written, info, fwd, _Forward(report, at_base.common.files, origins)
+
+
+def _groups(
+    vd: VendorDir, groups: tuple[tuple[str, tuple[FileDiff, ...]], ...]
+) -> list[tuple[str, str, tuple[FileDiff, ...]]]:
+    """(FlagScale file, stem of the layer patch name, diffs) per layer patch.
+
+    A ``diff.patch`` layer is split into one patch per file (:func:`per_file_groups`), named as a
+    per-file layer's patches are (the file's path), so a conflict makes only its file pending.
+    """
+    out: list[tuple[str, str, tuple[FileDiff, ...]]] = []
+    for name, files in groups:
+        stem = name.removesuffix(".encrypted").removesuffix(".patch")
+        if vd.layout == "diff" and name != "rest":
+            out.extend((name, path, part) for path, part in per_file_groups(files))
+            continue
+        stem = f"{vd.vendor}-{vd.backend}" if stem == "diff" or stem == vd.base_commit else stem
+        out.append((name, stem, files))
+    return out
 
 
 _HEX40 = re.compile(r"[0-9a-f]{40}")

@@ -12,10 +12,11 @@ backend ``megatron``); a workspace backend FlagScale does not know is accepted a
     ``--commit`` and with a device, the commit is FlagScale's: the newest one
     ``vendors/patch_history.yaml`` lists for the device, tasks and backends (when the workspace
     repository has it), else the current layers.
-``patch --backend B… [--device-type X --task T… --commit C --key-path DIR]``
+``patch --backend B… [--device-type X --task T… --commit C --key-path DIR --out DIR]``
     = ``absorb`` into the common layer (no device type) or the vendor's layer: each edit goes
     into the patch that owns it (one patch per file: the file's patch; a new file: a new
-    patch named after it); then, for a vendor, ``export`` (diff.yaml ``commit`` = C).
+    patch named after it); then, for a vendor, ``export`` (diff.yaml ``commit`` = C) and
+    ``export --format flagscale --out DIR`` (default the workspace: ``hardware/<X>/<B>/``).
 ``merge --backend B… --device-type X --task T… --commit C``
     = append C to ``vendors/patch_history.yaml`` as ``merge.py`` does.
 """
@@ -30,6 +31,7 @@ from fspatch.core.absorb import execute_absorb, plan_absorb
 from fspatch.core.apply import apply_layers
 from fspatch.core.checkouts import sync_backend
 from fspatch.core.export import workspace_repo
+from fspatch.core.flagscale_export import export_flagscale
 from fspatch.core.flagscale_merge import HISTORY_FILE, append, latest
 from fspatch.core.publish import export_layers
 from fspatch.core.session import Session
@@ -95,10 +97,16 @@ def resolve_backends(ws: Workspace, names: Sequence[str]) -> list[tuple[str, str
             try:
                 b = ws.backend(raw)
             except UsageError:
-                what = "the host repository itself" if fs == "FlagScale" else "this workspace"
+                if fs == "FlagScale":
+                    raise UsageError(
+                        f"--backend {raw}: FlagScale's self-backend (patches to the host repository itself) is "
+                        "not pinned here; pin a FlagScale clone as a backend ('fspatch backend add flagscale "
+                        "--url URL --ref REF --alias FlagScale') and its layers take these edits, or commit "
+                        f"changes to FlagScale's own files in FlagScale (known: {', '.join(sorted(known)) or 'none'})"
+                    ) from None
                 raise UsageError(
                     f"--backend {raw}: unsupported backend (FlagScale name {fs!r}); "
-                    f"{what} has no such backend (known: {', '.join(sorted(known)) or 'none'})"
+                    f"this workspace has no such backend (known: {', '.join(sorted(known)) or 'none'})"
                 ) from None
         if b.name not in [x for x, _ in out]:
             out.append((b.name, fs))
@@ -240,8 +248,15 @@ def run_patch(
     tasks: Sequence[str] = (),
     commit: str | None = None,
     key_path: Path | None = None,
+    out: Path | None = None,
 ) -> LegacyResult:
-    """Record each backend's edits where they belong (FlagScale's patch.py), then export a vendor layer."""
+    """Record each backend's edits where they belong (FlagScale's patch.py), then export a vendor layer.
+
+    A vendor layer is exported twice: fspatch's layered ``diff.patch`` in the layer's folder (what
+    fspatch reads back), and FlagScale's form -- relative to the pristine pin, what FlagScale's own
+    ``unpatch`` applies -- below ``out`` (default: the workspace) as
+    ``hardware/<Device_Type>/<Backend>/`` (:func:`fspatch.core.flagscale_export.export_flagscale`).
+    """
     _check_tasks(tasks)
     pairs = resolve_backends(ws, backends)
     vendor = vendor_for_device(ws, device_type) if device_type is not None else None
@@ -265,6 +280,8 @@ def run_patch(
     for b, _ in pairs:
         if vendor is not None:
             _layer_task(ws, b, vendor, tasks)
+    if vendor is not None and public is None and workspace_repo(ws).head() is None:  # before any edit moves
+        raise UsageError(f"{ws.root}: the workspace repository has no commit yet (diff.yaml's commit); commit first")
     steps: list[LegacyStep] = []
     for b, fs in pairs:
         s = Session.open(ws, b)
@@ -294,7 +311,17 @@ def run_patch(
             er = export_layers(ws, b, vendor=vendor, encrypt_to=public, key=private, base_commit=base)
             line += f" && fspatch export -b {b} --vendor {vendor}"
             detail += "; " + ", ".join(x.patch_path for x in er.layers)
+            if public is None:
+                fr = export_flagscale(ws, b, out=out or ws.root, vendor=vendor, commit=base, write_history=False)
+                line += f" && fspatch export -b {b} --vendor {vendor} --format flagscale --out {out or '.'}"
+                for x in fr.layers:
+                    detail += f"; {x.folder}: not written ({x.skipped})" if x.skipped else f"; {x.folder} ({x.layout})"
         steps.append(LegacyStep(b, fs, vendor, line, detail))
+    if vendor is not None and public is not None:
+        notes.append(
+            "--key-path: FlagScale's form (hardware/<Device_Type>/<Backend>/) is not written, it would hold the "
+            "patch decrypted; the layer's encrypted diff.patch.encrypted is the export"
+        )
     if vendor is not None:
         notes.append("diff.yaml and the patches are written in the workspace: commit them (FlagScale's patch.py does)")
     return LegacyResult("patch", tuple(steps), tuple(notes))

@@ -13,7 +13,8 @@ Per vendor layer, below ``OUT/hardware/<Device_Type>/<Backend>/``:
   removed (``unpatch`` applies every one it finds).
 - ``diff.yaml`` with FlagScale's spellings: ``backends_commit`` = the pin (the tree the patch is
   relative to) under the backend's FlagScale name (layer.yaml ``flagscale.backend``, else the lock's
-  first alias, else the backend name); ``backends_version`` as kept; ``commit`` = the workspace
+  first alias, else FlagScale's own spelling of the name, ``megatron`` → ``Megatron-LM``, else the
+  name); ``backends_version`` as kept; ``commit`` = the workspace
   commit; contact, device type, models and tasks as kept.
 - ``OUT/hardware/patch_history.yaml`` appended as ``merge.py`` does (per vendor: device → task →
   ``A+B`` and each backend → the workspace commit), starting from the file already there, else the
@@ -35,7 +36,8 @@ from fspatch.core import crypto
 from fspatch.core import flagscale_history as fs_history
 from fspatch.core.export import TASKS, FilesReader, build_stack, workspace_repo
 from fspatch.core.fetch import ensure_commit
-from fspatch.core.patch import FileDiff, format_diff, parse_diff
+from fspatch.core.flagscale import flagscale_backend_name
+from fspatch.core.patch import FileDiff, format_diff, parse_diff, parse_patch
 from fspatch.core.publish import _opaque_files
 from fspatch.core.replay_pending import pending_patches
 from fspatch.core.workspace import LayerRef, Workspace
@@ -79,7 +81,7 @@ def _spelled(ws: Workspace, backend: str, kept: Mapping[str, Any]) -> str:
     if kept.get("backend"):
         return str(kept["backend"])
     aliases = ws.backend(backend).aliases
-    return str(aliases[0]) if aliases else backend
+    return str(aliases[0]) if aliases else flagscale_backend_name(backend) or backend
 
 
 def _diff_yaml(
@@ -104,6 +106,27 @@ def _diff_yaml(
     }
 
 
+def _origin_names(ws: Workspace, layer: LayerRef, kept: Mapping[str, Any]) -> dict[str, str]:
+    """Upstream path → the per-file FlagScale patch it came from (layer.yaml ``flagscale.origin``).
+
+    Why: a per-file export then writes the same names FlagScale's directory had; paths no
+    per-file origin names (a ``diff.patch`` origin, the common layer's files) get
+    :func:`per_file_name`.
+    """
+    origin = {str(k): str(v) for k, v in (kept.get("origin") or {}).items()}
+    out: dict[str, str] = {}
+    for entry in ws.read_layer_series(layer):
+        src = origin.get(entry.name, "")
+        if not src.endswith(".patch") or src == "diff.patch":
+            continue
+        patch = parse_patch(ws.read_patch(layer, entry.name), f"{layer.dir.as_posix()}/{entry.name}")
+        for fd in patch.files:
+            for path in (fd.old_path, fd.new_path):
+                if path is not None:
+                    out.setdefault(path, src)
+    return out
+
+
 def _patch_files(folder: Path) -> set[Path]:
     if not folder.is_dir():
         return set()
@@ -119,8 +142,15 @@ def export_flagscale(
     out: Path,
     vendor: str | None = None,
     layout: str | None = None,
+    commit: str | None = None,
+    write_history: bool = True,
 ) -> FlagScaleExportResult:
-    """Every vendor layer (of ``backend`` / ``vendor``) in FlagScale's form below ``out/hardware/``."""
+    """Every vendor layer (of ``backend`` / ``vendor``) in FlagScale's form below ``out/hardware/``.
+
+    ``commit`` is diff.yaml's ``commit`` (default: the workspace HEAD; ``patch --commit C`` gives
+    C); ``write_history=False`` leaves ``patch_history.yaml`` alone, as FlagScale's ``patch.py`` does
+    (its ``merge.py`` appends).
+    """
     if layout is not None and layout not in LAYOUTS:
         raise UsageError(f"--layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
     head = workspace_repo(ws).head()
@@ -142,7 +172,7 @@ def export_flagscale(
             meta = ws.layer_meta(layer) or {}
             kept: Mapping[str, Any] = meta.get("flagscale") or {}
             spelled = _spelled(ws, name, kept)
-            data = _diff_yaml(ws, layer, kept, spelled, ws.backend(name).commit, head)
+            data = _diff_yaml(ws, layer, kept, spelled, ws.backend(name).commit, commit or head)
             folder = hw / data["device_type"] / spelled
             shown = folder.relative_to(out).as_posix()
             files: dict[Path, bytes] = {}
@@ -179,8 +209,12 @@ def export_flagscale(
                 if form == "diff":
                     files[folder / "diff.patch"] = format_diff(diff)
                 else:
+                    names = _origin_names(ws, layer, kept)
+                    grouped: dict[str, list[FileDiff]] = {}
                     for fd in diff:
-                        files[folder / per_file_name(fd)] = format_diff([fd])
+                        grouped.setdefault(names.get(fd.path) or per_file_name(fd), []).append(fd)
+                    for rel, fds in grouped.items():
+                        files[folder.joinpath(*rel.split("/"))] = format_diff(fds)
             written = False
             stale = _patch_files(folder) - set(files)
             for p in sorted(stale):
@@ -195,6 +229,8 @@ def export_flagscale(
             if spelled not in spelled_all:
                 spelled_all.append(spelled)
     target = hw / "patch_history.yaml"
+    if not write_history:
+        return FlagScaleExportResult(commit or head, tuple(done), "", False)
     if target.is_file():
         raw_hist: bytes | None = target.read_bytes()
     else:

@@ -40,6 +40,7 @@ __all__ = [
     "common_at",
     "gitlink_at",
     "pending_layer",
+    "per_file_groups",
     "split_at_base",
 ]
 
@@ -266,6 +267,39 @@ def pending_layer(fwd: ForwardedLayer, common: Sequence[tuple[str, bytes]], base
             ],
         },
     }
+
+
+def per_file_groups(files: Sequence[FileDiff]) -> list[tuple[str, tuple[FileDiff, ...]]]:
+    """One ``diff.patch``'s sections as FlagScale's per-file patches: (path, sections), path order.
+
+    Why: one conflicting hunk in a layer imported as a single patch makes the whole layer pending;
+    per file, only the files that conflict are.  A rename, copy, mode or binary section stays whole
+    with its file.  Sections that share a path (a copy whose source is also changed, a file
+    recreated at a renamed-away path) stay in one patch: applied one by one they would read each
+    other's result, while ``git apply`` of the one diff reads the pristine file.
+    """
+    parent = list(range(len(files)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for i, fd in enumerate(files):
+        for p in (fd.old_path, fd.new_path):
+            if p is None:
+                continue
+            if p in owner:
+                parent[root(i)] = root(owner[p])
+            else:
+                owner[p] = i
+    groups: dict[int, list[FileDiff]] = {}
+    for i, fd in enumerate(files):
+        groups.setdefault(root(i), []).append(fd)
+    named = [(min(fd.path for fd in g), tuple(g)) for g in groups.values()]
+    return sorted(named, key=lambda x: x[0])
 
 
 @dataclass(frozen=True)
