@@ -43,13 +43,13 @@ from fspatch.core.export import (
 )
 from fspatch.core.flagscale import FlagScaleRepo, Skipped, VendorDir, map_backend, scan, vendor_name
 from fspatch.core.flagscale_base import ForwardReport, find_base
+from fspatch.core.journal import crash_point, transaction
 from fspatch.core.patch import FileDiff, Patch, format_patch, parse_diff, parse_patch
 from fspatch.core.rebase import common_fingerprint
 from fspatch.core.replay_report import outcome_to_dict
 from fspatch.core.series import SeriesEntry
 from fspatch.core.session import ensure_commit
 from fspatch.core.stack import Builder, apply_files
-from fspatch.core.transaction import crash_point, transaction
 from fspatch.core.vendor_base import (
     OPERATION,
     ForwardedLayer,

@@ -4,7 +4,7 @@ Why: two verbs run at once (``push -a`` and ``pop -a`` from two terminals, two C
 runner) interleave their checkout writes and ref moves, and one of them ends with the files of
 one outcome and the refs of the other.  Like git's ``index.lock``, the lock is a file created
 with ``O_CREAT | O_EXCL``: whoever creates it holds it, everyone else gets one line naming the
-holder.  It is taken by every verb that opens a journal (:func:`fspatch.core.transaction.transaction`),
+holder.  It is taken by every verb that opens a journal (:func:`fspatch.core.journal.transaction`),
 for the whole of its changes, and removed when the verb ends, however it ends.
 
 Lock file, format 1: ``<git dir>/fspatch/lock`` holding one JSON object
