@@ -8,7 +8,7 @@ which used to import FlagScale's patch tools::
 
     ws = api.open_workspace("/src/FlagScale")
     tree = api.materialize(ws, "vllm", "build/vllm", device="Cambricon_MLU", task="inference")
-    print(tree.directory, tree.files)
+    written = tree.files   # the paths written below tree.directory
 
 The directory gets upstream at its pin + the common layer (+ the vendor layer), exactly what
 ``fspatch apply BACKEND --vendor V --task T --to DIR`` writes; the backend's checkout, HEAD and

@@ -31,6 +31,7 @@ from fspatch.core.absorb import execute_absorb, plan_absorb
 from fspatch.core.apply import apply_layers
 from fspatch.core.checkouts import sync_backend
 from fspatch.core.export import workspace_repo
+from fspatch.core.flagscale import flagscale_backend_name
 from fspatch.core.flagscale_export import export_flagscale
 from fspatch.core.flagscale_merge import HISTORY_FILE, append, latest
 from fspatch.core.publish import export_layers
@@ -39,22 +40,6 @@ from fspatch.core.workspace import LayerRef, Workspace
 from fspatch.errors import UsageError
 from fspatch.git_adapter import GitRepo
 
-#: FlagScale's ``normalize_backend`` (tools/patch/patch.py): lower-cased spelling → its name.
-FLAGSCALE_BACKENDS = {
-    "megatron": "Megatron-LM",
-    "megatron-lm": "Megatron-LM",
-    "energon": "Megatron-Energon",
-    "megatron-energon": "Megatron-Energon",
-    "fs": "FlagScale",
-    "flagscale": "FlagScale",
-    "vllm": "vllm",
-    "sglang": "sglang",
-    "llama.cpp": "llama.cpp",
-    "llama_cpp": "llama.cpp",
-    "omniinfer": "omniinfer",
-    "omni_infer": "omniinfer",
-    "verl": "verl",
-}
 TASKS = ("train", "inference", "post_train")
 
 
@@ -78,7 +63,7 @@ class LegacyResult:
 
 def flagscale_name(name: str) -> str:
     """FlagScale's normalisation of a ``--backend`` value; an unknown spelling is returned as given."""
-    return FLAGSCALE_BACKENDS.get(name.strip().lower(), name.strip())
+    return flagscale_backend_name(name) or name.strip()
 
 
 def resolve_backends(ws: Workspace, names: Sequence[str]) -> list[tuple[str, str]]:

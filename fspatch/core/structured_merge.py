@@ -82,14 +82,32 @@ def language_for(path: str) -> str | None:
     return _LANG_BY_EXT.get(path[dot:].lower()) if dot > path.rfind("/") else None
 
 
+def _grammar(lang: str) -> Any:
+    """The grammar package of ``lang``, imported on first use (each costs start-up time)."""
+    if lang == "python":
+        import tree_sitter_python
+
+        return tree_sitter_python
+    if lang == "c":
+        import tree_sitter_c
+
+        return tree_sitter_c
+    if lang == "cpp":
+        import tree_sitter_cpp
+
+        return tree_sitter_cpp
+    if lang == "cuda":
+        import tree_sitter_cuda
+
+        return tree_sitter_cuda
+    raise KeyError(lang)
+
+
 @cache
 def _parser(lang: str) -> Any:
-    import importlib
-
     import tree_sitter
 
-    mod: Any = importlib.import_module(f"tree_sitter_{lang}")
-    return tree_sitter.Parser(tree_sitter.Language(mod.language()))
+    return tree_sitter.Parser(tree_sitter.Language(_grammar(lang).language()))
 
 
 def insertions(base: Lines, side: Lines) -> list[tuple[int, Lines]] | None:
