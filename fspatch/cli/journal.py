@@ -41,7 +41,7 @@ def skip(ctx: click.Context, backend: str | None, report_file: Path | None, fmt:
 
     r = cmd.run_skip(opts(ctx).workspace(), backend, progress=progress(ctx))
     clear_progress(ctx)
-    if fmt != "json" and not opts(ctx).quiet:
+    if fmt == "text" and not opts(ctx).quiet:
         for o in r.report.patches:
             if o.status == "skipped":
                 click.echo(

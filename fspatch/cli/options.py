@@ -178,13 +178,21 @@ def resolve_option(f: F) -> F:
 
 
 def report_options(f: F) -> F:
+    """``--format text|json|markdown`` and ``--report FILE`` (its kind from ``.json``/``.md``, else --format)."""
     f = click.option(
         "--report",
         "report_file",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Also write the report to FILE (JSON with --format json or a .json name).",
+        help="Also write the report to FILE: JSON for a .json name, Markdown for .md, else as --format.",
     )(f)
-    return format_option(f)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json", "markdown"]),
+        default="text",
+        show_default=True,
+        help="Output format (markdown: a summary for a pull-request body, docs/ci.md).",
+    )(f)
 
 
 def ci_set() -> bool:

@@ -6,9 +6,7 @@ replay is finished by the journal verbs (``fspatch.cli.journal``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
@@ -19,30 +17,11 @@ from fspatch.cli.options import (
     opts,
     pick_backend,
     replay_mode,
+    report_options,
     resolve_option,
     stop_option,
 )
 from fspatch.cli.render import progress, render_replay
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def report_options(f: F) -> F:
-    """``--format text|json|markdown`` and ``--report FILE`` (its kind from ``.json``/``.md``, else --format)."""
-    f = click.option(
-        "--report",
-        "report_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Also write the report to FILE: JSON for a .json name, Markdown for .md, else as --format.",
-    )(f)
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["text", "json", "markdown"]),
-        default="text",
-        show_default=True,
-        help="Output format (markdown: a summary for a pull-request body, docs/ci.md).",
-    )(f)
 
 
 @command("pull-upstream")
