@@ -150,6 +150,14 @@ class GitRepo:
             return False
         return obj is not None and obj.type == ObjectType.COMMIT
 
+    def commit_by_prefix(self, prefix: str) -> str | None:
+        """The full id of the one local commit whose id starts with this hex prefix; None if none or ambiguous."""
+        try:
+            obj = self._repo.get(prefix)
+        except ValueError:  # AmbiguousError too
+            return None
+        return str(obj.id) if obj is not None and obj.type == ObjectType.COMMIT else None
+
     def head(self) -> str | None:
         if self._repo.head_is_unborn:
             return None
