@@ -330,3 +330,30 @@ def test_dirty_checkout_is_refused_before_anything_changes(example: Workspace) -
     assert journal.pending(GitRepo.open(example.root / "third_party/minillm").git_dir, example.root) is None
     state, _ = load_state(GitRepo.open(example.root / "third_party/minillm"))
     assert state is not None and _lock(example)["ref"] == "v1.0"
+
+
+def test_an_abbreviated_id_the_checkout_has_is_taken_without_fetching(example: Workspace, tmp_path: Path) -> None:
+    """A short hex id of a commit already in the checkout names it, as git checkout does: no fetch.
+
+    A fetch leaves FETCH_HEAD in the checkout's git dir; none is written here, and the id
+    reported and locked is the full one.  An id the checkout lacks is still fetched.
+    """
+    full = git(tmp_path / "upstream", "rev-parse", "v1.1^{commit}").strip()
+    repo = GitRepo.open(example.root / "third_party/minillm")
+    assert repo.has_commit(full)  # the clone has the upstream's history
+    fetch_head = repo.git_dir / "FETCH_HEAD"
+    fetch_head.unlink(missing_ok=True)
+    r = pull_upstream.run(example, "minillm", full[:12])
+    assert r.report.new_commit == full
+    assert not fetch_head.exists()
+    _resolve_cu(example)
+    assert not resolve.run_continue(example).stopped
+    assert _lock(example) == {"ref": full[:12], "commit": full}
+    # A commit made upstream after the clone is not in the checkout: it is fetched.
+    (tmp_path / "upstream" / "NEWFILE").write_text("new\n")
+    git(tmp_path / "upstream", "add", "NEWFILE")
+    git(tmp_path / "upstream", "commit", "-q", "-m", "later")
+    later = git(tmp_path / "upstream", "rev-parse", "HEAD").strip()
+    assert not repo.has_commit(later)
+    r2 = pull_upstream.run(Workspace.load(example.root), "minillm", later[:12])
+    assert r2.report.new_commit == later and fetch_head.exists()

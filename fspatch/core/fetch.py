@@ -62,6 +62,14 @@ def fetch_ref(root: Path, repo: GitRepo, lock_url: str, mirrors: tuple[str, ...]
         raise UsageError(f"bad ref {ref!r}")
     if _HEX.fullmatch(ref) and len(ref) == 40 and repo.has_commit(ref):
         return ref
+    if _HEX.fullmatch(ref) and repo.read_ref(f"refs/tags/{ref}") is None:
+        # An abbreviated id of a commit the checkout already has is that commit, as git checkout
+        # takes it, without a fetch of every branch and tag (0.1 s from a local mirror, more over
+        # a network).  Decision (docs/replay.md, perf13c): an upstream branch spelled as that hex
+        # is not looked for; an ambiguous or unknown prefix is fetched as before.
+        local = repo.commit_by_prefix(ref)
+        if local is not None:
+            return local
     if repo.read_ref(f"refs/tags/{ref}") is not None:
         got = repo.resolve(f"refs/tags/{ref}")
         if got is not None:

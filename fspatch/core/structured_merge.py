@@ -158,11 +158,11 @@ def merge_region(
     after = merged.after(region.index)
     head = b"".join(before)
     text = head + b"".join(lines) + b"".join(after)
-    upstream_text = head + b"".join(region.ours) + b"".join(after)
     parser = _parser(lang)
     tree = parser.parse(text)
-    up_tree = parser.parse(upstream_text)
-    if tree.root_node.has_error and not up_tree.root_node.has_error:
+    # Upstream's own text is parsed only when the merged one has an error (half the parses).
+    upstream_text = head + b"".join(region.ours) + b"".join(after)
+    if tree.root_node.has_error and not parser.parse(upstream_text).root_node.has_error:
         return Outcome(None, "the merged file does not parse")
     offsets = [len(head)]
     for line in lines:
