@@ -162,11 +162,20 @@ def _options(call: ast.Call) -> tuple[list[str], str] | None:
 
 def _block(file: bytes, lines: tuple[bytes, ...]) -> int | None:
     """The 1-based first line of ``lines`` in ``file`` when they occur there exactly once."""
-    have = file.splitlines(keepends=True)
+    have = _lines(file)
     want = [line if line.endswith(b"\n") else line + b"\n" for line in lines]
-    have = [line if line.endswith(b"\n") else line + b"\n" for line in have]
-    hits = [i for i in range(len(have) - len(want) + 1) if have[i : i + len(want)] == want]
+    if not want:
+        return 1 if not have else None  # the empty run occurs at every position
+    n = len(want)
+    first = want[0]
+    hits = [i for i, line in enumerate(have[: max(0, len(have) - n + 1)]) if line == first and have[i : i + n] == want]
     return hits[0] + 1 if len(hits) == 1 else None
+
+
+@lru_cache(maxsize=8)
+def _lines(file: bytes) -> list[bytes]:
+    """A file's lines, each ending in a newline, split once per file (regions of one file share it)."""
+    return [line if line.endswith(b"\n") else line + b"\n" for line in file.splitlines(keepends=True)]
 
 
 Side = tuple[list[tuple[list[str], str]], set[str], set[str]]  # added (flags, dest); all flags; all dests
@@ -218,10 +227,10 @@ def merge_region(path: str, region: ConflictRegion, ours_file: bytes, theirs_fil
     """
     if not path.endswith(".py"):
         return Outcome(None, "not a Python file")
-    ins_o = insertions(region.base, region.ours)
-    ins_t = insertions(region.base, region.theirs)
     if region.base:
         return _next_to_edit(region, ours_file, theirs_file)
+    ins_o = insertions(region.base, region.ours)  # with no base lines: the side's lines, or none
+    ins_t = insertions(region.base, region.theirs)
     if not ins_o or not ins_t:
         return Outcome(None, "not both sides only adding lines")
     ours = _side(ours_file, region.ours, "upstream")

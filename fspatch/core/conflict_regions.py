@@ -118,9 +118,12 @@ def parse_diff3(data: bytes, labels: tuple[str, str, str]) -> MergedFile | None:
     file as a conflict nobody may resolve automatically.
     """
     base_l, ours_l, theirs_l = (label.encode("utf-8", "surrogateescape") for label in labels)
-    open_m = b"<<<<<<< " + ours_l
-    base_m = b"||||||| " + base_l
-    close_m = b">>>>>>> " + theirs_l
+    # A marker line is the marker with or without its newline (the file's last line may lack it);
+    # comparing whole lines with both spellings spares slicing every line of the file.
+    open_m = (b"<<<<<<< " + ours_l, b"<<<<<<< " + ours_l + b"\n")
+    base_m = (b"||||||| " + base_l, b"||||||| " + base_l + b"\n")
+    close_m = (b">>>>>>> " + theirs_l, b">>>>>>> " + theirs_l + b"\n")
+    sep_m = (b"=======", b"=======\n")
     clean: list[Lines] = []
     regions: list[ConflictRegion] = []
     run: list[bytes] = []
@@ -128,21 +131,20 @@ def parse_diff3(data: bytes, labels: tuple[str, str, str]) -> MergedFile | None:
     state = "clean"
     ours_line = 1  # 1-based line number in the ours side
     for line in split_lines(data):
-        bare = line[:-1] if line.endswith(b"\n") else line
         if state == "clean":
-            if bare == open_m:
+            if line in open_m:
                 clean.append(tuple(run))
+                ours_line += len(run)
                 run = []
                 sides = {"ours": [], "base": [], "theirs": []}
                 state = "ours"
             else:
                 run.append(line)
-                ours_line += 1
-        elif state == "ours" and bare == base_m:
+        elif state == "ours" and line in base_m:
             state = "base"
-        elif state == "base" and bare == b"=======":
+        elif state == "base" and line in sep_m:
             state = "theirs"
-        elif state == "theirs" and bare == close_m:
+        elif state == "theirs" and line in close_m:
             regions.append(
                 ConflictRegion(
                     len(regions), ours_line, tuple(sides["base"]), tuple(sides["ours"]), tuple(sides["theirs"])
@@ -150,7 +152,7 @@ def parse_diff3(data: bytes, labels: tuple[str, str, str]) -> MergedFile | None:
             )
             ours_line += len(sides["ours"])
             state = "clean"
-        elif state == "ours" and bare == b"=======":
+        elif state == "ours" and line in sep_m:
             return None  # no base section: not diff3 style
         else:
             sides[state].append(line)
