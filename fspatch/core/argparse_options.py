@@ -161,11 +161,34 @@ def _options(call: ast.Call) -> tuple[list[str], str] | None:
 
 
 def _block(file: bytes, lines: tuple[bytes, ...]) -> int | None:
-    """The 1-based first line of ``lines`` in ``file`` when they occur there exactly once."""
-    have = _lines(file)
+    """The 1-based first line of ``lines`` in ``file`` when they occur there exactly once.
+
+    Lines are ``bytes.splitlines`` lines, each given a final newline.  Without a carriage
+    return anywhere, those are the file's ``\\n``-separated lines, and the run is found by a
+    byte search at line starts (no list of the file's lines).
+    """
     want = [line if line.endswith(b"\n") else line + b"\n" for line in lines]
     if not want:
-        return 1 if not have else None  # the empty run occurs at every position
+        return 1 if not file else None  # the empty run occurs at every position
+    if not file:
+        return None
+    needle = b"".join(want)
+    if b"\r" in file or b"\r" in needle or needle.count(b"\n") != len(want):
+        return _block_by_lines(file, want)
+    text = file if file.endswith(b"\n") else file + b"\n"
+    hits: list[int] = []
+    at = text.find(needle)
+    while at >= 0:
+        if at == 0 or text[at - 1] == 10:  # at a line start
+            hits.append(at)
+            if len(hits) > 1:
+                return None
+        at = text.find(needle, at + 1)
+    return text.count(b"\n", 0, hits[0]) + 1 if hits else None
+
+
+def _block_by_lines(file: bytes, want: list[bytes]) -> int | None:
+    have = _lines(file)
     n = len(want)
     first = want[0]
     hits = [i for i, line in enumerate(have[: max(0, len(have) - n + 1)]) if line == first and have[i : i + n] == want]
