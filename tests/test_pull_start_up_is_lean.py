@@ -45,3 +45,15 @@ def test_a_clean_pull_imports_no_ladder_module(tmp_path: Path) -> None:
     assert rc in (0, None)
     assert "fspatch.core.replay_driver" in modules
     assert [m for m in LAZY if m in modules] == []
+
+
+def test_the_program_ends_without_teardown_but_keeps_output_and_exit_codes(tmp_path: Path) -> None:
+    """``fspatch.cli.main()`` as the program ends with ``os._exit``: all output flushed, codes kept."""
+    run = [sys.executable, "-m", "fspatch"]
+    cwd = Path(__file__).resolve().parents[1]
+    helped = subprocess.run([*run, "--help"], capture_output=True, cwd=cwd)
+    assert helped.returncode == 0 and b"pull-upstream" in helped.stdout and helped.stdout.endswith(b"\n")
+    wrong = subprocess.run([*run, "no-such-verb"], capture_output=True, cwd=cwd)
+    assert wrong.returncode == 2 and wrong.stderr.startswith(b"error: No such command")
+    missing = subprocess.run([*run, "-C", str(tmp_path / "nowhere"), "status"], capture_output=True, cwd=cwd)
+    assert missing.returncode == 2 and missing.stderr.startswith(b"error:")
