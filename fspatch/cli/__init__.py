@@ -10,6 +10,8 @@ options, calls ``fspatch.commands.<verb>.run…`` and renders the result datacla
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -105,8 +107,31 @@ attach(main_group)  # shell completion of patch, backend, vendor and layer names
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point (``fspatch = "fspatch.cli:main"``)."""
-    main_group.main(args=argv, prog_name="fspatch")
+    """Console-script entry point (``fspatch = "fspatch.cli:main"``).
+
+    Run as the program (no ``argv``), the process ends with ``os._exit`` once the verb is done
+    and stdout/stderr are flushed.  Why: Python's own teardown frees every module and object
+    (~25 ms CPU after a 70-patch pull-upstream, 5 % of the process) and does nothing fspatch
+    needs: every file is written and closed by then, click has closed the verb's context
+    (the workspace lock is released), and no atexit handler, thread or finaliser is relied on.
+    A flush that fails (a closed pipe) takes Python's usual way out.  Called with ``argv``
+    (tests, embedding) it raises ``SystemExit`` as click does.
+    """
+    if argv is not None:
+        main_group.main(args=argv, prog_name="fspatch")
+        return
+    try:
+        main_group.main(prog_name="fspatch")
+    except SystemExit as exc:
+        code = 0 if exc.code is None else exc.code
+        if not isinstance(code, int):
+            raise
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            raise exc from None
+        os._exit(code & 0xFF)
 
 
 __all__ = ["main", "main_group"]

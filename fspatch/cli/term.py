@@ -24,7 +24,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 from collections.abc import Mapping
 from typing import IO
@@ -165,6 +164,8 @@ def page(data: bytes, cmd: str) -> None:
     env.setdefault("LESS", "FRX")
     env.setdefault("LV", "-c")
     sys.stdout.flush()
+    import subprocess  # here: only paging needs it (~2 ms of every start-up otherwise)
+
     proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, env=env)
     assert proc.stdin is not None
     try:

@@ -32,7 +32,7 @@ from fspatch.core.replay_report import (
 )
 from fspatch.core.session import Session, read_patch
 from fspatch.core.stack import Builder, LayerState, StackState, load_state, save_state
-from fspatch.core.workspace import LayerRef, Workspace, vendor_of_label
+from fspatch.core.workspace import DEFAULT_SETTINGS, LayerRef, Workspace, vendor_of_label
 from fspatch.errors import ConflictError, DirtyCheckoutError, UsageError
 
 if TYPE_CHECKING:
@@ -126,7 +126,9 @@ class Driver:
         if self.plan.resolve == "none":
             return Replayer(self.s.repo, self.plan, self.progress)
         settings = self.s.ws.settings()
-        if isinstance(settings, dict) and settings:
+        # The defaults need no check (and the markers module, ~5 ms to import, is then loaded only
+        # by the ladder at a first conflict).
+        if isinstance(settings, dict) and settings and settings != DEFAULT_SETTINGS:
             from fspatch.core.markers import MarkerConfig
 
             MarkerConfig.from_settings(settings)  # bad settings are refused before anything moves
@@ -177,13 +179,17 @@ class Driver:
         written: list[str] = []
         any_conflict = False
         old_series = {lp.label: ws.read_layer_series(self.layer(lp)) for lp in plan.layers}
-        old_bytes = {
-            (lp.label, name): ws.patch_path(self.layer(lp), name).read_bytes()
-            for lp in plan.layers
-            for name in lp.names
-            if ws.patch_path(self.layer(lp), name).is_file()
-        }
         conflicts = any(CONFLICT in lp.status or len(lp.status) < len(lp.names) for lp in plan.layers)
+        # The old patch bytes go into the pending file, which only a replay with conflicts writes
+        # (``any_conflict`` below implies ``conflicts``): a clean one does not read them again.
+        old_bytes: dict[tuple[str, str], bytes] = {}
+        if conflicts:
+            old_bytes = {
+                (lp.label, name): ws.patch_path(self.layer(lp), name).read_bytes()
+                for lp in plan.layers
+                for name in lp.names
+                if ws.patch_path(self.layer(lp), name).is_file()
+            }
         bases = replay_pending.old_bases(repo, plan) if conflicts else {}  # checked before any write
         for lp in plan.layers:
             layer = self.layer(lp)

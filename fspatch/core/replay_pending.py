@@ -43,7 +43,6 @@ from fspatch.core.replay_report import (
 from fspatch.core.series import SeriesEntry
 from fspatch.core.session import read_patch
 from fspatch.core.stack import Builder, PatchSource
-from fspatch.core.vendor_base import build_common
 from fspatch.core.workspace import PENDING_NAME, LayerRef, Workspace
 from fspatch.errors import ConflictError, InputError
 from fspatch.git_adapter import GitRepo
@@ -450,6 +449,9 @@ def _own_common_top(repo: GitRepo, commit: str, own: Any, rel: str) -> str:
         if _sha(raw) != str(c["sha256"]):
             raise InputError(f"common patch {c['name']} of a pending layer's base is damaged", path=rel)
         files.append((str(c["name"]), raw))
+    # Imported here: vendor_base brings the FlagScale splitter (~6 ms), only import-flagscale's layers need it.
+    from fspatch.core.vendor_base import build_common
+
     top = build_common(repo, commit, files, "flagscale/backends")
     if top is None:
         raise InputError(f"the common layer kept for a pending layer's base does not apply on {commit[:12]}", path=rel)
