@@ -102,6 +102,7 @@ class GitRepo:
     def __init__(self, repo: pygit2.Repository) -> None:
         self._repo = repo
         self._recent: dict[str, pygit2.Blob] = {}
+        self._recent_data: dict[str, bytes] = {}
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -1329,6 +1330,84 @@ class GitRepo:
         )
         return [(h.old_start, h.old_lines, h.new_start, h.new_lines) for h in patch.hunks]
 
+    def blob_change_window(self, old_id: str, new_id: str) -> tuple[int, int, int] | None:
+        """(first, old_end, new_end): every hunk :meth:`blob_hunks` gives lies in these 0-based line bounds.
+
+        Old lines ``first..old_end`` and new lines ``first..new_end`` (half-open hunks, an
+        insertion's position included) bound every hunk; the lines outside are the texts'
+        common first and last lines, the same in number on both sides.  Found from the bytes
+        alone: a few comparisons and a newline count, about a third of a diff of a 165 KB file.
+
+        Why this holds, from xdiff (libgit2's copy of git's): records (lines) are classified by
+        content, the common leading records and then the common trailing ones (at most what
+        the shorter text has left) are trimmed (``xdl_trim_ends``), and only the records between
+        are diffed; ``xdl_change_compact`` then slides each change group up as far as it can and
+        back down as far as it can, keeping the lowest place unless a place lines up with a
+        change of the other side.  A group never ends above where it started except to line
+        up with such a change, and the trimmed leading lines hold none, so no hunk starts
+        before ``first``.  A group can slide down into the trimmed trailing lines only if its
+        first record equals the first trailing record; that record not being any record
+        between the trims (checked here, else None) keeps every hunk above the trailing lines.
+        None too when the trims overlap (a text is all common lines plus an inserted repeat).
+        """
+        a = self._blob_bytes(old_id)
+        b = self._blob_bytes(new_id)
+        if a == b:
+            return None
+        la, lb = len(a), len(b)
+        # common leading bytes (binary search; each probe compares only the undecided part)
+        lo, hi = 0, min(la, lb)
+        while lo < hi:
+            m = (lo + hi + 1) // 2
+            if a.startswith(b[lo:m], lo):
+                lo = m
+            else:
+                hi = m - 1
+        start = a.rfind(b"\n", 0, lo) + 1  # the first record not common to both (same offset in b)
+        # common trailing bytes of "\n" + a and "\n" + b: records start after a newline
+        lo, hi = 0, min(la, lb)
+        while lo < hi:
+            m = (lo + hi + 1) // 2
+            if a.endswith(b[lb - m : lb - lo], 0, la - lo):
+                lo = m
+            else:
+                hi = m - 1
+        tail = lo
+        if tail == min(la, lb) and (la == lb or (a if la > lb else b)[abs(la - lb) - 1 : abs(la - lb)] == b"\n"):
+            tail += 1  # the shorter text is all trailing bytes and its first line starts a record in the other
+        # the first trailing record starts after the first newline in the trailing bytes of "\n" + a
+        k = la + 1 - tail
+        nl = 0 if k == 0 else a.find(b"\n", k - 1) + 1
+        if (k > 0 and nl == 0) or nl == la:
+            end_a, end_b = la, lb  # no common trailing record
+            first_tail = b""
+        else:
+            end_a = nl  # in a's coordinates: the record starts at offset nl of a
+            end_b = lb - (la - nl)
+            stop = a.find(b"\n", end_a)
+            first_tail = a[end_a : stop + 1] if stop >= 0 else a[end_a:]
+        if end_a < start or end_b < start:
+            return None  # the trims overlap
+        first = a.count(b"\n", 0, start)
+        mid_a = a.count(b"\n", start, end_a) + (1 if end_a == la and end_a > start and not a.endswith(b"\n") else 0)
+        mid_b = b.count(b"\n", start, end_b) + (1 if end_b == lb and end_b > start and not b.endswith(b"\n") else 0)
+        if first_tail.endswith(b"\n") and (
+            _has_record(a, first_tail, start, end_a) or _has_record(b, first_tail, start, end_b)
+        ):
+            return None  # a change group could slide into the trailing lines
+        return first, first + mid_a, first + mid_b
+
+    def _blob_bytes(self, blob_id: str) -> bytes:
+        """A blob's bytes, the last two kept: a file's history asks for each version twice (as new, then old)."""
+        got = self._recent_data.get(blob_id)
+        if got is None:
+            obj = self._blob_obj(blob_id)
+            assert obj is not None
+            if len(self._recent_data) >= 2:
+                self._recent_data.pop(next(iter(self._recent_data)))
+            got = self._recent_data[blob_id] = obj.data
+        return got
+
     def blob_changed_lines(self, old_id: str | None, new_id: str | None) -> tuple[set[bytes], set[bytes]]:
         """(removed lines, added lines) between two blobs, stripped, blank lines left out."""
         patch = pygit2.Patch.create_from(
@@ -1429,6 +1508,13 @@ def path_trie(paths: Iterable[str]) -> PathTrie:
             node = child
         node.setdefault(parts[-1], None)
     return root
+
+
+def _has_record(data: bytes, record: bytes, lo: int, hi: int) -> bool:
+    """Whether a line (with its newline) is one of data's lines between offsets lo and hi (lo starts a line)."""
+    if lo + len(record) <= hi and data.startswith(record, lo):
+        return True
+    return data.find(b"\n" + record, lo, hi) >= 0
 
 
 def _child(tree: pygit2.Tree | None, name: str) -> pygit2.Object | None:
