@@ -1236,6 +1236,28 @@ class GitRepo:
         walker.hide(pygit2.Oid(hex=old))
         return [CommitNode(str(c.id), str(c.tree_id), tuple(str(p) for p in c.parent_ids)) for c in walker]
 
+    def first_parent_line(self, old: str, new: str) -> list[CommitNode] | None:
+        """new's first-parent line down to old (excluded), oldest first; None when old is not on it.
+
+        The same line as following first parents through :meth:`range_commits` (no commit
+        above old on it can be reachable from old: it would be old's ancestor and descendant
+        at once), without listing the merged branches' commits (933 -> 300 commits read on
+        FlagScale's pull).
+        """
+        line: list[CommitNode] = []
+        repo = self._repo
+        cur = pygit2.Oid(hex=new)
+        stop = pygit2.Oid(hex=old)
+        while cur != stop:
+            c = cast(pygit2.Commit, repo[cur])
+            parents = c.parent_ids
+            line.append(CommitNode(str(cur), str(c.tree_id), tuple(str(p) for p in parents)))
+            if not parents:
+                return None
+            cur = parents[0]
+        line.reverse()
+        return line
+
     def branch_commits(self, merge: str) -> list[CommitNode]:
         """The commits a merge brought in: reachable from its other parents, not from its first, oldest first."""
         c = cast(pygit2.Commit, self._repo[pygit2.Oid(hex=merge)])
