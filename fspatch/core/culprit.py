@@ -162,10 +162,13 @@ class History:
             if not ks:
                 break
             renamed_to: tuple[str, int] | None = None
+            # path's entry after a commit of ks is its entry before the next one: the index
+            # lists every commit that changed path, so none in between did (half the look-ups)
+            here: Entry | None = repo.entry(self._parent_tree[ks[0]], path)
             for k in ks:
                 node = fp[k]
-                before = repo.entry(self._parent_tree[k], path)
-                after = repo.entry(node.tree, path)
+                before = here
+                after = here = repo.entry(node.tree, path)
                 if before == after:
                     continue
                 if before is not None and after is None:
