@@ -1237,6 +1237,13 @@ class GitRepo:
         walker.hide(pygit2.Oid(hex=old))
         return [CommitNode(str(c.id), str(c.tree_id), tuple(str(p) for p in c.parent_ids)) for c in walker]
 
+    def commit_node(self, commit_id: str) -> CommitNode:
+        """A commit's id, tree and parents only (no message or signatures decoded, unlike :meth:`commit_info`)."""
+        c = self._repo[pygit2.Oid(hex=commit_id)]
+        if not isinstance(c, pygit2.Commit):
+            raise GitError(f"{commit_id} is not a commit")
+        return CommitNode(str(c.id), str(c.tree_id), tuple(str(p) for p in c.parent_ids))
+
     def first_parent_line(self, old: str, new: str) -> list[CommitNode] | None:
         """new's first-parent line down to old (excluded), oldest first; None when old is not on it.
 
@@ -1436,6 +1443,12 @@ class GitRepo:
         if offset >= at:
             return n + data.count(b"\n", at, offset)
         return n - data.count(b"\n", offset, at)
+
+    def blob_bytes(self, blob_id: str) -> bytes:
+        """:meth:`read_blob` through the few blob objects a diff just read (no second inflate)."""
+        obj = self._blob_obj(blob_id)
+        assert obj is not None
+        return bytes(memoryview(obj))
 
     def _blob_bytes(self, blob_id: str) -> bytes:
         """A blob's bytes, the last two kept: a file's history asks for each version twice (as new, then old)."""

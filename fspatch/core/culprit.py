@@ -327,9 +327,9 @@ class History:
         exactly the patch's files.
         """
         if cid not in self._pids:
-            info = self.repo.commit_info(cid)
-            one = len(info.parents) == 1
-            self._pids[cid] = (self.repo.tree_of(info.parents[0]), info.tree, None) if one else None
+            node = self.repo.commit_node(cid)
+            one = len(node.parents) == 1
+            self._pids[cid] = (self.repo.commit_node(node.parents[0]).tree, node.tree, None) if one else None
         got = self._pids[cid]
         if got is None or not self.repo.changed_exactly(got[0], got[1], want):
             return None

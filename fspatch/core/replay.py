@@ -434,8 +434,8 @@ class Replayer:
         out: list[Region] = []
         if not groups:
             return out
-        o_lines = _lines(repo.read_blob(o))
-        t_lines = _lines(repo.read_blob(t))
+        o_lines = _lines(repo.blob_bytes(o))
+        t_lines = _lines(repo.blob_bytes(t))
         old_pin = repo.entry(repo.tree_of(self.plan.old_commit), path)
         pin_hunks: list[Span] = []
         if old_pin is not None and old_pin.id != a:
