@@ -79,16 +79,20 @@ class History:
         if self._fp is not None:
             return self._fp
         repo = self.repo
-        nodes = {n.id: n for n in repo.range_commits(self.old, self.new)} if self.old != self.new else {}
-        line: list[CommitNode] = []
-        cur = self.new
-        while cur in nodes:
-            node = nodes[cur]
-            line.append(node)
-            if not node.parents:
-                break
-            cur = node.parents[0]
-        line.reverse()
+        got = repo.first_parent_line(self.old, self.new)
+        if got is not None:
+            line = got
+        else:  # old is not on new's first-parent line: stop at the first commit old reaches
+            nodes = {n.id: n for n in repo.range_commits(self.old, self.new)}
+            line = []
+            cur = self.new
+            while cur in nodes:
+                node = nodes[cur]
+                line.append(node)
+                if not node.parents:
+                    break
+                cur = node.parents[0]
+            line.reverse()
         self._fp = line
         prev = repo.tree_of(self.old)
         self._parent_tree = []
@@ -158,10 +162,13 @@ class History:
             if not ks:
                 break
             renamed_to: tuple[str, int] | None = None
+            # path's entry after a commit of ks is its entry before the next one: the index
+            # lists every commit that changed path, so none in between did (half the look-ups)
+            here: Entry | None = repo.entry(self._parent_tree[ks[0]], path)
             for k in ks:
                 node = fp[k]
-                before = repo.entry(self._parent_tree[k], path)
-                after = repo.entry(node.tree, path)
+                before = here
+                after = here = repo.entry(node.tree, path)
                 if before == after:
                     continue
                 if before is not None and after is None:
@@ -173,10 +180,14 @@ class History:
                     if before is not None and after != before:
                         found.append(self._name(node, path, spans, before, after, whole))
                 else:
-                    hunks = [_half_open(h) for h in repo.blob_hunks(_id(before), _id(after))]
-                    if any(_touches(h, lo, hi) for h in hunks for lo, hi in spans):
-                        found.append(self._name(node, path, spans, before, after, whole))
-                    spans = [_map_forward(hunks, lo, hi) for lo, hi in spans]
+                    moved = self._clear_of(before, after, spans)
+                    if moved is not None:
+                        spans = moved
+                    else:
+                        hunks = [_half_open(h) for h in repo.blob_hunks(_id(before), _id(after))]
+                        if any(_touches(h, lo, hi) for h in hunks for lo, hi in spans):
+                            found.append(self._name(node, path, spans, before, after, whole, hunks))
+                        spans = [_map_forward(hunks, lo, hi) for lo, hi in spans]
                 if renamed_to is not None:
                     break
             if renamed_to is None:
@@ -188,6 +199,37 @@ class History:
                 out.append(f)
         return tuple(out)
 
+    def _clear_of(
+        self, before: Entry | None, after: Entry | None, spans: Sequence[tuple[int, int]]
+    ) -> list[tuple[int, int]] | None:
+        """The spans after this change when no hunk of it can touch them (known without a diff), else None.
+
+        Why: a region is mapped through every commit that changed its file (125 versions of
+        a 165 KB ``arguments.py`` on FlagScale's pull), and most of those commits change lines
+        far from every region.  :meth:`GitRepo.blob_change_window` bounds where the diff's
+        hunks can be from the texts' common first and last lines; a span wholly above the
+        window is untouched and stays, one wholly below it is untouched and shifts by the
+        line-count difference -- exactly what :func:`_map_forward` gives for those hunks, and
+        no hunk touches it (``_touches`` counts adjacency, hence the strict comparisons).
+        """
+        if before is None or after is None:
+            return None
+        if not spans or before.id == after.id:
+            return list(spans)  # nothing to touch / a mode change only: no hunks
+        window = self.repo.blob_change_window(before.id, after.id)
+        if window is None:
+            return None
+        first, old_end, new_end = window
+        out: list[tuple[int, int]] = []
+        for lo, hi in spans:
+            if max(lo, hi) < first:
+                out.append((lo, hi))
+            elif min(lo, hi) > old_end:
+                out.append((lo + new_end - old_end, hi + new_end - old_end))
+            else:
+                return None
+        return out
+
     def _renamed(self, path: str, before: Entry, old_tree: str, new_tree: str) -> str | None:
         added = {p: b for p, a, b in self.repo.changed_files(old_tree, new_tree) if a is None and b is not None}
         for p, e in added.items():
@@ -197,14 +239,14 @@ class History:
 
     def _name(
         self, node: CommitNode, path: str, spans: Sequence[tuple[int, int]], before: Entry | None,
-        after: Entry | None, whole: bool,
+        after: Entry | None, whole: bool, hunks: Sequence[Span] = (),
     ) -> Found:
         """The commit to name for a first-parent culprit: a merge's branch commit where one matches."""
         subject = self.subject(node.id)
         if len(node.parents) < 2:
             return Found(node.id, subject, ref=pr_ref(self.message(node.id)))
         merge_message = self.message(node.id)
-        removed, added = self._region_lines(before, after, spans, whole)
+        removed, added = self._region_lines(before, after, spans, whole, hunks)
         best: list[CommitNode] = []
         repo = self.repo
         for c in self.brought_in(node.id):
@@ -224,9 +266,13 @@ class History:
         return Found(c.id, self.subject(c.id), node.id, subject, pr_ref(msg, merge_message))
 
     def _region_lines(
-        self, before: Entry | None, after: Entry | None, spans: Sequence[tuple[int, int]], whole: bool
+        self, before: Entry | None, after: Entry | None, spans: Sequence[tuple[int, int]], whole: bool,
+        hunks: Sequence[Span],
     ) -> tuple[set[bytes], set[bytes]]:
-        """What a merge removed and added inside the regions (the whole file with ``whole``)."""
+        """What a merge removed and added inside the regions (the whole file with ``whole``).
+
+        ``hunks`` are the culprit walk's own hunks of this (before, after) pair, not diffed again.
+        """
         removed, added = self.repo.blob_changed_lines(_id(before), _id(after))
         if whole:
             return removed, added
@@ -234,7 +280,7 @@ class History:
         new = self.repo.read_blob(after.id).split(b"\n") if after is not None else []
         keep_r: set[bytes] = set()
         keep_a: set[bytes] = set()
-        for h in (_half_open(h) for h in self.repo.blob_hunks(_id(before), _id(after))):
+        for h in hunks:
             if not any(_touches(h, lo, hi) for lo, hi in spans):
                 continue
             keep_r.update(x.strip() for x in old[h[0]:h[1]] if x.strip())
@@ -242,22 +288,33 @@ class History:
         return keep_r & removed, keep_a & added
 
     # -- upstream carrying a patch ------------------------------------------
-    def patch_id_match(self, candidates: Iterable[str], paths: Sequence[str], patch_id: str) -> str | None:
+    def patch_id_match(
+        self, candidates: Iterable[str], paths: Sequence[str], patch_id: str | Callable[[], str]
+    ) -> str | None:
         """The upstream commit of the range whose patch-id is this patch's, if any.
 
         The conflict's culprits are tried first (a commit carrying the patch's change usually
         changed the conflicting lines), then every other commit of the range that changed all of
         the patch's files -- on a history of merges the commit carrying the change can be an
         earlier commit of the same merged branch than the culprit named (a follow-up made there
-        too).  Only a commit changing exactly the patch's files can match.
+        too).  Only a commit changing exactly the patch's files can match, so the patch's own
+        patch-id (a callable: computed on first need) is not computed when no commit does
+        (about half of FlagScale's conflicts).
         """
         want = set(paths)
         seen: set[str] = set()
+        own: str | None = patch_id if isinstance(patch_id, str) else None
         for cid in self._patch_id_candidates(candidates, want):
             if cid in seen:
                 continue
             seen.add(cid)
-            if self._commit_patch_id(cid, want) == patch_id:
+            theirs = self._commit_patch_id(cid, want)
+            if theirs is None:
+                continue
+            if own is None:
+                assert callable(patch_id)
+                own = patch_id()
+            if theirs == own:
                 return cid
         return None
 
@@ -270,9 +327,9 @@ class History:
         exactly the patch's files.
         """
         if cid not in self._pids:
-            info = self.repo.commit_info(cid)
-            one = len(info.parents) == 1
-            self._pids[cid] = (self.repo.tree_of(info.parents[0]), info.tree, None) if one else None
+            node = self.repo.commit_node(cid)
+            one = len(node.parents) == 1
+            self._pids[cid] = (self.repo.commit_node(node.parents[0]).tree, node.tree, None) if one else None
         got = self._pids[cid]
         if got is None or not self.repo.changed_exactly(got[0], got[1], want):
             return None
@@ -290,11 +347,23 @@ class History:
         fp = self.first_parent()
         trie = path_trie(want)
         repo = self.repo
-        positions = sorted({k for p in want for k in self.changes_of(p)})
+        changed = {p: set(self.changes_of(p)) for p in want}
+        # The index answers "did k change all of want" as changed_among would, unless a wanted
+        # path and another indexed one are a file and a directory of one name (their tries differ).
+        ambiguous = any(
+            q.startswith(p + "/") or p.startswith(q + "/") for p in want for q in self._changes if q != p
+        )
+        positions = sorted(set().union(*changed.values()))
+        # first-parent commits that also changed another indexed path cannot have changed
+        # exactly want: not offered (changed_exactly would say no; 365 -> fewer tree walks)
+        busy = set() if ambiguous else {k for q, ks in self._changes.items() if q not in want for k in ks}
         for k in positions:
             node = fp[k]
             if len(node.parents) < 2:
-                if len(repo.changed_among(self._parent_tree[k], node.tree, trie)) == len(want):
+                if not ambiguous:
+                    if k not in busy and all(k in ks for ks in changed.values()):
+                        yield node.id
+                elif len(repo.changed_among(self._parent_tree[k], node.tree, trie)) == len(want):
                     yield node.id
                 continue
             for c in self.brought_in(node.id):

@@ -377,7 +377,7 @@ class Replayer:
             return None
         candidates = list(dict.fromkeys(cu.id for c in conflicts for cu in c.culprits))
         # No culprit at all (e.g. a file added on both sides): the range is searched by patch-id all the same.
-        commit = self.history().patch_id_match(candidates, sorted(paths), self.repo.patch_id(anc, theirs))
+        commit = self.history().patch_id_match(candidates, sorted(paths), lambda: self.repo.patch_id(anc, theirs))
         if commit is not None:
             return commit, "patch-id"
         if not reverse_applies(self.repo, ours, patch.files, self.upstream_map()):
@@ -402,10 +402,7 @@ class Replayer:
         regions: list[Region] = []
         if kind == "content":
             assert anc is not None and ours is not None and theirs is not None
-            a = self.repo.read_blob(anc[1].id)
-            o = self.repo.read_blob(ours[1].id)
-            t = self.repo.read_blob(theirs[1].id)
-            regions = self._regions(anc[0], a, o, t)
+            regions = self._regions(anc[0], anc[1].id, ours[1].id, theirs[1].id)
             if patch is not None:
                 regions = [
                     replace(r, hunk=hunk_header(patch.files, theirs[0], r.patch[0], r.patch[1])) for r in regions
@@ -414,10 +411,16 @@ class Replayer:
         culprits = self._culprits(path, regions, kind)
         return FileConflict(f.path, kind, tuple(regions), culprits)
 
-    def _regions(self, path: str, a: bytes, o: bytes, t: bytes) -> list[Region]:
-        """diff3 regions: base ranges changed by both sides (touching counts), mapped to each side."""
-        ha = [_half_open(h) for h in self.repo.line_hunks(a, o)]
-        hb = [_half_open(h) for h in self.repo.line_hunks(a, t)]
+    def _regions(self, path: str, a: str, o: str, t: str) -> list[Region]:
+        """diff3 regions: base ranges changed by both sides (touching counts), mapped to each side.
+
+        The blobs are diffed by id (:meth:`GitRepo.blob_hunks`: the same hunks as of their
+        bytes, without libgit2 hashing both buffers again), and the old pin's version is
+        not diffed at all when it is the ancestor's.
+        """
+        repo = self.repo
+        ha = [_half_open(h) for h in repo.blob_hunks(a, o)]
+        hb = [_half_open(h) for h in repo.blob_hunks(a, t)]
         changes = sorted([(h, 0) for h in ha] + [(h, 1) for h in hb], key=lambda x: (x[0][0], x[0][1]))
         groups: list[list[tuple[tuple[int, int, int, int], int]]] = []
         hi = -1
@@ -428,11 +431,15 @@ class Replayer:
             else:
                 groups.append([ch])
                 hi = ch[0][1]
-        o_lines = _lines(o)
-        t_lines = _lines(t)
-        old_pin = self._old_pin_blob(path)
-        pin_hunks = [_half_open(h) for h in self.repo.line_hunks(old_pin, a)] if old_pin is not None else []
         out: list[Region] = []
+        if not groups:
+            return out
+        o_lines = _lines(repo.blob_bytes(o))
+        t_lines = _lines(repo.blob_bytes(t))
+        old_pin = repo.entry(repo.tree_of(self.plan.old_commit), path)
+        pin_hunks: list[Span] = []
+        if old_pin is not None and old_pin.id != a:
+            pin_hunks = [_half_open(h) for h in repo.blob_hunks(old_pin.id, a)]
         for g in groups:
             if {side for _, side in g} != {0, 1}:
                 continue
@@ -445,10 +452,6 @@ class Replayer:
             pin = _map_back(pin_hunks, lo, hi_)
             out.append(Region(_one_based(pin), _one_based(o_rng), _one_based(t_rng)))
         return out
-
-    def _old_pin_blob(self, path: str) -> bytes | None:
-        got = self.repo.read_file(self.repo.tree_of(self.plan.old_commit), path)
-        return got[0] if got is not None else None
 
     def history(self) -> History:
         """The upstream range, indexed by path once per replay (culprits, patch-ids)."""
