@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_apply import target, timed  # noqa: E402
+from bench_apply import fspatch_cmd, target, timed  # noqa: E402
 
 N_FILES = 3000
 N_COMMITS = 2100
@@ -121,7 +121,7 @@ def make_workspace(root: Path, up: Path, rng: random.Random, fspatch: list[str])
 
 def main() -> None:
     rng = random.Random(7)
-    fspatch = [sys.executable, "-m", "fspatch"]
+    fspatch = fspatch_cmd()
     env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="B", GIT_AUTHOR_EMAIL="b@x",
                GIT_COMMITTER_NAME="B", GIT_COMMITTER_EMAIL="b@x")
     os.environ.update(env)
