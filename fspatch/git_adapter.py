@@ -1287,22 +1287,33 @@ class GitRepo:
         """Where each source file went among the targets (libgit2's rename detection, 50 % similarity).
 
         Only the given files are compared (two small trees are written for it), so the cost
-        follows the number of candidates, not the size of the trees they come from.
+        follows the number of candidates, not the size of the trees they come from.  The two
+        trees are flat: each file is named by its path's rank (``00000012``), so 2 trees are
+        written instead of every directory on both sides (~300 for Megatron-LM's 1,049 added
+        files).  libgit2's similarity reads a path nowhere but in the order of the deltas (it
+        scores blob ids, modes, sizes and contents), and ranks over both sides in byte order
+        keep that order and the deltas themselves (a path on both sides has one name).
         """
         if not sources or not targets:
             return {}
         targets = self._size_compatible(sources, targets)
         if not targets:
             return {}
-        empty = self.empty_tree()
-        old = self.update_tree(empty, dict(sources))
-        new = self.update_tree(empty, dict(targets))
-        diff = self._repo.diff(self._tree(old), self._tree(new))  # type: ignore[call-overload]
+        paths = sorted(sources.keys() | targets.keys(), key=lambda p: p.encode("utf-8", "surrogateescape"))
+        width = len(str(len(paths)))
+        name = {p: f"{i:0{width}d}" for i, p in enumerate(paths)}
+        trees = []
+        for side in (sources, targets):
+            builder = self._repo.TreeBuilder()
+            for p, e in side.items():
+                builder.insert(name[p], pygit2.Oid(hex=e.id), e.mode)
+            trees.append(builder.write())
+        diff = self._repo.diff(self._repo[trees[0]], self._repo[trees[1]])  # type: ignore[call-overload]
         diff.find_similar(flags=DiffFind.FIND_RENAMES, rename_limit=max(1000, len(sources) + len(targets)))
         out = {}
         for d in diff.deltas:
             if d.status == pygit2.enums.DeltaStatus.RENAMED:
-                out[d.old_file.path] = d.new_file.path
+                out[paths[int(d.old_file.path)]] = paths[int(d.new_file.path)]
         return out
 
     def _size_compatible(self, sources: Mapping[str, Entry], targets: Mapping[str, Entry]) -> dict[str, Entry]:
