@@ -29,7 +29,7 @@ def _nested(repo: GitRepo, sources: dict[str, Entry], targets: dict[str, Entry])
     empty = repo.empty_tree()
     old = repo.update_tree(empty, dict(sources))
     new = repo.update_tree(empty, dict(targets))
-    diff = repo._repo.diff(repo._tree(old), repo._tree(new))
+    diff = repo._repo.diff(repo._tree(old), repo._tree(new))  # type: ignore[call-overload]
     diff.find_similar(flags=DiffFind.FIND_RENAMES, rename_limit=max(1000, len(sources) + len(targets)))
     return {d.old_file.path: d.new_file.path for d in diff.deltas if d.status == DeltaStatus.RENAMED}
 
