@@ -187,8 +187,10 @@ class GitRepo:
         try:
             yield
         finally:
-            self._write_out()
-            self._repo, self._memory = main, None
+            try:
+                self._write_out()
+            finally:
+                self._repo, self._memory = main, None
 
     def _object_format(self) -> str:
         cfg = self._repo.config
@@ -210,6 +212,9 @@ class GitRepo:
         except OSError as exc:
             memory.objects = objects
             raise GitError(f"git could not write: {exc.strerror or exc}") from None
+        except pygit2.GitError as exc:
+            memory.objects = objects
+            raise GitError(f"git could not write: {exc}") from None
 
     # -- opening -----------------------------------------------------------
     @classmethod

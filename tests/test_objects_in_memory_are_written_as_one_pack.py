@@ -162,3 +162,19 @@ def test_a_pull_upstream_with_every_write_packed_is_git_clean(tmp_path: Path, mo
     assert git(checkout, "status", "--porcelain") == b""
     head = GitRepo.open(checkout).head()
     assert apply_cmd.run(Workspace.load(ws.root), "minillm").head == head
+
+
+def test_a_failed_write_out_is_one_line_and_gives_the_handle_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fspatch.errors import GitError
+
+    path, repo = _repo(tmp_path)
+    outside = repo._repo
+
+    def full(objects_dir: Path, objects: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(git_adapter, "_write_pack", full)
+    with pytest.raises(GitError, match="git could not write: No space left on device"), repo.objects_in_memory():
+        _write_stack(repo, 80)
+    assert repo._repo is outside and repo._memory is None
+    assert repo.read_blob(repo.write_blob(b"after\n")) == b"after\n"  # loose, as without the scope
