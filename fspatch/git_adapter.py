@@ -159,6 +159,7 @@ class GitRepo:
         self._outside = repo  # the handle without the memory (objects_in_memory swaps _repo)
         self._trees: dict[str, str] = {}  # commit id -> tree id (tree_of)
         self._changes: dict[tuple[str, str], tuple[tuple[str, Entry | None, Entry | None], ...]] = {}
+        self._scratch: tuple[pygit2.Repository, _MemoryObjects] | None = None  # objects_in_memory's handle
 
     @contextlib.contextmanager
     def objects_in_memory(self) -> Iterator[None]:
@@ -180,9 +181,12 @@ class GitRepo:
             yield
             return
         main = self._outside = self._repo
-        scratch = pygit2.Repository(main.path, pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
-        memory = _MemoryObjects()
-        scratch.odb.add_backend(memory, 2)
+        if self._scratch is None:  # one per handle: its object cache stays warm from one scope to the next
+            scratch = pygit2.Repository(main.path, pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+            memory = _MemoryObjects()
+            scratch.odb.add_backend(memory, 2)
+            self._scratch = (scratch, memory)
+        scratch, memory = self._scratch
         self._repo, self._memory = scratch, memory
         try:
             yield
