@@ -370,14 +370,14 @@ class GitRepo:
             obj = tree[path]
         except KeyError:
             return None
-        if obj.filemode == FileMode.TREE:
+        if obj.type == _TREE:
             return None
         return Entry(str(obj.id), int(obj.filemode))
 
     def is_dir(self, tree_id: str, path: str) -> bool:
         tree = self._tree(tree_id)
         try:
-            return bool(tree[path].filemode == FileMode.TREE)
+            return bool(tree[path].type == _TREE)
         except KeyError:
             return False
 
