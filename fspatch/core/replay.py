@@ -84,6 +84,10 @@ class Replayer:
     # -- moving -------------------------------------------------------------
     def run(self, patch_of: Callable[[LayerPlan, str], Patch]) -> FileMergeStop | None:
         """Replay until the end (None) or the first conflict in stop mode (the stop)."""
+        with self.repo.objects_in_memory():
+            return self._run(patch_of)
+
+    def _run(self, patch_of: Callable[[LayerPlan, str], Patch]) -> FileMergeStop | None:
         plan = self.plan
         total = plan.total()
         while plan.li < len(plan.layers):

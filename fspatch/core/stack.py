@@ -271,11 +271,18 @@ class Builder:
         return self.commit(new_tree, parent, src.patch)
 
     def build(self, base: str, sources: Sequence[PatchSource]) -> list[AppliedPatch]:
+        """Each patch applied on the one before; the objects are written out together at the end.
+
+        Why in memory: rebuilding a stack writes mostly objects that exist already (the same
+        patches on the same base), and libgit2 gives each existing blob a temporary file
+        before finding it there (~0.2 ms); in memory it is a dictionary look-up.
+        """
         out: list[AppliedPatch] = []
         top = base
-        for src in sources:
-            top = self.apply(top, src)
-            out.append(AppliedPatch(src.name, top))
+        with self.repo.objects_in_memory():
+            for src in sources:
+                top = self.apply(top, src)
+                out.append(AppliedPatch(src.name, top))
         return out
 
 
