@@ -51,7 +51,7 @@ def store_for(root: Path, backend: str) -> ResolutionStore:
 
 
 def ladder_for(root: Path, backend: str, mode: str, settings: object = None) -> Ladder:
-    config = MarkerConfig.from_settings(settings) if isinstance(settings, dict) else MarkerConfig()  # type: ignore[arg-type]
+    config = MarkerConfig.from_settings(settings) if isinstance(settings, dict) else MarkerConfig()
     return Ladder(mode, store_for(root, backend) if mode != NONE else None, config)
 
 

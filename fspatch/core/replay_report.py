@@ -134,7 +134,7 @@ def outcome_from_dict(d: Mapping[str, Any]) -> PatchOutcome:
                 tuple(
                     Region(tuple(r["old_upstream"]), tuple(r["new_upstream"]), tuple(r["patch"]), r.get("hunk", ""))
                     for r in c["regions"]
-                ),  # type: ignore[arg-type]
+                ),
                 tuple(
                     Culprit(u["id"], u["subject"], u.get("merge", ""), u.get("merge_subject", ""), u.get("ref", ""))
                     for u in c["culprits"]

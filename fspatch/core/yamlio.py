@@ -453,7 +453,7 @@ class _FastScalars:
         from ruamel.yaml.emitter import Emitter
         from ruamel.yaml.nodes import ScalarNode
 
-        class _Analyser(Emitter):  # type: ignore[misc]
+        class _Analyser(Emitter):
             serializer = type("_NoVersion", (), {"use_version": None})()
 
         self._resolve = _make_yaml().resolver.resolve
