@@ -1709,10 +1709,10 @@ def _write_pack(objects_dir: Path, objects: Mapping[pygit2.Oid, tuple[int, bytes
     with a fan-out table, each entry's CRC-32 and offset, the pack's checksum and its own.  The
     pack is renamed into place before its index, so a reader never finds an index without
     its pack.  libgit2's pack builder spent 0.24 s searching deltas for the ~700 objects of a
-    replay.  The zlib streams are stored, not compressed (``pack.compression=0``, which git
-    reads like any other): deflating the Megatron-LM replay's 2.4 MB took 28 ms at level 1 for
-    a 0.8 MB pack; stored, the whole pack takes ~5 ms.  ``git gc`` deltifies and compresses
-    it as it does loose objects.
+    replay.  The zlib streams are deflated at level 1, git's ``core.looseCompression``: the
+    objects take the room their loose files took before (the Megatron-LM replay's 2.4 MB make a
+    0.8 MB pack, ~28 ms; stored streams would save that time but triple the pack on every
+    pull until ``git gc``).  ``git gc`` deltifies it as it does loose objects.
     """
     import hashlib
     import struct
@@ -1731,7 +1731,7 @@ def _write_pack(objects_dir: Path, objects: Mapping[pygit2.Oid, tuple[int, bytes
             byte = size & 0x7F
             size >>= 7
         head.append(byte)
-        entry = bytes(head) + zlib.compress(data, 0)
+        entry = bytes(head) + zlib.compress(data, 1)
         index.append((oid.raw, zlib.crc32(entry), len(pack)))
         pack += entry
     checksum = hashlib.sha1(pack).digest()
