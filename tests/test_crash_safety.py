@@ -153,6 +153,29 @@ def test_killed_pull_upstream_is_undone_by_abort(tmp_path: Path, step: str) -> N
     assert "v1.1" in (w.root / "upstream.lock").read_text()
 
 
+def test_a_stop_killed_while_checking_its_conflict_out_is_not_a_paused_replay(tmp_path: Path) -> None:
+    """Killed after the conflict's files are written but before the journal says paused: recover undoes it all.
+
+    The journal is marked paused only once the conflict is checked out, so a kill while the
+    checkout is written leaves an interrupted verb (recover rolls it back), never a paused
+    replay over a half-written checkout (bench_kill met that state: files of neither state).
+    """
+    w = make_workspace(tmp_path)
+    apply_cmd.run(w.ws(), "minillm")
+    before = _everything(w)
+    r = _fspatch(w, "pull-upstream", "minillm", "v1.1", "--stop", crash="pull-upstream:stop-checkout")
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
+    assert "<<<<<<<" in (w.checkout / "csrc/kernels/rmsnorm.cu").read_text()  # the conflict was written
+    status = _fspatch(w, "status")
+    assert "interrupted" in status.stdout or "recover" in status.stdout, status.stdout
+    assert _fspatch(w, "continue").returncode != 0  # not a paused replay: nothing to continue
+    rec = _fspatch(w, "recover")
+    assert rec.returncode == 0, rec.stderr
+    assert _everything(w) == before
+    again = _fspatch(w, "pull-upstream", "minillm", "v1.1", "--stop")
+    assert again.returncode == 1 and "fspatch continue" in again.stdout, again.stdout
+
+
 def test_killed_export_is_undone_by_recover(tmp_path: Path) -> None:
     """export killed between layers: recover puts vendors/ back as it was."""
     w = make_workspace(tmp_path)

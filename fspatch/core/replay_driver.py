@@ -158,11 +158,15 @@ class Driver:
         self._decided = rp.decided
         repo = self.s.repo
         if stop is not None:
-            journal.pause(self.plan)
+            # The conflict is checked out first, then the journal says paused: a kill in between
+            # leaves a running journal that recover rolls back, never a paused replay whose
+            # checkout is half written (bench_kill found one: files of neither state).
             repo.reset_hard(stop.ours_commit)
             ours_tree = repo.tree_of(stop.ours_commit)
             paths = repo.changed_paths(ours_tree, stop.conflict_tree)
             repo.write_worktree(stop.conflict_tree, paths)
+            crash_point(f"{self.plan.operation}:stop-checkout")
+            journal.pause(self.plan)
             files = tuple(sorted({f.path for f in stop.files}))
             report = self.plan.report(False)
             report = replace(report, patches=report.patches + (stop.outcome,))
