@@ -192,6 +192,25 @@ def state(root: Path) -> tuple[object, ...]:
     return files, refs, index, str(head)
 
 
+def _difference(before: tuple[object, ...], after: tuple[object, ...], now: tuple[object, ...]) -> str:
+    """What a state that is neither before nor after differs in, from both (file names, refs, index, HEAD)."""
+    out = []
+    for k, label in enumerate(("files", "refs", "index", "HEAD")):
+        b, a, n = before[k], after[k], now[k]
+        if n in (b, a):
+            continue
+        if isinstance(n, dict) and isinstance(b, dict) and isinstance(a, dict):
+            keys = sorted(x for x in set(n) | set(b) | set(a) if n.get(x) != b.get(x) and n.get(x) != a.get(x))
+            if not keys:
+                as_a = sorted(x for x in set(n) | set(a) if n.get(x) == a.get(x) != b.get(x))
+                as_b = sorted(x for x in set(n) | set(b) if n.get(x) == b.get(x) != a.get(x))
+                keys = [f"as after: {as_a[:6]}, as before: {as_b[:6]}"]
+            out.append(f"{label}: {', '.join(keys[:6])}")
+        else:
+            out.append(f"{label} differs")
+    return "; ".join(out) or "a mix of before and after"
+
+
 def lost_bytes(before: tuple[object, ...], now: tuple[object, ...]) -> int:
     """Bytes of the user's own edits (untracked notes, staged+unstaged README lines) missing now."""
     b_files, n_files = before[0], now[0]
@@ -278,6 +297,9 @@ def main() -> int:
         now = state(root)
         kind_now = "before" if now == before[kind] else "after" if now == after[verb] else "neither"
         counts[kind_now] += 1
+        if kind_now == "neither":
+            print(f"  neither after {' '.join(verb)} (run {i}): {_difference(before[kind], after[verb], now)}",
+                  file=sys.stderr, flush=True)
         lost += lost_bytes(before[kind], now)
         per_verb.setdefault(" ".join(verb).replace("{base}", "BASE"), [0, 0, 0])[
             ("before", "after", "neither").index(kind_now)
