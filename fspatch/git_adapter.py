@@ -2045,9 +2045,29 @@ def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
             return method(*args, **kwargs)
         except pygit2.GitError as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise GitError(f"git could not write: {text}") from None
+            raise GitError(f"git could not write: {text}{_stale_lock_hint(text)}") from None
 
     return wrapper
+
+
+_LOCK_FAILED = re.compile(r"failed to lock file '([^']+\.lock)'")
+
+
+def _stale_lock_hint(text: str) -> str:
+    """What to do about a ``.lock`` file that is in the way (git's own advice, with the path).
+
+    Why: a git command -- or fspatch -- killed while writing HEAD, the index or a ref leaves
+    its lock file behind, and every later write fails on it, ``fspatch recover`` included
+    (bench_kill met it).  Whether another git process is still running there only the user can
+    tell, so the file is named, not removed.
+    """
+    m = _LOCK_FAILED.search(text)
+    if m is None or not Path(m.group(1)).exists():
+        return ""
+    return (
+        f"; another git process may be running in this checkout -- if none is, a killed one left"
+        f" {m.group(1)}: remove it and run the command again"
+    )
 
 
 for _name in _WRITERS:
