@@ -2045,7 +2045,8 @@ def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
             return method(*args, **kwargs)
         except pygit2.GitError as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise GitError(f"git could not write: {text}{_stale_lock_hint(text)}") from None
+            hint = _stale_lock_hint(text)
+            raise GitError(f"git could not write: {text.rstrip(': ') if hint else text}{hint}") from None
 
     return wrapper
 
