@@ -182,14 +182,7 @@ class GitRepo:
         if self._memory is not None or self._object_format() != "sha1":
             yield
             return
-        main = self._outside = self._repo
-        if self._scratch is None:  # one per handle: its object cache stays warm from one scope to the next
-            scratch = pygit2.Repository(main.path, pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
-            memory = _MemoryObjects()
-            scratch.odb.add_backend(memory, 2)
-            self._scratch = (scratch, memory)
-        scratch, memory = self._scratch
-        self._repo, self._memory = scratch, memory
+        main = self._enter_memory()
         try:
             yield
         finally:
@@ -246,6 +239,32 @@ class GitRepo:
             return cls(pygit2.clone_repository(url, str(path)))
         except (pygit2.GitError, ValueError) as exc:
             raise GitError(f"cannot clone {url}: {exc}") from None
+
+    def _enter_memory(self) -> pygit2.Repository:
+        """Swap in the handle whose writes go to memory; the handle it replaces is returned."""
+        main = self._outside = self._repo
+        if self._scratch is None:  # one per handle: its object cache stays warm from one scope to the next
+            scratch = pygit2.Repository(main.path, pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+            memory = _MemoryObjects()
+            scratch.odb.add_backend(memory, 2)
+            self._scratch = (scratch, memory)
+        self._repo, self._memory = self._scratch
+        return main
+
+    def discard_writes(self) -> bool:
+        """From now on, objects written stay in this process's memory and are never written out.
+
+        Why: a forked reader (:mod:`fspatch.core.read_ahead`) runs code that writes a few
+        objects (a similarity search's two trees) and must leave the repository as it found it;
+        it ends with ``os._exit``, so an ``objects_in_memory`` it was forked inside never ends.
+        False (nothing changed) for a SHA-256 repository, whose objects the memory does not hold.
+        """
+        if self._memory is not None:
+            return True
+        if self._object_format() != "sha1":
+            return False
+        self._enter_memory()
+        return True
 
     @property
     def workdir(self) -> Path:
@@ -1322,7 +1341,8 @@ class GitRepo:
     def find_renames(self, sources: Mapping[str, Entry], targets: Mapping[str, Entry]) -> dict[str, str]:
         """Where each source file went among the targets (libgit2's rename detection, 50 % similarity).
 
-        Only the given files are compared (two small trees are written for it), so the cost
+        Only the given files are compared (two small trees are written for it; inside
+        :meth:`objects_in_memory`, dropped again when only the search wrote them), so the cost
         follows the number of candidates, not the size of the trees they come from.  The two
         trees are flat: each file is named by its path's rank (``00000012``), so 2 trees are
         written instead of every directory on both sides (~300 for Megatron-LM's 1,049 added
@@ -1339,13 +1359,20 @@ class GitRepo:
         width = len(str(len(paths)))
         name = {p: f"{i:0{width}d}" for i, p in enumerate(paths)}
         trees = []
+        scratch: list[pygit2.Oid] = []  # the two trees, where only this search wrote them (kept in memory)
         for side in (sources, targets):
             builder = self._repo.TreeBuilder()
             for p, e in side.items():
                 builder.insert(name[p], pygit2.Oid(hex=e.id), e.mode)
+            had = len(self._memory.objects) if self._memory is not None else -1
             trees.append(builder.write())
+            if self._memory is not None and len(self._memory.objects) > had:
+                scratch.append(trees[-1])
         diff = self._repo.diff(self._repo[trees[0]], self._repo[trees[1]])  # type: ignore[call-overload]
         diff.find_similar(flags=DiffFind.FIND_RENAMES, rename_limit=max(1000, len(sources) + len(targets)))
+        if self._memory is not None:
+            for oid in scratch:  # not written out with the replay's objects: nothing names them
+                self._memory.objects.pop(oid, None)
         out = {}
         for d in diff.deltas:
             if d.status == pygit2.enums.DeltaStatus.RENAMED:

@@ -11,6 +11,8 @@ once.  ``upstream.lock`` changes only when the replay has finished.
 from __future__ import annotations
 
 from fspatch.core.fetch import fetch_ref
+from fspatch.core.patch import patch_paths
+from fspatch.core.read_ahead import ReadAhead
 from fspatch.core.replay import Progress
 from fspatch.core.replay_driver import OperationResult, check_ready, start_operation
 from fspatch.core.replay_plan import Plan, build_old_layer, check_resolve
@@ -36,13 +38,18 @@ def run(
     new_commit = fetch_ref(ws.root, repo, s.backend.url, s.backend.mirrors, ref, url)
     b = s.backend
     common = LayerRef(b.name, None)
-    layers = [
-        build_old_layer(repo, b.commit, b.commit, common.label, None, [s.source(common, e) for e in s.entries(common)])
-    ]
-    old_top = layers[0].old[-1] if layers[0].old else b.commit
-    for layer in ws.vendor_layers(b.name):
-        sources = [s.source(layer, e) for e in s.entries(layer)]
-        layers.append(build_old_layer(repo, b.commit, old_top, layer.label, layer.vendor, sources))
-    plan = Plan("pull-upstream", b.name, b.ref, b.commit, ref, new_commit, drop_upstreamed, stop, layers)
-    plan.resolve = check_resolve(resolve)
-    return start_operation(s, plan, progress, refs_before)
+    common_sources = [s.source(common, e) for e in s.entries(common)]
+    vendors = [(layer, [s.source(layer, e) for e in s.entries(layer)]) for layer in ws.vendor_layers(b.name)]
+    # Upstream's range is read beside the old stacks' building and the replay (a second core).
+    paths = patch_paths(src.patch for src in common_sources + [x for _layer, xs in vendors for x in xs])
+    ahead = ReadAhead(repo, b.commit, new_commit, lambda: paths)
+    try:
+        layers = [build_old_layer(repo, b.commit, b.commit, common.label, None, common_sources)]
+        old_top = layers[0].old[-1] if layers[0].old else b.commit
+        for layer, sources in vendors:
+            layers.append(build_old_layer(repo, b.commit, old_top, layer.label, layer.vendor, sources))
+        plan = Plan("pull-upstream", b.name, b.ref, b.commit, ref, new_commit, drop_upstreamed, stop, layers)
+        plan.resolve = check_resolve(resolve)
+        return start_operation(s, plan, progress, refs_before, ahead)
+    finally:
+        ahead.close()

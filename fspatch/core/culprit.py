@@ -56,14 +56,36 @@ def pr_ref(*messages: str) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class RangeIndex:
+    """What :meth:`History.first_parent` builds, as data: the first-parent line and the per-path index.
+
+    Why: :mod:`fspatch.core.read_ahead` builds it in a second process while the replay runs;
+    a History adopts it only when it was built for the same range and the same paths.
+    """
+
+    old: str
+    new: str
+    relevant: frozenset[str]
+    line: tuple[CommitNode, ...]
+    parent_tree: tuple[str, ...]
+    changes: Mapping[str, Sequence[int]]
+    starts: Mapping[str, int]
+
+
 class History:
     """The upstream range of one replay, indexed by path on first use."""
 
-    def __init__(self, repo: GitRepo, old: str, new: str, relevant: Callable[[], Iterable[str]]) -> None:
+    def __init__(
+        self, repo: GitRepo, old: str, new: str, relevant: Callable[[], Iterable[str]],
+        seed: Callable[[], RangeIndex | None] | None = None,
+    ) -> None:
+        """``seed`` may give the index built elsewhere (read ahead); asked once, on first use."""
         self.repo = repo
         self.old = old
         self.new = new
         self._relevant = relevant
+        self._seed = seed
         self._fp: list[CommitNode] | None = None
         self._parent_tree: list[str] = []
         self._changes: dict[str, list[int]] = {}
@@ -78,6 +100,11 @@ class History:
         """The first-parent line old..new, oldest first; the index of relevant paths is built with it."""
         if self._fp is not None:
             return self._fp
+        if self._seed is not None:
+            seed, self._seed = self._seed(), None
+            if seed is not None and self._adopt(seed):
+                assert self._fp is not None
+                return self._fp
         repo = self.repo
         got = repo.first_parent_line(self.old, self.new)
         if got is not None:
@@ -101,6 +128,24 @@ class History:
             prev = node.tree
         self._index(set(self._relevant()), 0)
         return line
+
+    def range_index(self) -> RangeIndex:
+        """The first-parent line and the index of the relevant paths, as data (built if not yet)."""
+        line = self.first_parent()
+        return RangeIndex(
+            self.old, self.new, frozenset(self._relevant()), tuple(line), tuple(self._parent_tree),
+            {p: tuple(ks) for p, ks in self._changes.items()}, dict(self._from),
+        )
+
+    def _adopt(self, seed: RangeIndex) -> bool:
+        """Take an index built elsewhere, if it is this range's and these paths' (else build it here)."""
+        if (seed.old, seed.new) != (self.old, self.new) or seed.relevant != frozenset(self._relevant()):
+            return False
+        self._fp = list(seed.line)
+        self._parent_tree = list(seed.parent_tree)
+        self._changes = {p: list(ks) for p, ks in seed.changes.items()}
+        self._from = dict(seed.starts)
+        return True
 
     def _index(self, paths: set[str], start: int) -> None:
         """Make the per-path commit lists of these paths complete from first-parent position start on.
@@ -289,22 +334,26 @@ class History:
 
     # -- upstream carrying a patch ------------------------------------------
     def patch_id_match(
-        self, candidates: Iterable[str], paths: Sequence[str], patch_id: str | Callable[[], str]
+        self, first: Callable[[], Iterable[str]], paths: Sequence[str], patch_id: str | Callable[[], str]
     ) -> str | None:
         """The upstream commit of the range whose patch-id is this patch's, if any.
 
-        The conflict's culprits are tried first (a commit carrying the patch's change usually
-        changed the conflicting lines), then every other commit of the range that changed all of
-        the patch's files -- on a history of merges the commit carrying the change can be an
-        earlier commit of the same merged branch than the culprit named (a follow-up made there
-        too).  Only a commit changing exactly the patch's files can match, so the patch's own
-        patch-id (a callable: computed on first need) is not computed when no commit does
-        (about half of FlagScale's conflicts).
+        Every commit of the range that changed all of the patch's files is tried -- on a
+        history of merges the commit carrying the change can be an earlier commit of the same
+        merged branch than the culprit named (a follow-up made there too).  Where several
+        match, the first of ``first`` (the conflict's culprits: a commit carrying the patch's
+        change usually changed the conflicting lines) that matches is named, else the earliest;
+        ``first`` is called only then, so a conflict's culprits are not needed to decide it
+        (they are worked out beside the replay, :mod:`fspatch.core.read_ahead`).  Only a commit
+        changing exactly the patch's files can match, so the patch's own patch-id (a callable:
+        computed on first need) is not computed when no commit does (about half of FlagScale's
+        conflicts).
         """
         want = set(paths)
         seen: set[str] = set()
         own: str | None = patch_id if isinstance(patch_id, str) else None
-        for cid in self._patch_id_candidates(candidates, want):
+        matches: list[str] = []
+        for cid in self._patch_id_candidates(want):
             if cid in seen:
                 continue
             seen.add(cid)
@@ -315,8 +364,10 @@ class History:
                 assert callable(patch_id)
                 own = patch_id()
             if theirs == own:
-                return cid
-        return None
+                matches.append(cid)
+        if len(matches) < 2:
+            return matches[0] if matches else None
+        return next((c for c in first() if c in matches), matches[0])
 
     def _commit_patch_id(self, cid: str, want: set[str]) -> str | None:
         """A range commit's patch-id when it changed exactly ``want``, else None.
@@ -339,9 +390,8 @@ class History:
             self._pids[cid] = (parent, tree, pid)
         return pid
 
-    def _patch_id_candidates(self, first: Iterable[str], want: set[str]) -> Iterable[str]:
-        """The culprits, then the range's commits (merged branches' included) that changed every wanted path."""
-        yield from first
+    def _patch_id_candidates(self, want: set[str]) -> Iterable[str]:
+        """The range's commits (merged branches' included) that changed every wanted path."""
         if not want:
             return
         fp = self.first_parent()

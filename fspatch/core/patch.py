@@ -118,6 +118,11 @@ class Patch:
         return "\n\n".join(parts) + "\n" if parts else ""
 
 
+def patch_paths(patches: Iterable[Patch]) -> frozenset[str]:
+    """Every path these patches name, old and new (what a stack of them changes, as its diffs tell)."""
+    return frozenset(p for patch in patches for fd in patch.files for p in (fd.old_path, fd.new_path) if p is not None)
+
+
 # --------------------------------------------------------------------------------------------
 # Parsing
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from fspatch.core.culprit import History, hunk_header, reverse_applies
+from fspatch.core.culprit import Found, History, RangeIndex, hunk_header, reverse_applies
 from fspatch.core.patch import Patch, format_patch, parse_diff
 from fspatch.core.replay_plan import LayerPlan, Plan, Stop
 from fspatch.core.replay_report import (
@@ -43,14 +43,16 @@ from fspatch.core.replay_report import (
 )
 from fspatch.core.replay_sides import sides_key
 from fspatch.core.stack import AppliedPatch, Builder
-from fspatch.core.upstream_map import UpstreamMap
+from fspatch.core.upstream_map import MoveIndex, UpstreamMap
 from fspatch.errors import ConflictError
 from fspatch.git_adapter import FileMerge, GitRepo, Person
 
 if TYPE_CHECKING:
     from fspatch.core.ladder import Ladder
+    from fspatch.core.read_ahead import ReadAhead
 
 Progress = Callable[[int, int, str], None]
+CulpritRequest = tuple[str, tuple[tuple[int, int], ...], bool]  # path, old-pin spans (0-based, half-open), whole file
 
 _MARKERS = (b"<<<<<<< ", b">>>>>>> ", b"||||||| ")
 KEPT = "the bot's decision, kept: the patch's files are as the bot saw them on every side"
@@ -65,9 +67,11 @@ class Replayer:
         plan: Plan,
         progress: Progress | None = None,
         ladder: Ladder | Callable[[], Ladder] | None = None,
+        ahead: ReadAhead | None = None,
     ) -> None:
         """``ladder`` may be a function that builds it: then it is built (and the resolution
-        rules imported, ~0.1 s) only when the first conflict needs it."""
+        rules imported, ~0.1 s) only when the first conflict needs it.  ``ahead``: a read-ahead
+        started earlier by the caller, who closes it (else :meth:`run` starts its own)."""
         self.repo = repo
         self.plan = plan
         self.progress = progress
@@ -75,6 +79,10 @@ class Replayer:
         self.builder = Builder(repo, plan.new_commit)
         self._map: UpstreamMap | None = None
         self._hist: History | None = None
+        self._ahead: ReadAhead | None = ahead
+        self._own_ahead = False
+        # conflicts whose culprits the read-ahead works out: id -> (conflict, request, ticket, culprits known here)
+        self._owed: dict[int, tuple[FileConflict, CulpritRequest, int, tuple[Culprit, ...] | None]] = {}
         self._patch_paths: dict[tuple[str, int], set[str]] = {}
         self._relevant: tuple[tuple[tuple[str, tuple[str, ...]], ...], frozenset[str]] | None = None
         # Resuming a bot's pending patches: its already-upstream decisions, (sides key, outcome) by (layer, patch).
@@ -85,7 +93,33 @@ class Replayer:
     def run(self, patch_of: Callable[[LayerPlan, str], Patch]) -> FileMergeStop | None:
         """Replay until the end (None) or the first conflict in stop mode (the stop)."""
         with self.repo.objects_in_memory():
-            return self._run(patch_of)
+            self._start_read_ahead()
+            try:
+                stop = self._run(patch_of)
+                self._settle()
+                return None if stop is None else replace(stop, outcome=self._settled(stop.outcome))
+            finally:
+                if self._ahead is not None and self._own_ahead:
+                    self._ahead.close()
+                self._ahead = None
+                self._owed.clear()
+
+    def _start_read_ahead(self) -> None:
+        """Fork the child that builds the range index and the upstream map while this replays (read_ahead)."""
+        p = self.plan
+        if self._ahead is not None or p.old_commit == p.new_commit or self._hist is not None or self._map is not None:
+            return
+        from fspatch.core.read_ahead import ReadAhead
+
+        self._ahead = ReadAhead(self.repo, p.old_commit, p.new_commit, self._relevant_paths)
+        self._own_ahead = True
+
+    def _seed(self, what: str) -> RangeIndex | MoveIndex | None:
+        """The read-ahead's index or map (adopted by History and UpstreamMap only when built for these paths)."""
+        ahead = self._ahead
+        if ahead is None or (ahead.old, ahead.new) != (self.plan.old_commit, self.plan.new_commit):
+            return None
+        return ahead.range_index() if what == "range" else ahead.move_index()
 
     def _run(self, patch_of: Callable[[LayerPlan, str], Patch]) -> FileMergeStop | None:
         plan = self.plan
@@ -293,7 +327,9 @@ class Replayer:
     def upstream_map(self) -> UpstreamMap:
         """Upstream's renames and deletions between the pins, shared by every patch of the replay."""
         if self._map is None:
-            self._map = UpstreamMap(self.repo, self.plan.old_commit, self.plan.new_commit, self._relevant_paths)
+            self._map = UpstreamMap(
+                self.repo, self.plan.old_commit, self.plan.new_commit, self._relevant_paths, self._seed_moves
+            )
         return self._map
 
     def _relevant_paths(self) -> set[str]:
@@ -302,7 +338,7 @@ class Replayer:
         Asked by the upstream map and by the culprits' index: listed once per old stack
         (72 tree diffs each time on FlagScale's series).
         """
-        key = tuple((lp.old_base, tuple(lp.old)) for lp in self.plan.layers)
+        key = self._relevant_key()
         if self._relevant is not None and self._relevant[0] == key:
             return set(self._relevant[1])
         out: set[str] = set()
@@ -313,6 +349,18 @@ class Replayer:
                 out.update(p for p, _a, _t in changed)
         self._relevant = (key, frozenset(out))
         return out
+
+    def _relevant_key(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The old stacks the relevant paths are listed from."""
+        return tuple((lp.old_base, tuple(lp.old)) for lp in self.plan.layers)
+
+    def _seed_range(self) -> RangeIndex | None:
+        got = self._seed("range")
+        return got if isinstance(got, RangeIndex) else None
+
+    def _seed_moves(self) -> MoveIndex | None:
+        got = self._seed("moves")
+        return got if isinstance(got, MoveIndex) else None
 
     def _moves_for(
         self, anc: str, ours: str, paths: Sequence[str]
@@ -343,7 +391,7 @@ class Replayer:
         layer, or, for a vendor layer of a pull-upstream, of the common layer it sits on (named
         ``common/<patch>``).
         """
-        if not conflicts or any(c.culprits for c in conflicts):
+        if not conflicts:
             return ""
         missing = [(lp, j) for j in range(min(i, len(lp.status))) if lp.status[j] in (CONFLICT, SKIPPED)]
         common = self.plan.layers[0]
@@ -357,6 +405,8 @@ class Replayer:
             if not touching:
                 return ""
             blocker = max(blocker, touching[-1])
+        if any(c.culprits for c in self._known(conflicts)):
+            return ""  # upstream changed some conflicting line: a conflict of its own
         layer, j = missing[blocker]
         return layer.names[j] if layer is lp else f"{layer.label}/{layer.names[j]}"
 
@@ -379,14 +429,16 @@ class Replayer:
         p = self.plan
         if p.old_commit == p.new_commit:
             return None
-        candidates = list(dict.fromkeys(cu.id for c in conflicts for cu in c.culprits))
+        def culprit_ids() -> list[str]:
+            return list(dict.fromkeys(cu.id for c in self._known(conflicts) for cu in c.culprits))
+
         # No culprit at all (e.g. a file added on both sides): the range is searched by patch-id all the same.
-        commit = self.history().patch_id_match(candidates, sorted(paths), lambda: self.repo.patch_id(anc, theirs))
+        commit = self.history().patch_id_match(culprit_ids, sorted(paths), lambda: self.repo.patch_id(anc, theirs))
         if commit is not None:
             return commit, "patch-id"
         if not reverse_applies(self.repo, ours, patch.files, self.upstream_map()):
             return None
-        ids = {cu.id for c in conflicts for cu in c.culprits}
+        ids = set(culprit_ids())
         return (ids.pop() if len(ids) == 1 else ""), "reverse-applies"
 
     def _describe(self, f: FileMerge, lp: LayerPlan, i: int, patch: Patch | None = None) -> FileConflict:
@@ -412,8 +464,17 @@ class Replayer:
                     replace(r, hunk=hunk_header(patch.files, theirs[0], r.patch[0], r.patch[1])) for r in regions
                 ]
         path = anc[0] if anc is not None else f.path
-        culprits = self._culprits(path, regions, kind)
-        return FileConflict(f.path, kind, tuple(regions), culprits)
+        if self.plan.old_commit == self.plan.new_commit:
+            return FileConflict(f.path, kind, tuple(regions))
+        spans = tuple((r.old_upstream[0] - 1, r.old_upstream[0] - 1 + r.old_upstream[1]) for r in regions)
+        request = (path, spans, kind != "content")
+        ahead = self._ahead
+        if ahead is None or not ahead.running:
+            return FileConflict(f.path, kind, tuple(regions), self._culprits(request))
+        # Worked out beside the replay; filled in by _settle (or by _known, where a decision needs them).
+        conflict = FileConflict(f.path, kind, tuple(regions))
+        self._owed[id(conflict)] = (conflict, request, ahead.ask(request), None)
+        return conflict
 
     def _regions(self, path: str, a: str, o: str, t: str) -> list[Region]:
         """diff3 regions: base ranges changed by both sides (touching counts), mapped to each side.
@@ -460,16 +521,56 @@ class Replayer:
     def history(self) -> History:
         """The upstream range, indexed by path once per replay (culprits, patch-ids)."""
         if self._hist is None:
-            self._hist = History(self.repo, self.plan.old_commit, self.plan.new_commit, self._relevant_paths)
+            self._hist = History(
+                self.repo, self.plan.old_commit, self.plan.new_commit, self._relevant_paths, self._seed_range
+            )
         return self._hist
 
-    def _culprits(self, path: str, regions: Sequence[Region], kind: str) -> tuple[Culprit, ...]:
-        p = self.plan
-        if p.old_commit == p.new_commit:
-            return ()
-        spans = [(r.old_upstream[0] - 1, r.old_upstream[0] - 1 + r.old_upstream[1]) for r in regions]
-        found = self.history().culprits(path, spans, kind != "content")
+    def _culprits(
+        self, request: CulpritRequest, found: Sequence[Found] | None = None
+    ) -> tuple[Culprit, ...]:
+        """The culprits of a conflict's regions (``found``: as the read-ahead worked them out)."""
+        path, spans, whole = request
+        if found is None:
+            found = self.history().culprits(path, spans, whole)
         return tuple(Culprit(f.id, f.subject, f.merge, f.merge_subject, f.ref) for f in found)
+
+    def _known(self, conflicts: Sequence[FileConflict]) -> tuple[FileConflict, ...]:
+        """These conflicts with their culprits, worked out here now for those still owed (a decision needs them)."""
+        out = []
+        for c in conflicts:
+            owed = self._owed.get(id(c))
+            if owed is None:
+                out.append(c)
+                continue
+            conflict, request, ticket, known = owed
+            if known is None:
+                known = self._culprits(request)
+                self._owed[id(c)] = (conflict, request, ticket, known)
+            out.append(replace(c, culprits=known))
+        return tuple(out)
+
+    def _settle(self) -> None:
+        """Every owed conflict's culprits into the outcomes (the read-ahead's answers, else worked out here)."""
+        if not self._owed:
+            return
+        ahead = self._ahead
+        for key, (conflict, request, ticket, known) in list(self._owed.items()):
+            if known is None:
+                found = ahead.culprits(ticket) if ahead is not None else None
+                self._owed[key] = (conflict, request, ticket, self._culprits(request, found))
+        self.plan.outcomes[:] = [self._settled(o) for o in self.plan.outcomes]
+        if self.plan.stopped is not None:
+            self.plan.stopped = replace(self.plan.stopped, outcome=self._settled(self.plan.stopped.outcome))
+
+    def _settled(self, outcome: PatchOutcome) -> PatchOutcome:
+        if not any(id(c) in self._owed for c in outcome.conflicts):
+            return outcome
+        conflicts = []
+        for c in outcome.conflicts:
+            owed = self._owed.get(id(c))
+            conflicts.append(c if owed is None else replace(c, culprits=owed[3] or ()))
+        return replace(outcome, conflicts=tuple(conflicts))
 
 
 

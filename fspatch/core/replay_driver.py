@@ -37,6 +37,7 @@ from fspatch.errors import ConflictError, DirtyCheckoutError, UsageError
 
 if TYPE_CHECKING:
     from fspatch.core.ladder import Ladder
+    from fspatch.core.read_ahead import ReadAhead
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,13 @@ class OperationResult:
 class Driver:
     """Runs a plan with a session: journal at stops, workspace files and checkout at the end."""
 
-    def __init__(self, session: Session, plan: Plan, progress: Progress | None = None) -> None:
+    def __init__(
+        self, session: Session, plan: Plan, progress: Progress | None = None, ahead: ReadAhead | None = None
+    ) -> None:
         self.s = session
         self.plan = plan
         self.progress = progress
+        self.ahead = ahead  # a read-ahead the caller started (and closes): given to the replayer
         self._read_patch = read_patch
         self._patches: dict[tuple[str, str], Patch] = {}
         self._strip: dict[str, dict[str, int]] = {}
@@ -124,7 +128,7 @@ class Driver:
 
     def _replayer(self) -> Replayer:
         if self.plan.resolve == "none":
-            return Replayer(self.s.repo, self.plan, self.progress)
+            return Replayer(self.s.repo, self.plan, self.progress, ahead=self.ahead)
         settings = self.s.ws.settings()
         # The defaults need no check (and the markers module, ~5 ms to import, is then loaded only
         # by the ladder at a first conflict).
@@ -139,7 +143,7 @@ class Driver:
 
             return ladder_for(root, backend, mode, settings)
 
-        return Replayer(self.s.repo, self.plan, self.progress, ladder)
+        return Replayer(self.s.repo, self.plan, self.progress, ladder, self.ahead)
 
     def rewritten_header(self, lp: LayerPlan, name: str) -> Patch:
         """The patch's header for its rewrite: a ladder-resolved patch names its resolutions as trailers."""
@@ -283,9 +287,14 @@ class Driver:
 
 
 def start_operation(
-    session: Session, plan: Plan, progress: Progress | None, refs_before: dict[str, str] | None = None
+    session: Session,
+    plan: Plan,
+    progress: Progress | None,
+    refs_before: dict[str, str] | None = None,
+    ahead: ReadAhead | None = None,
 ) -> OperationResult:
-    """Journal the originals (refs as they were before any fetch) with the plan, then drive it."""
+    """Journal the originals (refs as they were before any fetch) with the plan, then drive it
+    (``ahead``: the caller's read-ahead of the upstream range, see :mod:`fspatch.core.read_ahead`)."""
     ws, repo = session.ws, session.repo
     dirs = [LayerRef(plan.backend, lp.vendor).dir.as_posix() for lp in plan.layers]
     dirs.append(LayerRef(plan.backend, None).dir.as_posix())
@@ -303,7 +312,7 @@ def start_operation(
     journal.data.plan = plan
     journal.write()
     crash_point(f"{plan.operation}:journal")
-    return Driver(session, plan, progress).drive(journal)
+    return Driver(session, plan, progress, ahead).drive(journal)
 
 
 def resume_pending(ws: Workspace, backend: str, progress: Progress | None) -> OperationResult:

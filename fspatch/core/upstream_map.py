@@ -14,26 +14,65 @@ upstream kept is absent.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from fspatch.git_adapter import Entry, GitRepo
+
+
+@dataclass(frozen=True)
+class MoveIndex:
+    """What :meth:`UpstreamMap._load` builds, as data (read ahead in a second process, then adopted)."""
+
+    old_commit: str
+    new_commit: str
+    relevant: frozenset[str]
+    moves: Mapping[str, tuple[str, str]]
+    left: Mapping[str, Entry]
+    targets: Mapping[str, Entry]
 
 
 class UpstreamMap(Mapping[str, tuple[str, str]]):
     """``old path -> ("R", new) | ("D", old)`` for upstream's old pin -> new pin, built on first use."""
 
-    def __init__(self, repo: GitRepo, old_commit: str, new_commit: str, relevant: Callable[[], Iterable[str]]) -> None:
+    def __init__(
+        self, repo: GitRepo, old_commit: str, new_commit: str, relevant: Callable[[], Iterable[str]],
+        seed: Callable[[], MoveIndex | None] | None = None,
+    ) -> None:
+        """``seed`` may give the map built elsewhere (read ahead); asked once, on first need."""
         self.repo = repo
         self.old_commit = old_commit
         self.new_commit = new_commit
         self._relevant = relevant
+        self._seed = seed
         self._moves: dict[str, tuple[str, str]] | None = None
         self._left: dict[str, Entry] = {}
         self._targets: dict[str, Entry] = {}
         self._dirs: dict[str, bool] = {}
 
+    def move_index(self) -> MoveIndex:
+        """The map and what its later searches need, as data (built if not yet)."""
+        moves = self._load()
+        return MoveIndex(
+            self.old_commit, self.new_commit, frozenset(self._relevant()), dict(moves), dict(self._left),
+            dict(self._targets),
+        )
+
+    def _adopt(self, seed: MoveIndex) -> bool:
+        if (seed.old_commit, seed.new_commit) != (self.old_commit, self.new_commit):
+            return False
+        if seed.relevant != frozenset(self._relevant()):
+            return False
+        self._moves, self._left, self._targets = dict(seed.moves), dict(seed.left), dict(seed.targets)
+        return True
+
     def _load(self) -> dict[str, tuple[str, str]]:
         if self._moves is not None:
             return self._moves
+        if self._seed is not None:
+            seed, self._seed = self._seed(), None
+            if seed is not None and self._adopt(seed):
+                assert self._moves is not None
+                return self._moves
         repo = self.repo
         moves: dict[str, tuple[str, str]] = {}
         if self.old_commit != self.new_commit:
@@ -68,7 +107,23 @@ class UpstreamMap(Mapping[str, tuple[str, str]]):
         return moves
 
     def __getitem__(self, path: str) -> tuple[str, str]:
+        if self._moves is None and not self._gone(path):
+            raise KeyError(path)  # only a file the new pin lacks can be moved: no need to build the map
         return self._load()[path]
+
+    def _gone(self, path: str) -> bool:
+        """Is path a file of the old pin that the new pin lacks (the only kind of key the map has)?
+
+        Why: most replays ask about every patch's files from the first patch on, and few of
+        those files are gone; the map (a tree diff and a similarity search, ~0.1 s on
+        Megatron-LM) is then built when a patch touches one, or never.
+        """
+        if self.old_commit == self.new_commit:
+            return False
+        repo = self.repo
+        return repo.entry(repo.tree_of(self.new_commit), path) is None and (
+            repo.entry(repo.tree_of(self.old_commit), path) is not None
+        )
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._load())
