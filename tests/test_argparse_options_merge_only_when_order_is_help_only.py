@@ -180,3 +180,29 @@ def test_option_upstream_now_has_is_refused(tmp_path: Path) -> None:
     ours = ours.replace("Training batch size.", "Training batch size!")
     theirs = BASE.replace(HELP, HELP + PATCH)
     refused(edit_and_add(tmp_path, ours, theirs), "option '--rampup-save-interval' is added twice")
+
+
+def test_code_without_add_argument_is_refused_before_parsing(tmp_path: Path) -> None:
+    """Lines that are code and name no add_argument: refused with the parse's own reason, no file parsed."""
+    from fspatch.core import argparse_options
+
+    argparse_options._parsed.cache_clear()
+    fr = resolve(tmp_path, "    rampup = compute_rampup(parser)\n", PATCH)
+    refused(fr, "the added lines are not all add_argument calls")
+    assert argparse_options._parsed.cache_info().misses == 0  # neither whole file was parsed
+    # the same lines, where the file must be parsed to say so (a comment naming add_argument)
+    argparse_options._parsed.cache_clear()
+    fr = resolve(tmp_path / "2", "    rampup = compute_rampup(parser)  # not add_argument\n", PATCH)
+    refused(fr, "the added lines are not all add_argument calls")
+    assert argparse_options._parsed.cache_info().misses > 0
+
+
+def test_an_identifier_that_normalises_to_add_argument_is_parsed(tmp_path: Path) -> None:
+    """NFKC makes ``ａdd_argument`` (fullwidth a) the name add_argument: the quick refusal must not apply."""
+    from fspatch.core.argparse_options import _not_calls
+
+    lines = ("    group.\uff41dd_argument('--x', type=int)\n".encode(),)
+    assert not _not_calls(b"x = 1\n", lines)
+    assert _not_calls(b"x = 1\n", (b"    x = compute()\n",))
+    assert not _not_calls(b"x = 1\n", (b"    # only a comment\n", b"\n"))
+    assert not _not_calls(b"# -*- coding: latin-1 -*-\nx = 1\n", (b"    x = compute()\n",))
