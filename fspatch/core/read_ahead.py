@@ -1,23 +1,26 @@
 """Upstream's range, read in a second process while the replay runs (the machine's second core).
 
-A replay needs two things about upstream alone (old pin -> new pin): the culprits' index of
-the range (its first-parent line and, per path some patch touches, the commits that changed
-it) and the map of upstream's renames and deletions.  Neither depends on the patches'
-merges, and together they are a fifth of a Megatron-LM replay (~0.15 s of ~0.75 s), first
-asked for at the first conflict and at the first patch on a file upstream removed.  So at
-the start of a replay a child process is forked that builds both and sends them back
-through a pipe as two pickles, the index first.  The replay takes each when it first needs
-it -- waiting if the child is not done -- and builds it itself when the child failed, was
-killed, or cannot be: no ``os.fork`` (Windows), other threads running (a fork copies their
-locks, held), or ``FSPATCH_READ_AHEAD=0``.  Either way the values are the same: the child
-runs the same code on its copy of the same objects.
+What a replay needs about upstream alone (old pin -> new pin) depends on none of the patches'
+merges: the culprits' index of the range (its first-parent line and, per path some patch
+touches, the commits that changed it), the map of upstream's renames and deletions, and each
+conflict's culprits (the walk through that path's versions).  On a Megatron-LM bump that is
+~0.3 s of a ~0.75 s replay.  So a child process is forked -- by ``pull-upstream`` before the
+old stacks are built (its paths from the parsed patch files), by any other replay at
+:meth:`Replayer.run` -- that builds the index, then the map, and sends each back through a
+pipe as a pickle; then it answers culprits requests, one answer per request, in order.  The
+replay takes each value when it first needs it, waiting if the child is not done, and works
+it out itself when the child failed, was killed, or cannot be: no ``os.fork`` (Windows), other
+threads running (a fork copies their locks, held), or ``FSPATCH_READ_AHEAD=0``.  Either way
+the values are the same: the child runs the same code on its copy of the same objects, and
+what it sends is adopted only when built for the same range and the same paths.
 
-The child works on its copy of the parent's handle (objects kept in memory included), so the
-two trees a similarity search writes stay in the child's memory: it writes nothing to disk.
-It takes back the default signal handlers, and exits with ``os._exit`` (no ``atexit``, no
-buffered output flushed twice); :meth:`ReadAhead.close` ends and reaps it when the replay
-ends, whether or not it was asked.  Killed with its parent (one process group), or left by a
-parent killed with SIGKILL, it ends at its next write (SIGPIPE).
+The child works on its copy of the parent's handle (objects kept in memory included), with
+writes kept in its memory (:meth:`GitRepo.discard_writes`: the two trees a similarity search
+writes): it writes nothing to disk.  It takes back the default signal handlers, lets go of
+the parent's stdin, stdout and stderr (``/dev/null`` instead), and exits with ``os._exit``
+(no ``atexit``, no buffered output flushed twice).  :meth:`ReadAhead.close` ends and reaps it
+when the replay ends, asked or not; left by a parent killed with SIGKILL, it ends at its next
+read (end of file) or write (SIGPIPE).  Decisions: docs/replay.md, perf13e.
 """
 
 from __future__ import annotations
@@ -190,6 +193,11 @@ def _child(
     try:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
+        # Not the parent's terminal or pipes: whoever reads fspatch's output sees its end when
+        # the parent ends, even while a child of a parent killed mid-way still finishes a request.
+        null = os.open(os.devnull, os.O_RDWR)
+        for std in (0, 1, 2):
+            os.dup2(null, std)
         if not repo.discard_writes():  # a similarity search writes two trees: kept in this child's memory
             return
         paths = frozenset(relevant())
