@@ -469,7 +469,9 @@ class Replayer:
         spans = tuple((r.old_upstream[0] - 1, r.old_upstream[0] - 1 + r.old_upstream[1]) for r in regions)
         request = (path, spans, kind != "content")
         ahead = self._ahead
-        if ahead is None or not ahead.running:
+        if ahead is None or not ahead.running or self.plan.stop:
+            # An interactive replay stops at this conflict: its culprits are needed now, and the
+            # child answers only after building the upstream map, which the stop may never need.
             return FileConflict(f.path, kind, tuple(regions), self._culprits(request))
         # Worked out beside the replay; filled in by _settle (or by _known, where a decision needs them).
         conflict = FileConflict(f.path, kind, tuple(regions))
