@@ -234,13 +234,15 @@ class Driver:
             ws.save_lock()
             written.append("upstream.lock")
             crash_point(f"{plan.operation}:lock")
-        fingerprint = common_fingerprint(ws, plan.backend)
+        fingerprint: str | None = None  # read (every common patch file) only for a vendor layer with a layer.yaml
         for lp in plan.layers:
             if lp.vendor is None or CONFLICT in lp.status:
                 continue
             layer = self.layer(lp)
             if not (ws.layer_dir(layer) / "layer.yaml").is_file():
                 continue
+            if fingerprint is None:
+                fingerprint = common_fingerprint(ws, plan.backend)
             meta = ws.layer_meta(layer)
             base = {"upstream_commit": plan.new_commit, "common_fingerprint": fingerprint}
             old = meta.get("base")
