@@ -231,6 +231,40 @@ def test_read_only_file_or_folder_is_one_line_and_nothing_changed(w: WS, frozen:
     assert _leftovers(w.root) == []
 
 
+def test_pull_upstream_checkout_refused_on_its_thread_is_one_line(w: WS) -> None:
+    """A clean pull-upstream writes its new checkout on a second thread: libgit2's refusal there
+    (an immutable file upstream changed) is still one line, exit 2, everything as before."""
+    if not ROOT:
+        pytest.skip("chattr +i needs root")
+    apply_cmd.run(w.ws(), "minillm")
+    git(w.upstream, "checkout", "-q", "--detach", "v1.0")  # a clean bump: only a file no patch touches
+    (w.upstream / "minillm" / "__init__.py").write_text('__version__ = "1.0.1"\n')
+    git(w.upstream, "commit", "-qam", "Release 1.0.1")
+    git(w.upstream, "tag", "v1.0.1")
+    target = w.checkout / "minillm" / "__init__.py"
+    before = tree_snapshot(w.root)
+    head = git(w.checkout, "rev-parse", "HEAD")
+    if not _chattr("+i", target):
+        pytest.skip("chattr +i is not supported on this file system")
+    try:
+        r = cli(w.root, "-q", "pull-upstream", "minillm", "v1.0.1", "--no-stop")
+        after = tree_snapshot(w.root)
+    finally:
+        _chattr("-i", target)
+    line = one_error_line(r)
+    assert r.exit_code == 2, r.output
+    assert "Operation not permitted" in line and "__init__.py" in line, line
+    fetched = "third_party/minillm/.git/FETCH_HEAD"  # git's note of the last fetch, as after `git fetch`
+    assert {k: v for k, v in after.items() if k != fetched} == {k: v for k, v in before.items() if k != fetched}
+    assert git(w.checkout, "rev-parse", "HEAD") == head
+    assert git(w.checkout, "status", "--porcelain") == ""
+    assert _leftovers(w.root) == []
+    done = cli(w.root, "pull-upstream", "minillm", "v1.0.1", "--no-stop")
+    assert done.exit_code == 0, done.output
+    assert git(w.checkout, "status", "--porcelain") == ""
+    assert (w.checkout / "minillm" / "__init__.py").read_text() == '__version__ = "1.0.1"\n'
+
+
 # -- names and numbers --------------------------------------------------------------------------
 
 

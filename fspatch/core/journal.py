@@ -18,6 +18,7 @@ Tests kill a verb at named steps: ``FSPATCH_CRASH_AT=<step>`` makes
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -387,9 +388,12 @@ class _NullJournal(Journal):
 
 
 def clear(git_dir: Path) -> None:
+    """Drop the journal and its saved copies (and fspatch's folder in the git dir, once empty)."""
     home = _home(git_dir)
     (home / _NAME).unlink(missing_ok=True)
     shutil.rmtree(home / _SAVED, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        home.rmdir()  # a lock or another file of fspatch's is there: it stays
 
 
 def _saved_refs(repo: GitRepo, scope: str) -> dict[str, str]:
@@ -538,6 +542,19 @@ def _journaled(
         yield journal
         return
     crash_point(f"{operation}:journal")
+    with undone_on_error(journal):
+        yield journal
+    journal.done()
+
+
+@contextmanager
+def undone_on_error(journal: Journal) -> Iterator[Journal]:
+    """A Python exception inside puts back every byte the journal saved, drops it, and is raised again.
+
+    The error then says nothing was changed (an ``OSError`` becomes one environment line); when
+    putting back fails too, the journal is kept for ``fspatch recover`` and the line says so.
+    A kill inside leaves the journal as it is, for ``recover``.
+    """
     try:
         yield journal
     except BaseException as exc:
@@ -556,7 +573,6 @@ def _journaled(
         if type(exc) is GitError:  # git refused a write (disk full, read-only): all put back
             raise GitError(f"{exc}; nothing was changed") from exc
         raise
-    journal.done()
 
 
 def _files_below(root: Path, dirs: Sequence[str]) -> list[str]:

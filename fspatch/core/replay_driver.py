@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from fspatch.core import replay_pending
-from fspatch.core.journal import Journal, begin, crash_point, paused_replay, reopen
+from fspatch.core.journal import Journal, begin, crash_point, paused_replay, reopen, undone_on_error
 from fspatch.core.journal_check import ALL_REFS
 from fspatch.core.layers import common_fingerprint
 from fspatch.core.patch import Patch, parse_patch
@@ -314,7 +314,11 @@ def start_operation(
     journal.data.plan = plan
     journal.write()
     crash_point(f"{plan.operation}:journal")
-    return Driver(session, plan, progress, ahead).drive(journal)
+    # An error before the replay ends (the final checkout refused, say) puts everything back:
+    # the lock, the patch files, the checkout and the refs the fetch moved.  (continue and skip
+    # do not: their journal holds the pull's originals, and a person's resolution is in the checkout.)
+    with undone_on_error(journal):
+        return Driver(session, plan, progress, ahead).drive(journal)
 
 
 def resume_pending(ws: Workspace, backend: str, progress: Progress | None) -> OperationResult:
