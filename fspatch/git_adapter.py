@@ -141,6 +141,9 @@ class _MemoryObjects(pygit2.OdbBackend):
         pass
 
 
+# checkout_paths: exactly the paths given, whatever stands there (callers checked for local edits).
+_CHECKOUT_PATHS = CheckoutStrategy.FORCE | CheckoutStrategy.DISABLE_PATHSPEC_MATCH | CheckoutStrategy.REMOVE_UNTRACKED
+
 # Tree pairs whose changed_files answer is remembered (a replay asks about ~160).
 _CHANGES_KEPT = 512
 
@@ -758,8 +761,21 @@ class GitRepo:
         if not paths:
             return
         _refuse_beyond_links(self.workdir, paths)
-        strategy = CheckoutStrategy.FORCE | CheckoutStrategy.DISABLE_PATHSPEC_MATCH | CheckoutStrategy.REMOVE_UNTRACKED
-        self._repo.checkout_tree(self._tree(tree_id), paths=list(paths), strategy=strategy)  # type: ignore[no-untyped-call]
+        self._repo.checkout_tree(self._tree(tree_id), paths=list(paths), strategy=_CHECKOUT_PATHS)  # type: ignore[no-untyped-call]
+
+    def start_checkout(self, tree_id: str, paths: Sequence[str]) -> BackgroundCheckout:
+        """Begin :meth:`checkout_paths` on a thread; the caller must ``join`` before moving HEAD.
+
+        Why: the files are written by libgit2 and the kernel with the GIL released, so a
+        caller with Python work left (a replay's patch files) overlaps the two on two cores.
+        The thread makes one libgit2 call (a Python loop there would stall on the GIL at every
+        system call) on its own handle (libgit2 objects are used from one thread at a time);
+        the objects kept in memory are written out first so that handle finds them.  Until
+        ``join`` returns, nothing else may touch this checkout's index or files.
+        """
+        paths = list(paths)
+        _refuse_beyond_links(self.workdir, paths)
+        return BackgroundCheckout(self._outside.path, tree_id, paths)
 
     def reset_index(self, commit_id: str, paths: Iterable[str] | None = None) -> None:
         """Make the index match a commit's tree (whole, or only the given paths), without touching files."""
@@ -1945,6 +1961,38 @@ def _refuse_beyond_links(root: Path, paths: Sequence[str]) -> None:
                 )
 
 
+class BackgroundCheckout:
+    """Paths of a tree written into the working tree and index on a thread (:meth:`GitRepo.start_checkout`)."""
+
+    def __init__(self, git_path: str, tree_id: str, paths: list[str]) -> None:
+        import threading
+
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(git_path, tree_id, paths), daemon=True)
+        self._thread.start()
+
+    def _run(self, git_path: str, tree_id: str, paths: list[str]) -> None:
+        try:
+            if not paths:
+                return
+            repo = pygit2.Repository(git_path, pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+            tree = repo.get(tree_id)
+            assert isinstance(tree, pygit2.Tree)
+            repo.checkout_tree(tree, paths=paths, strategy=_CHECKOUT_PATHS)  # type: ignore[no-untyped-call]
+        except BaseException as exc:  # handed to join, on the caller's thread
+            self._error = exc
+
+    def join(self) -> None:
+        """Wait for the writes; libgit2's refusal becomes fspatch's GitError as on the caller's thread."""
+        self._thread.join()
+        exc, self._error = self._error, None
+        if exc is None:
+            return
+        if isinstance(exc, pygit2.GitError):
+            raise _write_refused(exc) from None
+        raise exc
+
+
 def _beyond_link(root: Path, path: str) -> bool:
     """True when a directory component of ``path`` under ``root`` is a symlink or not a directory."""
     probe = root
@@ -2052,7 +2100,8 @@ def _through(
 # line, exit 2, and the journal around the verb puts everything back.
 _WRITERS = (
     "write_blob", "update_tree", "create_commit", "update_ref", "force_ref", "set_head", "set_head_ref",
-    "checkout", "checkout_paths", "reset_index", "reset_hard", "write_worktree", "snapshot_worktree",
+    "checkout", "checkout_paths", "start_checkout", "reset_index", "reset_hard", "write_worktree",
+    "snapshot_worktree",
 )
 
 
@@ -2071,11 +2120,16 @@ def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
                 args[0]._write_out()  # a ref, the index or a file may name them: on disk first
             return method(*args, **kwargs)
         except pygit2.GitError as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            hint = _stale_lock_hint(text)
-            raise GitError(f"git could not write: {text.rstrip(': ') if hint else text}{hint}") from None
+            raise _write_refused(exc) from None
 
     return wrapper
+
+
+def _write_refused(exc: pygit2.GitError) -> GitError:
+    """libgit2's refusal of a write as fspatch's one line (with the stale-lock hint where it applies)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    hint = _stale_lock_hint(text)
+    return GitError(f"git could not write: {text.rstrip(': ') if hint else text}{hint}")
 
 
 _LOCK_FAILED = re.compile(r"failed to lock file '([^']+\.lock)'")

@@ -10,6 +10,7 @@ the new stack checked out and the state ref moved.
 from __future__ import annotations
 
 import base64
+import contextlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,8 @@ from fspatch.errors import ConflictError, DirtyCheckoutError, UsageError
 if TYPE_CHECKING:
     from fspatch.core.ladder import Ladder
     from fspatch.core.read_ahead import ReadAhead
+    from fspatch.core.series import SeriesEntry
+    from fspatch.git_adapter import BackgroundCheckout
 
 
 @dataclass(frozen=True)
@@ -183,9 +186,7 @@ class Driver:
 
     def finalize(self) -> list[str]:
         """Write patches, series, layer bases and the lock; check out the new stack when clean."""
-        s, plan, ws, repo = self.s, self.plan, self.s.ws, self.s.repo
-        written: list[str] = []
-        any_conflict = False
+        plan, ws, repo = self.plan, self.s.ws, self.s.repo
         old_series = {lp.label: ws.read_layer_series(self.layer(lp)) for lp in plan.layers}
         conflicts = any(CONFLICT in lp.status or len(lp.status) < len(lp.names) for lp in plan.layers)
         # The old patch bytes go into the pending file, which only a replay with conflicts writes
@@ -199,6 +200,31 @@ class Driver:
                 if ws.patch_path(self.layer(lp), name).is_file()
             }
         bases = replay_pending.old_bases(repo, plan) if conflicts else {}  # checked before any write
+        state, state_ref = load_state(repo)
+        layers = self._checkout_layers(state)
+        # A clean replay's checkout is written on a second thread while the patch files are.
+        early = None if conflicts else self._start_checkout(layers)
+        try:
+            return self._write_files(old_series, old_bytes, bases, state, state_ref, layers, early)
+        except BaseException:
+            if early is not None:  # the journal's undo must find the files written, not being written
+                with contextlib.suppress(Exception):
+                    early.join()
+            raise
+
+    def _write_files(
+        self,
+        old_series: dict[str, list[SeriesEntry]],
+        old_bytes: dict[tuple[str, str], bytes],
+        bases: dict[str, bytes],
+        state: StackState | None,
+        state_ref: str | None,
+        layers: list[LayerRef],
+        early: BackgroundCheckout | None,
+    ) -> list[str]:
+        s, plan, ws, repo = self.s, self.plan, self.s.ws, self.s.repo
+        written: list[str] = []
+        any_conflict = False
         for lp in plan.layers:
             layer = self.layer(lp)
             entries = ws.read_layer_series(layer)
@@ -257,16 +283,6 @@ class Driver:
         if cleared is not None:
             written.append(cleared)
         # Build the new stack from the files just written (exactly what `apply` will build).
-        state, state_ref = load_state(repo)
-        layers = [LayerRef(plan.backend, None)]
-        if state is not None and len(state.layers) > 1 and vendor_of_label(state.layers[-1].layer) is not None:
-            layers.append(LayerRef.from_label(plan.backend, state.layers[-1].layer))
-        elif plan.operation == "rebase-vendors":
-            # No vendor layer applied (a fresh clone resuming a bot's pending patches): the layer a
-            # person resolved or skipped in is the one they were working on.
-            handled = [lp for lp in plan.layers if RESOLVED in lp.status or SKIPPED in lp.status]
-            if handled:
-                layers.append(LayerRef(plan.backend, handled[-1].vendor))
         builder = Builder(repo, plan.new_commit)
         layer_base = plan.new_commit
         states = []
@@ -280,12 +296,52 @@ class Driver:
                 raise ConflictError(f"{layer.dir.as_posix()}: rewritten patches do not rebuild the replayed tree")
             layer_base = top
         new_state = StackState(plan.backend, plan.new_commit, tuple(states))
-        handed_over = any(st in (RESOLVED, SKIPPED) for lp in plan.layers for st in lp.status)
-        repo.reset_hard(new_state.head, discard_local=handed_over)
+        if early is not None:
+            early.join()
+            repo.set_head(new_state.head)
+        else:
+            repo.reset_hard(new_state.head, discard_local=self._handed_over())
         crash_point(f"{plan.operation}:checkout")
         save_state(repo, new_state, state_ref, f"{plan.operation} {plan.new_ref}")
         crash_point(f"{plan.operation}:state")
         return written
+
+
+    def _handed_over(self) -> bool:
+        """A person resolved or skipped a patch: their edits in the checkout are discarded by the final one."""
+        return any(st in (RESOLVED, SKIPPED) for lp in self.plan.layers for st in lp.status)
+
+    def _checkout_layers(self, state: StackState | None) -> list[LayerRef]:
+        """The layers the new checkout stacks: the common one, and the vendor layer applied before."""
+        plan = self.plan
+        layers = [LayerRef(plan.backend, None)]
+        if state is not None and len(state.layers) > 1 and vendor_of_label(state.layers[-1].layer) is not None:
+            layers.append(LayerRef.from_label(plan.backend, state.layers[-1].layer))
+        elif plan.operation == "rebase-vendors":
+            # No vendor layer applied (a fresh clone resuming a bot's pending patches): the layer a
+            # person resolved or skipped in is the one they were working on.
+            handled = [lp for lp in plan.layers if RESOLVED in lp.status or SKIPPED in lp.status]
+            if handled:
+                layers.append(LayerRef(plan.backend, handled[-1].vendor))
+        return layers
+
+    def _start_checkout(self, layers: list[LayerRef]) -> BackgroundCheckout | None:
+        """The new stack's files written on a thread, when the replay already knows its tree.
+
+        The top layer's replayed commit has the tree the rebuilt stack must have (finalize checks
+        every layer's); a layer the plan did not replay leaves it unknown, and the checkout waits.
+        """
+        tops = {lp.label: lp.top for lp in self.plan.layers}
+        want = tops.get(layers[-1].label)
+        if want is None or any(tops.get(layer.label) is None for layer in layers):
+            return None
+        repo = self.s.repo
+        head = repo.head()
+        target = repo.tree_of(want)
+        wanted = set(repo.changed_paths(repo.tree_of(head) if head else repo.empty_tree(), target))
+        if self._handed_over():
+            wanted |= set(repo.dirty_paths())
+        return repo.start_checkout(target, sorted(wanted))
 
 
 def start_operation(
