@@ -253,3 +253,35 @@ def test_export_reimport_round_trip_changes_no_byte(setup: tuple[Workspace, Gen]
             assert one[name] == two[name], name
     assert tree_files(ws.root / "series") == tree_files(ws2.root / "series")
     assert parse_diff(one["cambricon_mlu/minillm/diff.patch"])  # not empty
+
+
+def test_vendor_hunk_next_to_a_common_hunk_is_split_off(setup: tuple[Workspace, Gen], tmp_path: Path) -> None:
+    """A vendor's CUDA patch against upstream that changes the line next to a common change: git
+    merges the two into one hunk (3 lines of context apart), so no hunk equals the common one.
+    The patch applies on upstream, not on upstream+common: it embeds the common layer all the
+    same, and the vendor layer keeps only the vendor's own line."""
+    ws, gen = setup
+    common_m = _final(common_patches())
+    cu = common_m["csrc/kernels/rmsnorm.cu"]
+    assert cu is not None and b"  dim3 grid(rows);\n" in cu
+    mine = cu.replace(b"  dim3 grid(rows);\n", b"  dim3 grid(rows);  // Iluvatar: one block per row\n")
+    d = _diffs(tmp_path / "up_minillm", "v1.0", tmp_path / "s6", {}, {"csrc/kernels/rmsnorm.cu": mine})
+    assert d["csrc/kernels/rmsnorm.cu"].count(b"\n@@ ") == 1  # one hunk holding both changes
+    vdir = gen.root / "hardware" / "Iluvatar_BI150" / "minillm"
+    vdir.mkdir(parents=True)
+    (vdir / "rmsnorm.cu.patch").write_bytes(d["csrc/kernels/rmsnorm.cu"])
+    commit = ws.backends()["minillm"].commit
+    (vdir / "diff.yaml").write_text(_diff_yaml(commit, "minillm", "Iluvatar_BI150", ["inference"]))
+    r = import_flagscale.run(ws, gen.root, key=gen.key)
+    rep = {(v.vendor, v.backend): v for v in r.vendors}
+    assert ("iluvatar_bi150", "minillm") in rep, [(d.status, d.reason) for d in r.dirs if "Iluvatar" in d.source]
+    assert rep[("iluvatar_bi150", "minillm")].embedded_common
+    layer = LayerRef("minillm", "iluvatar_bi150")
+    [entry] = ws.read_layer_series(layer)
+    own = parse_patch(ws.read_patch(layer, entry.name)).files
+    changed = [line for fd in own for h in fd.hunks for kind, line in h.lines if kind != " "]
+    assert changed == [b"  dim3 grid(rows);\n", b"  dim3 grid(rows);  // Iluvatar: one block per row\n"], changed
+    apply.run(ws, "minillm", vendor="iluvatar_bi150", task="inference", to=tmp_path / "o6")
+    expected = by_hand(tmp_path / "up_minillm", "v1.0", tmp_path / "h6", _common_files(gen, "MiniLLM"))
+    expected["csrc/kernels/rmsnorm.cu"] = mine
+    assert tree_files(tmp_path / "o6") == expected

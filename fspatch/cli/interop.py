@@ -69,7 +69,8 @@ def import_flagscale(
         say(
             ctx,
             f"{v.vendor}/{v.backend}: {v.patches} patches{enc}; removed {v.hunks_removed} of "
-            f"{v.hunks_total} hunks ({v.lines_removed} lines) identical to the common layer",
+            f"{v.hunks_total} hunks ({v.lines_removed} lines) identical to the common layer"
+            + ("; made against upstream: the common layer's changes in it subtracted" if v.embedded_common else ""),
         )
         if v.forward is not None:
             for line in forward_lines(v.forward):

@@ -30,7 +30,10 @@ a layer is based on).  A blob missing from a partial clone is reported, not fata
 Splitting (why trees, not hunk surgery): a vendor patch either sits on upstream+common or
 embeds the common layer's changes.  It embeds them when at least one of its hunks is identical
 (same removed and added lines, same file) to a hunk of the common layer squashed against
-upstream; it is then applied on upstream, else on upstream+common.  The vendor layer is the tree
+upstream; it is then applied on upstream, else on upstream+common -- and, when it does not apply
+there, on upstream after all (a vendor change within 3 lines of a common one shares the common
+change's hunk, so no hunk is identical, yet the patch was made against upstream: FlagScale's
+vendors edit the lines next to FlagScale's own).  The vendor layer is the tree
 diff between upstream+common and that result, where an embedding vendor's result takes the vendor's content
 only for the files its patches name (every other file keeps the common layer's, so nothing of
 the common layer is silently reverted).  The layer thus holds exactly the vendor's own changes
@@ -50,7 +53,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from fspatch.core.flagscale_meta import DiffMeta, MetaWarning, try_read_diff_yaml
-from fspatch.core.patch import FileDiff, Hunk, parse_diff
+from fspatch.core.patch import ADDED, REMOVED, FileDiff, Hunk, parse_diff
 from fspatch.core.stack import apply_files
 from fspatch.core.workspace import normalize_backend, valid_name
 from fspatch.errors import ConflictError, FspatchError, HunkFailed, InputError, UsageError
@@ -611,6 +614,70 @@ class SplitResult:
     lines_removed: int  # their added + removed lines
 
 
+def _apply_all(
+    repo: GitRepo,
+    base: str,
+    patches: Sequence[tuple[str, Sequence[FileDiff]]],
+    unauthenticated: frozenset[str],
+    display: str,
+    on_upstream: bool,
+) -> str:
+    """The tree of ``base`` with every vendor patch applied in order (errors name the patch)."""
+    tree = repo.tree_of(base)
+    for name, files in patches:
+        try:
+            tree = apply_files(repo, tree, files, strict=name in unauthenticated)
+        except HunkFailed as exc:
+            where = "upstream" if on_upstream else "upstream + common"
+            raise ConflictError(f"does not apply on {where}: {exc}", path=f"{display}/{name}") from None
+        except ConflictError as exc:
+            raise ConflictError(exc.message, path=f"{display}/{name}") from None
+        except InputError as exc:
+            raise type(exc)(exc.message, path=f"{display}/{name}") from None
+    return tree
+
+
+def _over_common(repo: GitRepo, common_top: str, tree: str, named: Sequence[str]) -> str:
+    """The files the vendor names take the vendor's content; every other file keeps the common
+    layer's, so a vendor patch that embeds only part of the common layer reverts nothing."""
+    return repo.update_tree(repo.tree_of(common_top), {p: repo.entry(tree, p) for p in named})
+
+
+def _undoes_common(common: Sequence[FileDiff], vendor: Sequence[FileDiff]) -> bool:
+    """Would this vendor-only diff (on upstream+common) change what the common layer did?
+
+    It does when it removes a line the common layer added, or adds back a (non-blank) line the
+    common layer removed from that file: the vendor then embedded a different version of the
+    common change (an older one, say), and subtracting today's would rewrite FlagScale's lines.
+    """
+    added: dict[str, set[int]] = {}
+    dropped: dict[str, set[bytes]] = {}
+    for fd in common:
+        path = fd.new_path or fd.old_path
+        assert path is not None
+        for h in fd.hunks:
+            at = h.new_start
+            for kind, line in h.lines:
+                if kind == ADDED:
+                    added.setdefault(path, set()).add(at)
+                elif kind == REMOVED and line.strip():
+                    dropped.setdefault(path, set()).add(line)
+                if kind != REMOVED:
+                    at += 1
+    for fd in vendor:
+        path = fd.old_path or fd.new_path
+        assert path is not None
+        ours, gone = added.get(path, set()), dropped.get(path, set())
+        for h in fd.hunks:
+            at = h.old_start
+            for kind, line in h.lines:
+                if kind == REMOVED and at in ours or kind == ADDED and line in gone:
+                    return True
+                if kind != ADDED:
+                    at += 1
+    return False
+
+
 def split_vendor(
     repo: GitRepo,
     upstream: str,
@@ -623,7 +690,8 @@ def split_vendor(
 
     Patches named in ``unauthenticated`` (decrypted from CBC files) are applied strictly.
     """
-    common_keys = hunk_keys(parse_diff(repo.diff_trees(repo.tree_of(upstream), repo.tree_of(common_top)), "<common>"))
+    common_files = parse_diff(repo.diff_trees(repo.tree_of(upstream), repo.tree_of(common_top)), "<common>")
+    common_keys = hunk_keys(common_files)
     total = removed = lines = 0
     for _, files in patches:
         for fd in files:
@@ -633,23 +701,29 @@ def split_vendor(
                     removed += 1
                     lines += sum(1 for kind, _ in h.lines if kind != " ")
     embeds = removed > 0
-    tree = repo.tree_of(upstream if embeds else common_top)
-    for name, files in patches:
+    named = sorted({p for _, files in patches for fd in files for p in (fd.old_path, fd.new_path) if p is not None})
+    try:
+        tree = _apply_all(repo, upstream if embeds else common_top, patches, unauthenticated, display, embeds)
+    except ConflictError as first:
+        # No hunk equals a common one, yet the patches do not apply on upstream + common: a
+        # vendor change within 3 lines of a common change shares its hunk (git merges them),
+        # so the patches may still be made against upstream.  If they apply there, they embed
+        # -- unless what is left would change the common layer's own lines.
+        if embeds:
+            raise
         try:
-            tree = apply_files(repo, tree, files, strict=name in unauthenticated)
-        except HunkFailed as exc:
-            where = "upstream" if embeds else "upstream + common"
-            raise ConflictError(f"does not apply on {where}: {exc}", path=f"{display}/{name}") from None
-        except ConflictError as exc:
-            raise ConflictError(exc.message, path=f"{display}/{name}") from None
-        except InputError as exc:
-            raise type(exc)(exc.message, path=f"{display}/{name}") from None
-    if embeds:
-        # Files the vendor names take the vendor's content; every other file keeps the common
-        # layer's, so a vendor patch that embeds only part of the common layer reverts nothing.
-        named = {p for _, files in patches for fd in files for p in (fd.old_path, fd.new_path) if p is not None}
-        tree = repo.update_tree(repo.tree_of(common_top), {p: repo.entry(tree, p) for p in sorted(named)})
-    own = parse_diff(repo.diff_trees(repo.tree_of(common_top), tree), "<vendor>")
+            on_upstream = _apply_all(repo, upstream, patches, unauthenticated, display, True)
+            tree = _over_common(repo, common_top, on_upstream, named)
+        except (ConflictError, InputError):
+            raise first from None
+        own = parse_diff(repo.diff_trees(repo.tree_of(common_top), tree), "<vendor>")
+        if _undoes_common(common_files, own):
+            raise first from None  # it embeds another version of the common change: not ours to guess
+        embeds = True
+    else:
+        if embeds:
+            tree = _over_common(repo, common_top, tree, named)
+        own = parse_diff(repo.diff_trees(repo.tree_of(common_top), tree), "<vendor>")
     groups: list[tuple[str, tuple[FileDiff, ...]]] = []
     taken: set[int] = set()
     for name, files in patches:
