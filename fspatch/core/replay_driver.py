@@ -160,10 +160,19 @@ class Driver:
 
     def drive(self, journal: Journal) -> OperationResult:
         """Run the plan on; at a stop keep the journal (paused) and check the conflict out, else finish."""
+        repo = self.s.repo
+        # One scope for the replay and finalize: a bot replay that leaves conflicts writes only
+        # workspace files after it, so its objects are packed on the second core meanwhile.
+        with repo.objects_in_memory():
+            return self._drive(journal)
+
+    def _drive(self, journal: Journal) -> OperationResult:
         rp = self.replayer()
         stop = rp.run(self.patch_of)
         self._decided = rp.decided
         repo = self.s.repo
+        if stop is None and self._conflicts():
+            repo.pack_beside()
         if stop is not None:
             # The conflict is checked out first, then the journal says paused: a kill in between
             # leaves a running journal that recover rolls back, never a paused replay whose
@@ -188,7 +197,7 @@ class Driver:
         """Write patches, series, layer bases and the lock; check out the new stack when clean."""
         plan, ws, repo = self.plan, self.s.ws, self.s.repo
         old_series = {lp.label: ws.read_layer_series(self.layer(lp)) for lp in plan.layers}
-        conflicts = any(CONFLICT in lp.status or len(lp.status) < len(lp.names) for lp in plan.layers)
+        conflicts = self._conflicts()
         # The old patch bytes go into the pending file, which only a replay with conflicts writes
         # (``any_conflict`` below implies ``conflicts``): a clean one does not read them again.
         old_bytes: dict[tuple[str, str], bytes] = {}
@@ -306,6 +315,10 @@ class Driver:
         crash_point(f"{plan.operation}:state")
         return written
 
+
+    def _conflicts(self) -> bool:
+        """Did the replay leave a patch unreplayed (then nothing is checked out, a pending record is written)?"""
+        return any(CONFLICT in lp.status or len(lp.status) < len(lp.names) for lp in self.plan.layers)
 
     def _handed_over(self) -> bool:
         """A person resolved or skipped a patch: their edits in the checkout are discarded by the final one."""
