@@ -24,6 +24,8 @@ from fspatch.errors import InputError, PathEscapeError, UsageError
 __all__ = ["SeriesEntry", "check_patch_name", "format_series", "parse_series", "read_series"]
 
 _STRIP = re.compile(r"-p([0-9]+)")
+# A control character (C0 or DEL) in a patch name: one search, not a test per character.
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _TRAILING_COMMENT = re.compile(r"[ \t]#")
 
 
@@ -58,7 +60,7 @@ def check_patch_name(name: str, display: str | None = None, line: int | None = N
         raise InputError(f"bad patch name {name!r}", path=display, line=line)
     if any(part in ("", ".") for part in name.split("/")):
         raise InputError(f"patch name {name!r} is not a normalised relative path", path=display, line=line)
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+    if _CONTROL.search(name):
         raise InputError(f"patch name {name!r} contains control characters", path=display, line=line)
     raw = name.encode("utf-8", "surrogateescape")
     if len(raw) > limit("FSPATCH_MAX_PATH_BYTES"):

@@ -460,12 +460,14 @@ class _FastScalars:
         self._node = ScalarNode
         self._analyse = _Analyser(io.StringIO(), allow_unicode=True).analyze_scalar
         self._seen: dict[str, str | None] = {}
+        self._keys: dict[str, str | None] = {}  # keys apart: a key may be written unlike the same value
 
     def text(self, value: str, key: bool) -> str | None:
         """The string as ruamel writes it (ruamel's ``choose_scalar_style``, one line, no
         folding); None where only ruamel itself can say (line breaks, tabs, control characters)."""
-        if not key and value in self._seen:
-            return self._seen[value]
+        seen = self._keys if key else self._seen
+        if value in seen:
+            return seen[value]
         out: str | None = None
         if key and len(value) >= 128:
             return None  # ruamel writes a long key as an explicit "? key"
@@ -486,8 +488,7 @@ class _FastScalars:
                 out = _double_quoted(value)
             if out is not None and len(out) > _WIDTH - 512:
                 out = None  # ruamel would fold this line at a space
-        if not key:
-            self._seen[value] = out
+        seen[value] = out
         return out
 
 
