@@ -147,6 +147,7 @@ def main() -> None:
             shutil.copytree(base / "ws", ws, symlinks=True)
             # a copy's index is stale (new inodes and ctimes): refreshed untimed, as bench_pull_real does, for both
             sh(ws / "third_party/minillm", "git", "update-index", "-q", "--refresh")
+            os.sync()  # the copies' writeback lands in neither side's time
             try:
                 dt, rss = timed([*fspatch, "-q", "-C", str(ws), "pull-upstream", "minillm", "v2", "--no-stop"])
             except RuntimeError as exc:
@@ -156,6 +157,7 @@ def main() -> None:
             gw = base / f"git{run}"
             shutil.copytree(base / "ws/third_party/minillm", gw, symlinks=True)
             sh(gw, "git", "update-index", "-q", "--refresh")
+            os.sync()
             t = time.perf_counter()
             sh(gw, "git", "checkout", "-q", "--detach", "v2")
             t_loop = time.perf_counter()

@@ -222,10 +222,12 @@ def main(argv: list[str] | None = None) -> int:
         for d in (ws / "third_party" / "megatron", gw):  # a copy's index is stale: refresh it, untimed, for both
             sh(d, "git", "update-index", "-q", "--refresh", ok=(0, 1))
         report = base / f"report{run}.json"
+        os.sync()  # the copies' writeback (two 5k-file checkouts) lands in neither side's time
         dt, r = timed([*fspatch, "-q", "-C", str(ws), "pull-upstream", "megatron", new, "--no-stop",
                        "--report", str(report), "--format", "json"], env=py_env, ok=(0, 1))
         fs_times.append(dt)
         rss = max(rss, r)
+        os.sync()
         gdt, picks = git_loop(gw, new, commits)
         git_times.append(gdt)
         log(f"run {run + 1}: fspatch {dt:.3f} s, git {gdt:.3f} s")

@@ -332,6 +332,17 @@ def test_dirty_checkout_is_refused_before_anything_changes(example: Workspace) -
     assert state is not None and _lock(example)["ref"] == "v1.0"
 
 
+def test_untracked_files_in_a_new_directory_are_refused_by_name(example: Workspace) -> None:
+    """The quick gate sees a new directory whole; the refusal still names its files (as git status -uall)."""
+    new = example.root / "third_party/minillm/scratch/deep"
+    new.mkdir(parents=True)
+    (new / "notes.cu").write_text("// local\n")
+    with pytest.raises(DirtyCheckoutError, match=r"local changes in the checkout: scratch/deep/notes\.cu;"):
+        pull_upstream.run(example, "minillm", "v1.1")
+    (new / "notes.cu").unlink()  # only empty directories left: nothing to lose, the replay runs
+    assert pull_upstream.run(example, "minillm", "v1.1").report.new_ref == "v1.1"
+
+
 def test_an_abbreviated_id_the_checkout_has_is_taken_without_fetching(example: Workspace, tmp_path: Path) -> None:
     """A short hex id of a commit already in the checkout names it, as git checkout does: no fetch.
 

@@ -430,7 +430,7 @@ def check_ready(s: Session) -> None:
         )
     if s.state is not None:
         s.require_head_at_stack()
-    dirty = s.repo.dirty_paths()
+    dirty = s.repo.dirty_paths() if s.repo.has_local_changes() else []
     if dirty:
         more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
         raise DirtyCheckoutError(
