@@ -166,8 +166,12 @@ class ReadAhead:
         self._failed = True
         self.close()
 
-    def close(self) -> None:
-        """End the child (done or not) and reap it."""
+    def end(self) -> None:
+        """No more questions: the child is killed now, and reaped by :meth:`close`.
+
+        Why apart: the kernel takes a few ms to tear down the child's copy of this process;
+        killed when the replay's last answer is in, it is gone by the time ``close`` waits.
+        """
         self._failed = True
         for fd in (self._in, self._out):
             if fd >= 0:
@@ -176,6 +180,11 @@ class ReadAhead:
         if self._pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        """End the child (done or not) and reap it."""
+        self.end()
+        if self._pid:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self._pid, 0)
             self._pid = 0

@@ -90,19 +90,42 @@ class Replayer:
         self.decided: dict[tuple[str, str], str] = {}  # a bot run: the sides key of each patch it found upstream
 
     # -- moving -------------------------------------------------------------
-    def run(self, patch_of: Callable[[LayerPlan, str], Patch]) -> FileMergeStop | None:
-        """Replay until the end (None) or the first conflict in stop mode (the stop)."""
+    def run(self, patch_of: Callable[[LayerPlan, str], Patch], *, settle: bool = True) -> FileMergeStop | None:
+        """Replay until the end (None) or the first conflict in stop mode (the stop).
+
+        ``settle=False``: conflicts whose culprits the caller's read-ahead still works out stay
+        owed until :meth:`settle` (the caller writes the rewritten patches meanwhile); a
+        read-ahead this replay forked itself, or a stop, settles here all the same.
+        """
+        later = False
         with self.repo.objects_in_memory():
             self._start_read_ahead()
             try:
                 stop = self._run(patch_of)
-                self._settle()
+                later = not settle and stop is None and not self._own_ahead
+                if not later:
+                    self._settle()
                 return None if stop is None else replace(stop, outcome=self._settled(stop.outcome))
             finally:
-                if self._ahead is not None and self._own_ahead:
-                    self._ahead.close()
-                self._ahead = None
-                self._owed.clear()
+                if not later:
+                    self._release()
+
+    def settle(self) -> None:
+        """The owed culprits into the outcomes (after ``run(settle=False)``; nothing to do otherwise)."""
+        try:
+            self._settle()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        """Done with the read-ahead: closed when this replay forked it, else ended for its owner to close."""
+        if self._ahead is not None:
+            if self._own_ahead:
+                self._ahead.close()
+            else:
+                self._ahead.end()
+        self._ahead = None
+        self._owed.clear()
 
     def _start_read_ahead(self) -> None:
         """Fork the child that builds the range index and the upstream map while this replays (read_ahead)."""

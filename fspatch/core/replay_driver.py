@@ -69,6 +69,7 @@ class Driver:
         self._strip: dict[str, dict[str, int]] = {}
         self._old: dict[tuple[str, str], tuple[int, bytes]] | None = None
         self._decided: dict[tuple[str, str], str] = {}  # the bot run's already-upstream sides keys
+        self._running: Replayer | None = None  # the replayer drive ran (settled in finalize)
 
     def layer(self, lp: LayerPlan) -> LayerRef:
         return LayerRef(self.plan.backend, lp.vendor)
@@ -167,8 +168,9 @@ class Driver:
             return self._drive(journal)
 
     def _drive(self, journal: Journal) -> OperationResult:
-        rp = self.replayer()
-        stop = rp.run(self.patch_of)
+        rp = self._running = self.replayer()
+        # Culprits still owed by the read-ahead are taken once the patch files are written.
+        stop = rp.run(self.patch_of, settle=False)
         self._decided = rp.decided
         repo = self.s.repo
         if stop is None and self._conflicts():
@@ -262,6 +264,8 @@ class Driver:
                     ws.delete_patch(layer, name)
                     written.append(f"{layer.dir.as_posix()}/{name}")
         crash_point(f"{plan.operation}:patches")
+        if self._running is not None:  # every outcome complete (culprits) before the lock and the pending record
+            self._running.settle()
         backend = ws.backend(plan.backend)
         if plan.operation == "pull-upstream":
             backend = replace(backend, ref=plan.new_ref, commit=plan.new_commit)
