@@ -218,6 +218,22 @@ def test_a_child_that_dies_leaves_the_work_to_the_parent(tmp_path: Path) -> None
         os.waitpid(pid, os.WNOHANG)  # reaped: no zombie left
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the read-ahead forks")
+def test_an_ended_child_is_killed_at_once_and_reaped_by_close(tmp_path: Path) -> None:
+    """end() (the replay's last answer is in) kills the child; it answers nothing more; close() reaps it."""
+    repo, old, new, paths = _repo(tmp_path)
+    ahead = read_ahead.ReadAhead(repo, old, new, lambda: paths)
+    pid = ahead._pid
+    assert ahead.range_index() is not None
+    ahead.end()
+    assert not ahead.running and ahead.move_index() is None
+    assert ahead.ask(("model.py", ((9, 10),), False)) == -1
+    _, status = os.waitpid(pid, 0)  # killed by end() itself, before any close
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    ahead.close()  # its reaping (done above) is not waited for twice
+    assert ahead._pid == 0
+
+
 def test_switched_off_nothing_is_forked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo, old, new, paths = _repo(tmp_path)
     monkeypatch.setenv("FSPATCH_READ_AHEAD", "0")
