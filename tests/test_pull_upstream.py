@@ -217,6 +217,31 @@ def test_bot_mode_reports_every_conflict_and_keeps_their_files(tmp_path: Path) -
     assert journal.pending(GitRepo.open(ws.root / "third_party/minillm").git_dir, ws.root) is None
 
 
+def test_bot_text_report_says_where_the_conflicts_wait_and_how_to_finish(tmp_path: Path) -> None:
+    """A bot run's text names its pending record and the verb; a run that finishes it does not."""
+    up = tmp_path / "up"
+    make_repo(up, {"ops.cu": text(lines(20, "k")), "model.py": text(lines(20))}, [])
+    patches = [("0001-ops.patch", "Ops", "d", {"ops.cu": text(lines(9, "k") + ["ours k10\n"] + lines(20, "k")[10:])}),
+               ("0002-model.patch", "Model", "d", {"model.py": text(["head\n"] + lines(20))})]
+    ws = make_ws(tmp_path, up, "v1", patches)
+    (up / "ops.cu").write_bytes(text(lines(9, "k") + ["upstream k10\n"] + lines(20, "k")[10:]))
+    git(up, "commit", "-qam", "Tune ops")
+    git(up, "tag", "v2")
+    bot = CliRunner().invoke(main_group, ["-C", str(ws.root), "pull-upstream", "minillm", "v2", "--no-stop"])
+    assert bot.exit_code == 1, bot.output
+    assert bot.output.splitlines()[-1] == (
+        "1 patch(es) pending in series/minillm/pending.yaml: commit the workspace, then 'fspatch apply minillm' "
+        "enters the first one (resolve, 'fspatch continue'; or 'fspatch skip', 'fspatch abort')"
+    )
+    assert (ws.root / "series/minillm/pending.yaml").is_file()
+    entered = CliRunner().invoke(main_group, ["-C", str(ws.root), "apply", "minillm"])
+    assert entered.exit_code == 1, entered.output
+    done = CliRunner().invoke(main_group, ["-C", str(ws.root), "skip", "--format", "json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["pending"] == ""  # the record is gone, not written again
+    assert not (ws.root / "series/minillm/pending.yaml").exists()
+
+
 def test_upstreamed_patch_is_reported_and_dropped_on_request(tmp_path: Path) -> None:
     """A patch whose change upstream already made is 'upstreamed'; --drop-upstreamed removes it."""
     up = tmp_path / "up"

@@ -183,6 +183,12 @@ def replay_text(rep: Any, r: Any) -> str:
         for note in getattr(p, "notes", ()):
             out.append(f"      left: {note}")
     out.append(rep.summary)
+    if getattr(r, "pending", ""):  # a bot run: where its conflicts wait and how to finish them
+        n = sum(1 for p in rep.patches if str(p.status) == "conflict")
+        out.append(
+            f"{n} patch(es) pending in {r.pending}: commit the workspace, then 'fspatch apply {rep.backend}' "
+            "enters the first one (resolve, 'fspatch continue'; or 'fspatch skip', 'fspatch abort')"
+        )
     last = rep.patches[-1] if rep.patches else None
     if r.stopped and last is not None and str(last.status) == "resolved":
         out.append(f"stopped at {rep.stopped_at}: resolved automatically, shown before it is kept, in {r.checkout}/:")

@@ -52,6 +52,7 @@ class OperationResult:
     checkout: str  # the backend checkout, relative to the workspace
     conflict_files: tuple[str, ...]  # files with conflict markers in the checkout (at a stop)
     written: tuple[str, ...]  # workspace files written when the replay finished
+    pending: str = ""  # the pending record a bot run wrote (workspace-relative), else ""
 
 
 class Driver:
@@ -70,6 +71,7 @@ class Driver:
         self._old: dict[tuple[str, str], tuple[int, bytes]] | None = None
         self._decided: dict[tuple[str, str], str] = {}  # the bot run's already-upstream sides keys
         self._running: Replayer | None = None  # the replayer drive ran (settled in finalize)
+        self._pending_written = ""  # finalize's pending record, when it wrote one
 
     def layer(self, lp: LayerPlan) -> LayerRef:
         return LayerRef(self.plan.backend, lp.vendor)
@@ -196,7 +198,9 @@ class Driver:
             return OperationResult(report, True, self.s.backend.path, files, ())
         written = self.finalize()
         journal.done()
-        return OperationResult(self.plan.report(True), False, self.s.backend.path, (), tuple(written))
+        return OperationResult(
+            self.plan.report(True), False, self.s.backend.path, (), tuple(written), self._pending_written
+        )
 
     def finalize(self) -> list[str]:
         """Write patches, series, layer bases and the lock; check out the new stack when clean."""
@@ -293,7 +297,8 @@ class Driver:
                 ws.save_layer_meta(layer, meta)
                 written.append(f"{layer.dir.as_posix()}/layer.yaml")
         if any_conflict:
-            written.append(replay_pending.record(ws, plan, old_series, old_bytes, bases, self._decided))
+            self._pending_written = replay_pending.record(ws, plan, old_series, old_bytes, bases, self._decided)
+            written.append(self._pending_written)
             return written
         cleared = replay_pending.clear(ws, plan.backend)
         if cleared is not None:
