@@ -183,7 +183,7 @@ def replay_text(rep: Any, r: Any) -> str:
         for note in getattr(p, "notes", ()):
             out.append(f"      left: {note}")
     out.append(rep.summary)
-    if getattr(r, "pending", ""):  # a bot run: where its conflicts wait and how to finish them
+    if r.pending:  # a bot run: where its conflicts wait and how to finish them
         n = sum(1 for p in rep.patches if str(p.status) == "conflict")
         out.append(
             f"{n} patch(es) pending in {r.pending}: commit the workspace, then 'fspatch apply {rep.backend}' "
