@@ -17,6 +17,7 @@ import contextlib
 import os
 import re
 import stat
+import sys
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -215,7 +216,12 @@ class GitRepo:
         there is no ``os.fork``, or with ``FSPATCH_PACK_BESIDE=0``.
         """
         memory = self._memory
-        if memory is None or self._packing is not None or len(memory.objects) < _PACK_AT_LEAST or not _may_fork():
+        if (
+            memory is None
+            or self._packing is not None
+            or len(memory.objects) < _PACK_AT_LEAST
+            or not may_fork("FSPATCH_PACK_BESIDE")
+        ):
             return False
         import signal
 
@@ -228,8 +234,7 @@ class GitRepo:
         if pid == 0:  # the child: the pack, then out, running nothing of the parent's
             code = 1
             try:
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
-                    signal.signal(sig, signal.SIG_DFL)
+                default_signals()
                 if os.environ.get("FSPATCH_CRASH_AT") == "pack-beside":  # tests: a child killed mid-way
                     os.kill(os.getpid(), signal.SIGKILL)
                 _write_pack(where, objects)
@@ -329,19 +334,21 @@ class GitRepo:
 
     @contextlib.contextmanager
     def _scratch_objects(self) -> Iterator[None]:
-        """Objects first written inside are dropped from :meth:`objects_in_memory` after it.
+        """Objects first written inside are kept in memory and dropped after it, never written.
 
-        For the small trees a diff or a search is run on: nothing names them, so they are
-        not written out with the replay's objects (outside the memory they are written as before).
+        For the small trees a diff or a search is run on: nothing names them.  Entered outside
+        :meth:`objects_in_memory`, it opens one for itself (SHA-256 repositories, which the memory
+        does not hold, write them as before).
         """
-        memory = self._memory
-        had = len(memory.objects) if memory is not None else 0
-        try:
-            yield
-        finally:
-            if memory is not None and self._memory is memory and len(memory.objects) > had:
-                for oid in list(memory.objects)[had:]:
-                    del memory.objects[oid]
+        with self.objects_in_memory():
+            memory = self._memory
+            had = len(memory.objects) if memory is not None else 0
+            try:
+                yield
+            finally:
+                if memory is not None and self._memory is memory and len(memory.objects) > had:
+                    for oid in list(memory.objects)[had:]:
+                        del memory.objects[oid]
 
     @property
     def workdir(self) -> Path:
@@ -1819,11 +1826,27 @@ class GitRepo:
         self._repo.create_reference_direct(name, pygit2.Oid(hex=new), True)
 
 
-def _may_fork() -> bool:
-    """Can a child be forked safely here (POSIX, this thread alone, not switched off)?"""
+def may_fork(switch: str) -> bool:
+    """Can a helper child be forked safely here (POSIX, this thread alone, ``switch`` not set to 0)?
+
+    A fork copies only this thread; another thread's held locks would stay held in the child.
+    """
     import threading
 
-    return hasattr(os, "fork") and os.environ.get("FSPATCH_PACK_BESIDE", "1") != "0" and threading.active_count() == 1
+    return (
+        hasattr(os, "fork")
+        and sys.platform != "win32"
+        and os.environ.get(switch, "1") != "0"
+        and threading.active_count() == 1
+    )
+
+
+def default_signals() -> None:
+    """In a forked helper: the signals a user or a pipe sends end it, as they would any process."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _objects_dir(git_dir: Path) -> Path:

@@ -31,26 +31,19 @@ import pickle
 import select
 import signal
 import struct
-import sys
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from fspatch.core.culprit import Found, History, RangeIndex
 from fspatch.core.upstream_map import MoveIndex, UpstreamMap
-from fspatch.git_adapter import GitRepo
+from fspatch.git_adapter import GitRepo, default_signals, may_fork
 
 _LEN = struct.Struct("!Q")
 
 
 def enabled() -> bool:
     """Can a child be forked safely here (POSIX, this thread alone, not switched off)?"""
-    return (
-        hasattr(os, "fork")
-        and os.environ.get("FSPATCH_READ_AHEAD", "1") != "0"
-        and threading.active_count() == 1
-        and sys.platform != "win32"
-    )
+    return may_fork("FSPATCH_READ_AHEAD")
 
 
 class ReadAhead:
@@ -200,8 +193,7 @@ def _child(
     running anything of the parent's."""
     code = 1
     try:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
+        default_signals()
         # Not the parent's terminal or pipes: whoever reads fspatch's output sees its end when
         # the parent ends, even while a child of a parent killed mid-way still finishes a request.
         null = os.open(os.devnull, os.O_RDWR)

@@ -664,12 +664,8 @@ def _lines(data: bytes) -> list[bytes]:
 
 
 def new_patch_bytes(repo: GitRepo, old: Patch, parent: str, commit: str, display: str) -> bytes:
-    """A rewritten patch file: the old header, the fresh diff from its new parent to its new commit.
-
-    In memory, so that the small trees a diff of an add, delete or rename runs on are dropped, not written.
-    """
-    with repo.objects_in_memory():
-        files = parse_diff(repo.diff_trees(repo.tree_of(parent), repo.tree_of(commit)), display)
+    """A rewritten patch file: the old header, the fresh diff from its new parent to its new commit."""
+    files = parse_diff(repo.diff_trees(repo.tree_of(parent), repo.tree_of(commit)), display)
     return format_patch(replace(old, files=files))
 
 
