@@ -153,6 +153,31 @@ def test_killed_pull_upstream_is_undone_by_abort(tmp_path: Path, step: str) -> N
     assert "v1.1" in (w.root / "upstream.lock").read_text()
 
 
+def test_a_pull_upstream_killed_halfway_through_rewriting_a_patch_file_is_undone(tmp_path: Path) -> None:
+    """A replay rewrites patch files in place (no rename): killed mid-write, the file is torn; abort puts it back.
+
+    Why in place is safe: every layer file's bytes are in the journal before the replay starts.
+    """
+    w = make_workspace(tmp_path)
+    assert _fspatch(w, "delete", "0002").returncode == 0
+    apply_cmd.run(w.ws(), "minillm")
+    before = _everything(w)
+    victim = next(w.series_dir.glob("0001-*.patch"))
+    old, ino = victim.read_bytes(), victim.stat().st_ino
+    r = _fspatch(w, "pull-upstream", "minillm", "v1.1", "--no-stop", crash=f"overwrite:{victim.name}")
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
+    torn = victim.read_bytes()
+    assert torn != old and victim.stat().st_ino == ino  # half new, half old: the same file, rewritten
+    looked = _fspatch(w, "status")
+    assert looked.returncode == 0 and "fspatch recover" in looked.stdout
+    r = _fspatch(w, "abort")
+    assert r.returncode == 0, r.stderr
+    assert _everything(w) == before
+    done = _fspatch(w, "pull-upstream", "minillm", "v1.1", "--no-stop")
+    assert done.returncode == 0, done.stderr
+    assert victim.read_bytes() != old and b"@@" in victim.read_bytes()
+
+
 def test_a_stop_killed_while_checking_its_conflict_out_is_not_a_paused_replay(tmp_path: Path) -> None:
     """Killed after the conflict's files are written but before the journal says paused: recover undoes it all.
 

@@ -27,6 +27,7 @@ from fspatch.core.yamlio import (
     atomic_write,
     dump_yaml,
     load_yaml,
+    overwrite,
     parse_yaml,
     save_yaml,
 )
@@ -255,6 +256,44 @@ def test_atomic_write_failure_leaves_the_old_file_and_no_temp(
         atomic_write(path, b"new\n")
     assert path.read_bytes() == b"old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["upstream.lock"]
+
+
+def test_overwrite_rewrites_in_place_shorter_or_longer_and_keeps_mode(tmp_path: Path) -> None:
+    """In place: same inode, the old tail gone when the new bytes are shorter, the mode kept."""
+    path = tmp_path / "0001-a.patch"
+    path.write_bytes(b"--- a/x.cu\n" * 400)
+    path.chmod(0o640)
+    ino = path.stat().st_ino
+    assert overwrite(path, b"short\n", tmp_path) is True
+    assert path.read_bytes() == b"short\n"
+    assert overwrite(path, b"longer than before " * 300, tmp_path) is True
+    assert path.read_bytes() == b"longer than before " * 300
+    assert path.stat().st_ino == ino and stat.S_IMODE(path.stat().st_mode) == 0o640
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    assert overwrite(path, b"longer than before " * 300, tmp_path) is False
+    assert path.stat().st_mtime_ns == 1_000_000_000 * 10**9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0001-a.patch"]
+
+
+def test_overwrite_never_writes_through_a_second_hard_link_or_a_link_out(tmp_path: Path) -> None:
+    """A hard-linked file is replaced by rename (its other name keeps the old bytes), a missing one
+    is created, and a symlink leading out of the root is refused as by atomic_write."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    path = root / "0001-a.patch"
+    path.write_bytes(b"old\n")
+    snapshot = tmp_path / "snapshot.patch"
+    os.link(path, snapshot)  # cp -al style backup
+    assert overwrite(path, b"new\n", root) is True
+    assert path.read_bytes() == b"new\n" and snapshot.read_bytes() == b"old\n"
+    fresh = root / "series" / "0002-b.patch"
+    assert overwrite(fresh, b"made\n", root) is True and fresh.read_bytes() == b"made\n"
+    outside = tmp_path / "outside.patch"
+    outside.write_bytes(b"keep\n")
+    (root / "0003-c.patch").symlink_to(outside)
+    with pytest.raises(PathEscapeError):
+        overwrite(root / "0003-c.patch", b"evil\n", root)
+    assert outside.read_bytes() == b"keep\n"
 
 
 # --------------------------------------------------------------------------- series files

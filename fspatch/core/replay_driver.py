@@ -259,9 +259,7 @@ class Driver:
                     assert parent is not None
                     display = f"{layer.dir.as_posix()}/{name}"
                     data = new_patch_bytes(repo, self.rewritten_header(lp, name), parent, new, display)
-                    before = ws.patch_path(layer, name).read_bytes()
-                    if before != data:
-                        ws.write_patch(layer, name, data)
+                    if ws.rewrite_patch(layer, name, data):  # in place: the journal saved every layer file
                         written.append(display)
                     parent = new
             if drop:

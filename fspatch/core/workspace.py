@@ -44,6 +44,7 @@ from fspatch.core.yamlio import (
     display_path,
     dump_yaml,
     load_yaml,
+    overwrite,
     parse_yaml,
     read_regular,
     real_inside,
@@ -628,6 +629,10 @@ class Workspace:
         path = self.patch_path(layer, name)
         atomic_write(path, data, self.root)
         return path
+
+    def rewrite_patch(self, layer: LayerRef, name: str, data: bytes) -> bool:
+        """Rewrite an existing patch file in place; only under a journal that saved it (:func:`overwrite`)."""
+        return overwrite(self.patch_path(layer, name), data, self.root)
 
     def put_patch(self, layer: LayerRef, name: str, data: bytes) -> bool:
         """Write a patch file atomically; whether its bytes changed (a no-op refresh writes nothing)."""
