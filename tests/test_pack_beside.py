@@ -134,7 +134,12 @@ def test_a_clean_replay_writes_its_pack_itself(tmp_path: Path, monkeypatch: pyte
     assert CliRunner().invoke(main_group, ["-C", str(root), "apply", "minillm", "--force"]).exit_code == 0
     calls: list[bool] = []
     real = GitRepo.pack_beside
-    monkeypatch.setattr(GitRepo, "pack_beside", lambda self: calls.append(True) or real(self))
+
+    def counted(self: GitRepo) -> bool:
+        calls.append(True)
+        return real(self)
+
+    monkeypatch.setattr(GitRepo, "pack_beside", counted)
     result = CliRunner().invoke(main_group, ["-C", str(root), "pull-upstream", "minillm", "v2", "--no-stop"])
     assert result.exit_code == 0, result.output
     assert calls == []

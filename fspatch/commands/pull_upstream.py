@@ -50,6 +50,8 @@ def run(
             layers.append(build_old_layer(repo, b.commit, old_top, layer.label, layer.vendor, sources))
         plan = Plan("pull-upstream", b.name, b.ref, b.commit, ref, new_commit, drop_upstreamed, stop, layers)
         plan.resolve = check_resolve(resolve)
-        return start_operation(s, plan, progress, refs_before, ahead)
+        read = {(common.label, src.name): src.patch for src in common_sources}
+        read.update(((layer.label, src.name), src.patch) for layer, sources in vendors for src in sources)
+        return start_operation(s, plan, progress, refs_before, ahead, read)
     finally:
         ahead.close()

@@ -37,6 +37,8 @@ from fspatch.core.workspace import DEFAULT_SETTINGS, LayerRef, Workspace, vendor
 from fspatch.errors import ConflictError, DirtyCheckoutError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from fspatch.core.ladder import Ladder
     from fspatch.core.read_ahead import ReadAhead
     from fspatch.core.series import SeriesEntry
@@ -59,14 +61,21 @@ class Driver:
     """Runs a plan with a session: journal at stops, workspace files and checkout at the end."""
 
     def __init__(
-        self, session: Session, plan: Plan, progress: Progress | None = None, ahead: ReadAhead | None = None
+        self,
+        session: Session,
+        plan: Plan,
+        progress: Progress | None = None,
+        ahead: ReadAhead | None = None,
+        read: Mapping[tuple[str, str], Patch] | None = None,
     ) -> None:
+        """``read``: patches the caller already parsed from their files, by (layer label, name)."""
         self.s = session
         self.plan = plan
         self.progress = progress
         self.ahead = ahead  # a read-ahead the caller started (and closes): given to the replayer
         self._read_patch = read_patch
         self._patches: dict[tuple[str, str], Patch] = {}
+        self._read = dict(read or {})
         self._strip: dict[str, dict[str, int]] = {}
         self._old: dict[tuple[str, str], tuple[int, bytes]] | None = None
         self._decided: dict[tuple[str, str], str] = {}  # the bot run's already-upstream sides keys
@@ -87,6 +96,8 @@ class Driver:
             old = self._pending_old().get(key)
             if old is not None:
                 self._patches[key] = parse_patch(old[1], display, old[0])
+            elif key in self._read:  # parsed from the same file moments ago (72 patches: ~25 ms)
+                self._patches[key] = self._read[key]
             else:
                 self._patches[key] = self._read_patch(self.s.ws.patch_path(layer, name), display, strip)
         return self._patches[key]
@@ -373,9 +384,11 @@ def start_operation(
     progress: Progress | None,
     refs_before: dict[str, str] | None = None,
     ahead: ReadAhead | None = None,
+    read: Mapping[tuple[str, str], Patch] | None = None,
 ) -> OperationResult:
     """Journal the originals (refs as they were before any fetch) with the plan, then drive it
-    (``ahead``: the caller's read-ahead of the upstream range, see :mod:`fspatch.core.read_ahead`)."""
+    (``ahead``: the caller's read-ahead of the upstream range, see :mod:`fspatch.core.read_ahead`;
+    ``read``: the patches the caller parsed from the layers' files to build the old stacks)."""
     ws, repo = session.ws, session.repo
     dirs = [LayerRef(plan.backend, lp.vendor).dir.as_posix() for lp in plan.layers]
     dirs.append(LayerRef(plan.backend, None).dir.as_posix())
@@ -397,7 +410,7 @@ def start_operation(
     # the lock, the patch files, the checkout and the refs the fetch moved.  (continue and skip
     # do not: their journal holds the pull's originals, and a person's resolution is in the checkout.)
     with undone_on_error(journal):
-        return Driver(session, plan, progress, ahead).drive(journal)
+        return Driver(session, plan, progress, ahead, read).drive(journal)
 
 
 def resume_pending(ws: Workspace, backend: str, progress: Progress | None) -> OperationResult:
