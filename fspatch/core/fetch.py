@@ -56,8 +56,12 @@ def fetch_url(root: Path, url: str) -> str:
     return fetch_urls(root, [url])[0]
 
 
-def fetch_ref(root: Path, repo: GitRepo, lock_url: str, mirrors: tuple[str, ...], ref: str, url: str | None) -> str:
-    """The commit id of REF, fetched from --url, else the lock's URL, else its mirrors."""
+def resolve_local(repo: GitRepo, ref: str) -> str | None:
+    """The commit REF names without a fetch (a commit id or a tag the checkout has), else None.
+
+    :func:`fetch_ref` asks this first; a caller that must not write before some check (a fetch
+    writes refs) knows from it whether the fetch would.
+    """
     if ref.startswith("-"):
         raise UsageError(f"bad ref {ref!r}")
     if _HEX.fullmatch(ref) and len(ref) == 40 and repo.has_commit(ref):
@@ -74,6 +78,14 @@ def fetch_ref(root: Path, repo: GitRepo, lock_url: str, mirrors: tuple[str, ...]
         got = repo.resolve(f"refs/tags/{ref}")
         if got is not None:
             return got
+    return None
+
+
+def fetch_ref(root: Path, repo: GitRepo, lock_url: str, mirrors: tuple[str, ...], ref: str, url: str | None) -> str:
+    """The commit id of REF, fetched from --url, else the lock's URL, else its mirrors."""
+    local = resolve_local(repo, ref)
+    if local is not None:
+        return local
     errors: list[str] = []
     for u in [url] if url else [lock_url, *mirrors]:
         src = fetch_url(root, u)

@@ -37,12 +37,12 @@ from fspatch.core.workspace import DEFAULT_SETTINGS, LayerRef, Workspace, vendor
 from fspatch.errors import ConflictError, DirtyCheckoutError, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from fspatch.core.ladder import Ladder
     from fspatch.core.read_ahead import ReadAhead
     from fspatch.core.series import SeriesEntry
-    from fspatch.git_adapter import BackgroundCheckout
+    from fspatch.git_adapter import BackgroundCheckout, LocalChanges
 
 
 @dataclass(frozen=True)
@@ -438,6 +438,40 @@ def resume_operation(session: Session, progress: Progress | None) -> tuple[Drive
 
 def check_ready(s: Session) -> None:
     """No operation in progress, HEAD on the stack, no local edits (a replay checks out)."""
+    _check_quick(s)
+    _refuse_local_changes(s, s.repo.dirty_paths() if s.repo.has_local_changes() else [])
+
+
+class ReadyCheck:
+    """:func:`check_ready` begun: its quick checks passed, its scan for local edits maybe still running."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+        self._scan: LocalChanges | None = session.repo.local_changes_beside()
+
+    def wait(self) -> None:
+        """The scan's verdict (DirtyCheckoutError as :func:`check_ready` raises it); at most once."""
+        if self._scan is None:
+            return
+        scan, self._scan = self._scan, None
+        _refuse_local_changes(self._s, scan.paths())
+
+    def close(self) -> None:
+        """Reap the scan's child, waited for or not."""
+        if self._scan is not None:
+            self._scan.close()
+            self._scan = None
+
+
+def start_ready_check(s: Session) -> ReadyCheck:
+    """:func:`check_ready` with its slow part, the scan for local edits (~0.3 s on an 80k-file
+    checkout), beside the caller: :meth:`ReadyCheck.wait` must come before the first write
+    (a fetch, an object written, the journal) and :meth:`ReadyCheck.close` after all."""
+    _check_quick(s)
+    return ReadyCheck(s)
+
+
+def _check_quick(s: Session) -> None:
     waiting = paused_replay(s.repo.git_dir, s.ws.root)
     if waiting is not None:
         raise UsageError(
@@ -453,7 +487,9 @@ def check_ready(s: Session) -> None:
         )
     if s.state is not None:
         s.require_head_at_stack()
-    dirty = s.repo.dirty_paths() if s.repo.has_local_changes() else []
+
+
+def _refuse_local_changes(s: Session, dirty: Sequence[str]) -> None:
     if dirty:
         more = f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
         raise DirtyCheckoutError(
