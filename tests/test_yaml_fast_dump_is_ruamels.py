@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fspatch.core.yamlio import _fast_dump, _ruamel_dump, dump_yaml, parse_yaml
+from fspatch.core.yamlio import _ascii_block_plain, _fast_dump, _FastScalars, _ruamel_dump, dump_yaml, parse_yaml
 
 TRICKY = [
     "", "a", "123", "-3", "1.5", "1e3", "0x1F", "0o17", "+1", "1_000", ".inf", "~", "null", "Null", "yes", "no",
@@ -119,3 +119,41 @@ def test_multi_line_texts_double_quoted_as_ruamel_does() -> None:
     for t in texts:
         _both({"resolutions": [{"before": t, "after": t[::-1], "recorded_id": ""}], "k": t})
     assert _fast_dump({"before": region * 300}) is not None
+
+
+def test_the_quick_plain_test_is_ruamels_analysis_on_random_ascii() -> None:
+    """For one line of printable ASCII the quick test gives ruamel's ``allow_block_plain`` exactly
+    (and ruamel then always allows single quotes and sees no multi-line text).
+
+    Text like a pending record's reasons and subjects (words, spaces, punctuation, ``#`` and
+    ``:`` inside), and every printable character at the ends and in the middle.
+    """
+    rng = random.Random(7)
+    analyse = _FastScalars()._analyse
+    words = ["fix", "Hybrid", "(#2282)", "a:b", "x #y", "- z", "it's", '"q"', "[x]", "{y}", "%", "@", "`", "|", "!",
+             "&", "*", ">", "<", "?", ",", ":", "#", "...", "---", "=", "\\", "/", "_", "0", "1.5", "-", " ", ""]
+    printable = [chr(c) for c in range(0x20, 0x7F)]
+    plain = 0
+    for n in range(30_000):
+        if n % 2:
+            text = " ".join(rng.choice(words) for _ in range(rng.randrange(1, 6)))
+        else:
+            text = "".join(rng.choice(printable) for _ in range(rng.randrange(1, 12)))
+        got = _ascii_block_plain(text)
+        if not text:
+            assert got is None
+            continue
+        a = analyse(text)
+        assert got == a.allow_block_plain, text
+        assert a.allow_single_quoted and not a.multiline, text
+        plain += bool(got)
+    assert plain > 3_000
+    assert _ascii_block_plain("x\ny") is None and _ascii_block_plain("ünï") is None and _ascii_block_plain("a\tb") is None
+
+
+def test_reasons_and_subjects_as_the_quick_test_takes_them() -> None:
+    texts = ["insertions into a block are ordered code", "Hybrid Context Parallel Feature (#2282)",
+             "the class's attribute order is meaningful (decorated)", "x = a < b, c > d; e/f", "megatron/core/x.py:65",
+             "ADLR/megatron-lm!3156 - Various bugfixes", "0042 a: b", "a #b", "trailing ", "ends:"]
+    for text in texts:
+        _both({"k": text, "seq": [text, {"in": text}]})
