@@ -256,7 +256,7 @@ class Driver:
         any_conflict = False
         for lp in plan.layers:
             layer = self.layer(lp)
-            entries = ws.read_layer_series(layer)
+            entries = old_series[lp.label]  # read by finalize just before; nothing written to it since
             drop: set[str] = set()
             parent = lp.new_base
             for i, name in enumerate(lp.names):
