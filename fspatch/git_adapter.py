@@ -248,7 +248,7 @@ class GitRepo:
         if pid == 0:  # the child: the pack, then out, running nothing of the parent's
             code = 1
             try:
-                default_signals()
+                become_helper()
                 if os.environ.get("FSPATCH_CRASH_AT") == "pack-beside":  # tests: a child killed mid-way
                     os.kill(os.getpid(), signal.SIGKILL)
                 _write_pack(where, objects)
@@ -1871,12 +1871,22 @@ def may_fork(switch: str) -> bool:
     )
 
 
-def default_signals() -> None:
-    """In a forked helper: the signals a user or a pipe sends end it, as they would any process."""
+def become_helper() -> None:
+    """In a forked helper: the signals a user or a pipe sends end it, as they would any process,
+    and its stdin, stdout and stderr are ``/dev/null``.
+
+    Why the null files: not the parent's terminal or pipes, so whoever reads fspatch's output
+    sees its end when the parent ends, even while a helper of a parent killed mid-way finishes.
+    """
     import signal
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(null, std)
+    if null > 2:
+        os.close(null)
 
 
 def _objects_dir(git_dir: Path) -> Path:
@@ -2125,10 +2135,7 @@ class LocalChanges:
             code = 1
             try:
                 os.close(read)
-                default_signals()
-                null = os.open(os.devnull, os.O_RDWR)
-                for std in (0, 1, 2):
-                    os.dup2(null, std)
+                become_helper()
                 found = repo.dirty_paths() if repo.has_local_changes() else []
                 data = b"ok\n" + "".join(p + "\0" for p in found).encode("utf-8", "surrogateescape")
                 view = memoryview(data)

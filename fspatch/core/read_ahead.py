@@ -36,7 +36,7 @@ from typing import Any
 
 from fspatch.core.culprit import Found, History, RangeIndex
 from fspatch.core.upstream_map import MoveIndex, UpstreamMap
-from fspatch.git_adapter import GitRepo, default_signals, may_fork
+from fspatch.git_adapter import GitRepo, become_helper, may_fork
 
 _LEN = struct.Struct("!Q")
 
@@ -193,12 +193,7 @@ def _child(
     running anything of the parent's."""
     code = 1
     try:
-        default_signals()
-        # Not the parent's terminal or pipes: whoever reads fspatch's output sees its end when
-        # the parent ends, even while a child of a parent killed mid-way still finishes a request.
-        null = os.open(os.devnull, os.O_RDWR)
-        for std in (0, 1, 2):
-            os.dup2(null, std)
+        become_helper()  # default signals, /dev/null for stdin, stdout and stderr
         if not repo.discard_writes():  # a similarity search writes two trees: kept in this child's memory
             return
         paths = frozenset(relevant())
